@@ -1,0 +1,566 @@
+//! Native histograms: sparse exponential buckets (schemas -4..=8) and custom buckets
+//! (schema -53), in integer form (as scraped and stored) and float form (as queried).
+//!
+//! The layout follows `../shared/conformance/specs/native_histograms.md`: populated buckets
+//! are described by spans (offset, length) and the integer form stores bucket counts as
+//! deltas to the previous bucket.
+
+use std::fmt;
+
+/// Schema of native histograms with custom bucket boundaries (NHCB).
+pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
+/// Lowest standard exponential schema.
+pub const EXPONENTIAL_SCHEMA_MIN: i32 = -4;
+/// Highest standard exponential schema.
+pub const EXPONENTIAL_SCHEMA_MAX: i32 = 8;
+/// Highest schema accepted on ingestion (reduced to `EXPONENTIAL_SCHEMA_MAX`).
+pub const EXPONENTIAL_SCHEMA_MAX_RESERVED: i32 = 52;
+
+/// A run of consecutive populated buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    /// Gap to the previous span's end (or the starting bucket index for the first span).
+    pub offset: i32,
+    /// Number of consecutive buckets.
+    pub length: u32,
+}
+
+/// What the producer says about counter resets relative to the previous histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CounterResetHint {
+    #[default]
+    Unknown,
+    CounterReset,
+    NotCounterReset,
+    /// A gauge histogram: counts may go up and down.
+    Gauge,
+}
+
+/// A native histogram with integer counts (the scraped and stored form).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Histogram {
+    pub counter_reset_hint: CounterResetHint,
+    pub schema: i32,
+    pub zero_threshold: f64,
+    pub zero_count: u64,
+    pub count: u64,
+    pub sum: f64,
+    pub positive_spans: Vec<Span>,
+    pub negative_spans: Vec<Span>,
+    /// Delta-encoded: the first is absolute, each next is the difference to the previous.
+    pub positive_buckets: Vec<i64>,
+    pub negative_buckets: Vec<i64>,
+    /// Upper bounds of custom buckets (schema -53 only), ascending.
+    pub custom_values: Vec<f64>,
+}
+
+/// A native histogram with float counts (the form PromQL computes with).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FloatHistogram {
+    pub counter_reset_hint: CounterResetHint,
+    pub schema: i32,
+    pub zero_threshold: f64,
+    pub zero_count: f64,
+    pub count: f64,
+    pub sum: f64,
+    pub positive_spans: Vec<Span>,
+    pub negative_spans: Vec<Span>,
+    /// Absolute bucket counts.
+    pub positive_buckets: Vec<f64>,
+    pub negative_buckets: Vec<f64>,
+    pub custom_values: Vec<f64>,
+}
+
+/// Why a histogram is not acceptable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HistogramError {
+    #[error("histogram spans need {spans} buckets, have {buckets} buckets ({side} side)")]
+    SpansBucketsMismatch {
+        side: &'static str,
+        spans: u64,
+        buckets: usize,
+    },
+    #[error("histogram has a span whose offset is negative ({side} side, span {index})")]
+    NegativeSpanOffset { side: &'static str, index: usize },
+    #[error("histogram has a negative bucket count ({side} side, bucket {index})")]
+    NegativeBucketCount { side: &'static str, index: usize },
+    #[error(
+        "histogram's observation count should equal the number of observations found in the buckets (in absence of NaN): {count} < {buckets}"
+    )]
+    CountMismatch { count: f64, buckets: f64 },
+    #[error(
+        "histogram's observation count should be at least the number of observations found in the buckets: {count} < {buckets}"
+    )]
+    CountNotBigEnough { count: f64, buckets: f64 },
+    #[error("invalid histogram schema {0}")]
+    InvalidSchema(i32),
+    #[error("histogram with custom buckets must not have negative buckets or a zero bucket")]
+    CustomBucketsInvalidFields,
+    #[error("histogram custom bounds must be in strictly increasing order")]
+    CustomBoundsNotIncreasing,
+    #[error("histogram custom bounds must not contain +Inf")]
+    CustomBoundsInfinite,
+    #[error("histogram custom buckets reference bucket {index} beyond the {bounds} custom bounds")]
+    CustomBucketOutOfRange { index: i64, bounds: usize },
+    #[error("histogram with an exponential schema must not have custom values")]
+    ExponentialWithCustomValues,
+}
+
+/// One bucket with its boundaries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket<T> {
+    pub lower: f64,
+    pub upper: f64,
+    pub lower_inclusive: bool,
+    pub upper_inclusive: bool,
+    pub count: T,
+    /// The bucket's index in its schema.
+    pub index: i32,
+}
+
+pub fn is_custom_buckets_schema(schema: i32) -> bool {
+    schema == CUSTOM_BUCKETS_SCHEMA
+}
+
+pub fn is_exponential_schema(schema: i32) -> bool {
+    (EXPONENTIAL_SCHEMA_MIN..=EXPONENTIAL_SCHEMA_MAX).contains(&schema)
+}
+
+pub fn is_valid_schema(schema: i32) -> bool {
+    is_exponential_schema(schema) || is_custom_buckets_schema(schema)
+}
+
+/// The upper bound of bucket `index` in `schema`. For exponential schemas bucket `i`
+/// covers `(base^(i-1), base^i]` with `base = 2^(2^-schema)`; the last finite bucket is
+/// capped at `f64::MAX` as in Prometheus.
+pub fn bucket_upper_bound(index: i32, schema: i32, custom_values: &[f64]) -> f64 {
+    if is_custom_buckets_schema(schema) {
+        let len = custom_values.len() as i64;
+        let i = i64::from(index);
+        return if i >= len {
+            f64::INFINITY
+        } else if i < 0 {
+            f64::NEG_INFINITY
+        } else {
+            custom_values[i as usize]
+        };
+    }
+    if schema < 0 {
+        let exp = i64::from(index) << (-schema);
+        if exp == 1024 {
+            return f64::MAX;
+        }
+        return ldexp(1.0, exp);
+    }
+    let frac_idx = index & ((1 << schema) - 1);
+    let frac = exponential_fraction(schema, frac_idx);
+    let exp = i64::from(index >> schema) + 1;
+    if frac == 0.5 && exp == 1025 {
+        return f64::MAX;
+    }
+    ldexp(frac, exp)
+}
+
+/// `0.5 * 2^(j / 2^schema)`, the mantissa of bucket bounds within one power of two.
+fn exponential_fraction(schema: i32, j: i32) -> f64 {
+    if j == 0 {
+        return 0.5;
+    }
+    0.5 * (f64::from(j) / f64::from(1 << schema)).exp2()
+}
+
+/// `frac * 2^exp`, saturating to infinity or zero.
+fn ldexp(frac: f64, exp: i64) -> f64 {
+    let e = exp.clamp(-1100, 1100) as i32;
+    // Split to avoid overflowing the intermediate power.
+    let half = e / 2;
+    frac * 2f64.powi(half) * 2f64.powi(e - half)
+}
+
+/// Walks spans and their buckets, yielding (bucket index, position in the bucket list).
+pub fn span_indices(spans: &[Span]) -> impl Iterator<Item = (i32, usize)> + '_ {
+    let mut idx: i32 = 0;
+    let mut pos = 0usize;
+    spans.iter().enumerate().flat_map(move |(si, s)| {
+        idx = if si == 0 {
+            s.offset
+        } else {
+            idx.saturating_add(s.offset)
+        };
+        let start = idx;
+        let start_pos = pos;
+        idx = idx.saturating_add(s.length as i32);
+        pos += s.length as usize;
+        (0..s.length as i32).map(move |k| (start + k, start_pos + k as usize))
+    })
+}
+
+fn spans_bucket_count(spans: &[Span]) -> u64 {
+    spans.iter().map(|s| u64::from(s.length)).sum()
+}
+
+fn check_spans(side: &'static str, spans: &[Span], buckets: usize) -> Result<(), HistogramError> {
+    let need = spans_bucket_count(spans);
+    if need != buckets as u64 {
+        return Err(HistogramError::SpansBucketsMismatch {
+            side,
+            spans: need,
+            buckets,
+        });
+    }
+    for (i, s) in spans.iter().enumerate().skip(1) {
+        if s.offset < 0 {
+            return Err(HistogramError::NegativeSpanOffset { side, index: i });
+        }
+    }
+    Ok(())
+}
+
+fn check_custom(
+    schema: i32,
+    custom: &[f64],
+    negative_spans: &[Span],
+    zero: bool,
+    positive_spans: &[Span],
+) -> Result<(), HistogramError> {
+    if !is_valid_schema(schema) {
+        return Err(HistogramError::InvalidSchema(schema));
+    }
+    if !is_custom_buckets_schema(schema) {
+        if !custom.is_empty() {
+            return Err(HistogramError::ExponentialWithCustomValues);
+        }
+        return Ok(());
+    }
+    if !negative_spans.is_empty() || zero {
+        return Err(HistogramError::CustomBucketsInvalidFields);
+    }
+    if custom.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(HistogramError::CustomBoundsNotIncreasing);
+    }
+    if custom.last().is_some_and(|v| *v == f64::INFINITY) {
+        return Err(HistogramError::CustomBoundsInfinite);
+    }
+    if let Some(s) = positive_spans.first()
+        && s.offset < 0
+    {
+        return Err(HistogramError::NegativeSpanOffset {
+            side: "custom buckets",
+            index: 0,
+        });
+    }
+    if let Some((last, _)) = span_indices(positive_spans).last()
+        && i64::from(last) > custom.len() as i64
+    {
+        return Err(HistogramError::CustomBucketOutOfRange {
+            index: i64::from(last),
+            bounds: custom.len(),
+        });
+    }
+    Ok(())
+}
+
+impl Histogram {
+    /// Checks spans, buckets, counts and schema as Prometheus does on ingestion.
+    pub fn validate(&self) -> Result<(), HistogramError> {
+        check_custom(
+            self.schema,
+            &self.custom_values,
+            &self.negative_spans,
+            self.zero_count != 0 || self.zero_threshold != 0.0,
+            &self.positive_spans,
+        )?;
+        check_spans(
+            "negative",
+            &self.negative_spans,
+            self.negative_buckets.len(),
+        )?;
+        check_spans(
+            "positive",
+            &self.positive_spans,
+            self.positive_buckets.len(),
+        )?;
+        let neg = absolute_counts("negative", &self.negative_buckets)?;
+        let pos = absolute_counts("positive", &self.positive_buckets)?;
+        let in_buckets = neg + pos + u128::from(self.zero_count);
+        if self.sum.is_nan() {
+            if in_buckets > u128::from(self.count) {
+                return Err(HistogramError::CountNotBigEnough {
+                    count: self.count as f64,
+                    buckets: in_buckets as f64,
+                });
+            }
+        } else if in_buckets != u128::from(self.count) {
+            return Err(HistogramError::CountMismatch {
+                count: self.count as f64,
+                buckets: in_buckets as f64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Absolute positive bucket counts (undoing the delta encoding).
+    pub fn positive_counts(&self) -> Vec<i64> {
+        undelta(&self.positive_buckets)
+    }
+
+    /// Absolute negative bucket counts.
+    pub fn negative_counts(&self) -> Vec<i64> {
+        undelta(&self.negative_buckets)
+    }
+
+    pub fn to_float(&self) -> FloatHistogram {
+        FloatHistogram {
+            counter_reset_hint: self.counter_reset_hint,
+            schema: self.schema,
+            zero_threshold: self.zero_threshold,
+            zero_count: self.zero_count as f64,
+            count: self.count as f64,
+            sum: self.sum,
+            positive_spans: self.positive_spans.clone(),
+            negative_spans: self.negative_spans.clone(),
+            positive_buckets: undelta(&self.positive_buckets)
+                .into_iter()
+                .map(|c| c as f64)
+                .collect(),
+            negative_buckets: undelta(&self.negative_buckets)
+                .into_iter()
+                .map(|c| c as f64)
+                .collect(),
+            custom_values: self.custom_values.clone(),
+        }
+    }
+}
+
+fn undelta(deltas: &[i64]) -> Vec<i64> {
+    let mut acc = 0i64;
+    deltas
+        .iter()
+        .map(|d| {
+            acc = acc.wrapping_add(*d);
+            acc
+        })
+        .collect()
+}
+
+fn absolute_counts(side: &'static str, deltas: &[i64]) -> Result<u128, HistogramError> {
+    let mut acc = 0i64;
+    let mut total = 0u128;
+    for (i, d) in deltas.iter().enumerate() {
+        acc = acc.wrapping_add(*d);
+        if acc < 0 {
+            return Err(HistogramError::NegativeBucketCount { side, index: i });
+        }
+        total += acc as u128;
+    }
+    Ok(total)
+}
+
+impl FloatHistogram {
+    /// Checks spans, buckets, counts and schema as Prometheus does.
+    pub fn validate(&self) -> Result<(), HistogramError> {
+        check_custom(
+            self.schema,
+            &self.custom_values,
+            &self.negative_spans,
+            self.zero_count != 0.0 || self.zero_threshold != 0.0,
+            &self.positive_spans,
+        )?;
+        check_spans(
+            "negative",
+            &self.negative_spans,
+            self.negative_buckets.len(),
+        )?;
+        check_spans(
+            "positive",
+            &self.positive_spans,
+            self.positive_buckets.len(),
+        )?;
+        for (side, b) in [
+            ("negative", &self.negative_buckets),
+            ("positive", &self.positive_buckets),
+        ] {
+            if let Some(i) = b.iter().position(|c| *c < 0.0) {
+                return Err(HistogramError::NegativeBucketCount { side, index: i });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this is a gauge histogram.
+    pub fn is_gauge(&self) -> bool {
+        self.counter_reset_hint == CounterResetHint::Gauge
+    }
+
+    pub fn uses_custom_buckets(&self) -> bool {
+        is_custom_buckets_schema(self.schema)
+    }
+
+    /// Positive buckets in ascending order of their bounds.
+    pub fn positive_buckets(&self) -> impl Iterator<Item = Bucket<f64>> + '_ {
+        span_indices(&self.positive_spans).map(move |(idx, pos)| {
+            let upper = bucket_upper_bound(idx, self.schema, &self.custom_values);
+            let lower = if self.uses_custom_buckets() {
+                if idx == 0 {
+                    f64::NEG_INFINITY
+                } else {
+                    bucket_upper_bound(idx - 1, self.schema, &self.custom_values)
+                }
+            } else {
+                bucket_upper_bound(idx - 1, self.schema, &self.custom_values)
+            };
+            Bucket {
+                lower,
+                upper,
+                lower_inclusive: self.uses_custom_buckets() && idx == 0,
+                upper_inclusive: true,
+                count: self.positive_buckets[pos],
+                index: idx,
+            }
+        })
+    }
+
+    /// Negative buckets in descending order of their absolute bounds (bounds are negative).
+    pub fn negative_buckets(&self) -> impl Iterator<Item = Bucket<f64>> + '_ {
+        span_indices(&self.negative_spans).map(move |(idx, pos)| Bucket {
+            lower: -bucket_upper_bound(idx, self.schema, &self.custom_values),
+            upper: -bucket_upper_bound(idx - 1, self.schema, &self.custom_values),
+            lower_inclusive: true,
+            upper_inclusive: false,
+            count: self.negative_buckets[pos],
+            index: idx,
+        })
+    }
+}
+
+impl fmt::Display for FloatHistogram {
+    /// The notation of PromQL test files: `{{schema:0 count:3 sum:2 buckets:[1 2]}}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{{{{schema:{} count:{} sum:{}",
+            self.schema, self.count, self.sum
+        )?;
+        if self.zero_threshold != 0.0 {
+            write!(f, " z_bucket_w:{}", self.zero_threshold)?;
+        }
+        if self.zero_count != 0.0 {
+            write!(f, " z_bucket:{}", self.zero_count)?;
+        }
+        if let Some(s) = self.positive_spans.first() {
+            write!(
+                f,
+                " offset:{} buckets:{:?}",
+                s.offset, self.positive_buckets
+            )?;
+        }
+        if let Some(s) = self.negative_spans.first() {
+            write!(
+                f,
+                " n_offset:{} n_buckets:{:?}",
+                s.offset, self.negative_buckets
+            )?;
+        }
+        if !self.custom_values.is_empty() {
+            write!(f, " custom_values:{:?}", self.custom_values)?;
+        }
+        write!(f, "}}}}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponential_bounds() {
+        assert_eq!(bucket_upper_bound(0, 0, &[]), 1.0);
+        assert_eq!(bucket_upper_bound(1, 0, &[]), 2.0);
+        assert_eq!(bucket_upper_bound(-1, 0, &[]), 0.5);
+        assert_eq!(bucket_upper_bound(2, 1, &[]), 2.0);
+        assert!((bucket_upper_bound(1, 1, &[]) - std::f64::consts::SQRT_2).abs() < 1e-15);
+        assert_eq!(bucket_upper_bound(1, -2, &[]), 16.0);
+        assert_eq!(bucket_upper_bound(1024, 0, &[]), f64::MAX);
+    }
+
+    #[test]
+    fn custom_bounds() {
+        let cv = [1.0, 5.0];
+        assert_eq!(bucket_upper_bound(0, CUSTOM_BUCKETS_SCHEMA, &cv), 1.0);
+        assert_eq!(
+            bucket_upper_bound(2, CUSTOM_BUCKETS_SCHEMA, &cv),
+            f64::INFINITY
+        );
+    }
+
+    fn sample() -> Histogram {
+        Histogram {
+            schema: 0,
+            count: 6,
+            zero_count: 1,
+            sum: 10.0,
+            positive_spans: vec![
+                Span {
+                    offset: 0,
+                    length: 2,
+                },
+                Span {
+                    offset: 1,
+                    length: 1,
+                },
+            ],
+            positive_buckets: vec![1, 1, -1], // absolute 1, 2, 1
+            negative_spans: vec![Span {
+                offset: 0,
+                length: 1,
+            }],
+            negative_buckets: vec![1],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn validate_and_convert() {
+        let h = sample();
+        h.validate().unwrap();
+        let f = h.to_float();
+        assert_eq!(f.positive_buckets, vec![1.0, 2.0, 1.0]);
+        let idx: Vec<i32> = f.positive_buckets().map(|b| b.index).collect();
+        assert_eq!(idx, vec![0, 1, 3]);
+        let b3 = f.positive_buckets().last().unwrap();
+        assert_eq!((b3.lower, b3.upper), (4.0, 8.0));
+        f.validate().unwrap();
+    }
+
+    #[test]
+    fn validation_errors() {
+        let mut h = sample();
+        h.count = 5;
+        assert!(matches!(
+            h.validate(),
+            Err(HistogramError::CountMismatch { .. })
+        ));
+        let mut h = sample();
+        h.positive_buckets.pop();
+        assert!(matches!(
+            h.validate(),
+            Err(HistogramError::SpansBucketsMismatch { .. })
+        ));
+        let mut h = sample();
+        h.positive_buckets[1] = -5;
+        assert!(matches!(
+            h.validate(),
+            Err(HistogramError::NegativeBucketCount { .. })
+        ));
+        let mut h = sample();
+        h.schema = 9;
+        assert!(matches!(
+            h.validate(),
+            Err(HistogramError::InvalidSchema(9))
+        ));
+        let mut h = sample();
+        h.sum = f64::NAN;
+        h.count = 7;
+        h.validate().unwrap();
+    }
+}

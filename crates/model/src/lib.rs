@@ -1,0 +1,28 @@
+//! The shared vocabulary of hearth.
+//!
+//! This crate owns the data types every other crate speaks: label sets ([`Labels`]) built
+//! from interned strings ([`Istr`]), label matchers with Prometheus' regex semantics
+//! ([`Matcher`]), float samples and the staleness marker, native histograms, exemplars
+//! and metric metadata.
+//!
+//! It must never know about formats, storage or queries: no parsing of expositions, no
+//! I/O, no async. Everything here is plain data with the semantics Prometheus gives it.
+
+pub mod exemplar;
+pub mod histogram;
+pub mod intern;
+pub mod labels;
+pub mod matcher;
+pub mod metadata;
+pub mod names;
+pub mod regex;
+pub mod sample;
+
+pub use exemplar::Exemplar;
+pub use histogram::{Bucket, CounterResetHint, FloatHistogram, Histogram, HistogramError, Span};
+pub use intern::Istr;
+pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher, matches_all};
+pub use metadata::{Metadata, MetricType};
+pub use regex::{FastRegex, RegexError};
+pub use sample::{Sample, Timestamp, is_stale_nan, stale_nan};
