@@ -9,6 +9,7 @@
 //! I/O, no async. Everything here is plain data with the semantics Prometheus gives it.
 
 pub mod exemplar;
+pub mod float;
 pub mod histogram;
 pub mod intern;
 pub mod labels;

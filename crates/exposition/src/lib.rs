@@ -1,0 +1,25 @@
+//! Exposition formats: how metrics travel from a target to hearth and back out.
+//!
+//! Owns the Prometheus text format 0.0.4, OpenMetrics 1.0 text and the protobuf scrape
+//! format: streaming parsers that yield borrowed [`Entry`] values, the strict OpenMetrics
+//! validator, encoders for text and OpenMetrics, and the lint rules of `promtool check
+//! metrics`.
+//!
+//! Must never know about storage, scraping policy or HTTP: it turns bytes into entries
+//! and metric families into bytes, nothing else.
+
+pub mod encode;
+pub mod entry;
+pub mod family;
+pub mod openmetrics;
+mod syntax;
+pub mod text;
+pub mod validate;
+
+pub use encode::{encode_openmetrics, encode_text};
+pub use entry::{Entry, HistogramEntry, HistogramValue, LabelPair, SampleEntry};
+pub use syntax::ParseError;
+pub use family::{FamilyCollector, FamilySample, MetricFamily};
+pub use openmetrics::{OpenMetricsOptions, OpenMetricsParser};
+pub use text::TextParser;
+pub use validate::OpenMetricsValidator;
