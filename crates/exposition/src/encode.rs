@@ -2,16 +2,20 @@
 //! Prometheus' client libraries write (`expfmt`): the same escaping, number formatting
 //! and metadata lines, and quoted names where a name is not a legacy one.
 
-use hearth_model::float::{write_go_g, format_openmetrics};
-use hearth_model::names::{is_legacy_label_name, is_legacy_metric_name, write_escaped_label_value, write_go_quoted};
+use hearth_model::float::{format_openmetrics, write_go_g};
+use hearth_model::names::{
+    is_legacy_label_name, is_legacy_metric_name, write_escaped_label_value, write_go_quoted,
+};
 use hearth_model::{Exemplar, MetricType, Timestamp};
 
 use crate::family::{FamilySample, MetricFamily};
 
 /// The content type of the text format.
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
+pub const TEXT_CONTENT_TYPE: &str =
+    "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
 /// The content type of OpenMetrics 1.0.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Appends families in the text format 0.0.4.
 pub fn encode_text(families: &[MetricFamily], out: &mut String) {
@@ -202,7 +206,10 @@ mod tests {
             samples: vec![
                 FamilySample {
                     name: "http_requests_total".into(),
-                    labels: vec![("code".into(), "200".into()), ("path".into(), "/a\"b\n".into())],
+                    labels: vec![
+                        ("code".into(), "200".into()),
+                        ("path".into(), "/a\"b\n".into()),
+                    ],
                     value: 1027.0,
                     timestamp: Some(1_395_066_363_500),
                     exemplar: Some(Exemplar {

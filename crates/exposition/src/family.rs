@@ -29,7 +29,10 @@ pub struct FamilySample {
 
 impl FamilySample {
     pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.labels
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -60,14 +63,24 @@ impl FamilyCollector {
 
     pub fn push(&mut self, e: &Entry<'_>) {
         match e {
-            Entry::Help { name, help } => self.family_for_metadata(name).help = Some(help.to_string()),
-            Entry::Type { name, metric_type } => self.family_for_metadata(name).metric_type = *metric_type,
-            Entry::Unit { name, unit } => self.family_for_metadata(name).unit = Some(unit.to_string()),
+            Entry::Help { name, help } => {
+                self.family_for_metadata(name).help = Some(help.to_string())
+            }
+            Entry::Type { name, metric_type } => {
+                self.family_for_metadata(name).metric_type = *metric_type
+            }
+            Entry::Unit { name, unit } => {
+                self.family_for_metadata(name).unit = Some(unit.to_string())
+            }
             Entry::Comment(_) | Entry::Histogram(_) => {}
             Entry::Sample(s) => {
                 let sample = FamilySample {
                     name: s.name.to_string(),
-                    labels: s.labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect(),
+                    labels: s
+                        .labels
+                        .iter()
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
+                        .collect(),
                     value: s.value,
                     timestamp: s.timestamp,
                     exemplar: s.exemplars.first().cloned(),
@@ -91,7 +104,10 @@ impl FamilyCollector {
     }
 
     fn family_for_metadata(&mut self, name: &str) -> &mut MetricFamily {
-        let reuse = self.families.last().is_some_and(|f| f.name == name && f.samples.is_empty());
+        let reuse = self
+            .families
+            .last()
+            .is_some_and(|f| f.name == name && f.samples.is_empty());
         if !reuse {
             self.families.push(MetricFamily {
                 name: name.to_string(),

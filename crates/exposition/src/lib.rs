@@ -11,15 +11,19 @@
 pub mod encode;
 pub mod entry;
 pub mod family;
+pub mod lint;
 pub mod openmetrics;
+pub mod proto;
+pub mod protobuf;
 mod syntax;
 pub mod text;
 pub mod validate;
 
 pub use encode::{encode_openmetrics, encode_text};
 pub use entry::{Entry, HistogramEntry, HistogramValue, LabelPair, SampleEntry};
-pub use syntax::ParseError;
 pub use family::{FamilyCollector, FamilySample, MetricFamily};
 pub use openmetrics::{OpenMetricsOptions, OpenMetricsParser};
+pub use protobuf::{ProtobufOptions, ProtobufParser};
+pub use syntax::ParseError;
 pub use text::TextParser;
 pub use validate::OpenMetricsValidator;

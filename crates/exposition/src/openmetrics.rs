@@ -65,7 +65,10 @@ struct SampleLine<'a> {
 
 impl<'a> OpenMetricsParser<'a> {
     /// Fails only if the input is not UTF-8.
-    pub fn new(input: &'a [u8], opts: OpenMetricsOptions) -> Result<OpenMetricsParser<'a>, ParseError> {
+    pub fn new(
+        input: &'a [u8],
+        opts: OpenMetricsOptions,
+    ) -> Result<OpenMetricsParser<'a>, ParseError> {
         let input = input_str(input)?;
         Ok(OpenMetricsParser {
             input,
@@ -112,7 +115,11 @@ impl<'a> OpenMetricsParser<'a> {
                         labels: &self.labels,
                         value: line.value,
                         timestamp: line.timestamp,
-                        exemplars: if line.has_exemplar { &self.exemplars } else { &[] },
+                        exemplars: if line.has_exemplar {
+                            &self.exemplars
+                        } else {
+                            &[]
+                        },
                         created_timestamp,
                     })));
                 }
@@ -167,7 +174,10 @@ impl<'a> OpenMetricsParser<'a> {
         } else if rest.starts_with(b"UNIT ") {
             "UNIT"
         } else {
-            return Err(self.unexpected(start, "expected a valid start token (# HELP, # TYPE, # UNIT or # EOF)"));
+            return Err(self.unexpected(
+                start,
+                "expected a valid start token (# HELP, # TYPE, # UNIT or # EOF)",
+            ));
         };
         let mut p = kw + 5;
         let name: Cow<'a, str> = match self.b.get(p) {
@@ -178,7 +188,9 @@ impl<'a> OpenMetricsParser<'a> {
                     p = q.end;
                     s
                 }
-                None => return Err(self.unexpected(p, &format!("expected metric name after {kind}"))),
+                None => {
+                    return Err(self.unexpected(p, &format!("expected metric name after {kind}")));
+                }
             },
             Some(&c) if is_metric_start(c) => {
                 let end = scan_metric_name(self.b, p);
@@ -213,7 +225,9 @@ impl<'a> OpenMetricsParser<'a> {
                     "info" => MetricType::Info,
                     "stateset" => MetricType::StateSet,
                     "unknown" => MetricType::Unknown,
-                    other => return Err(self.error(p + 1, format!("invalid metric type {other:?}"))),
+                    other => {
+                        return Err(self.error(p + 1, format!("invalid metric type {other:?}")));
+                    }
                 };
                 self.mtype = metric_type;
                 Entry::Type { name, metric_type }
@@ -224,7 +238,10 @@ impl<'a> OpenMetricsParser<'a> {
                         && name.ends_with(text)
                         && name.as_bytes()[name.len() - text.len() - 1] == b'_';
                     if !ok {
-                        return Err(self.error(p + 1, format!("unit {text:?} not a suffix of metric {name:?}")));
+                        return Err(self.error(
+                            p + 1,
+                            format!("unit {text:?} not a suffix of metric {name:?}"),
+                        ));
                     }
                 }
                 Entry::Unit {
@@ -255,10 +272,17 @@ impl<'a> OpenMetricsParser<'a> {
         }
         let series_end = p;
         let Some(name) = name else {
-            return Err(self.error(start, format!("metric name not set while parsing: {:?}", &self.input[start..p])));
+            return Err(self.error(
+                start,
+                format!(
+                    "metric name not set while parsing: {:?}",
+                    &self.input[start..p]
+                ),
+            ));
         };
         let (value, mut p) = self.space_token(p, "expected value after metric")?;
-        let value = parse_value(value).map_err(|e| self.error(p - value.len(), format!("{e} while parsing sample value")))?;
+        let value = parse_value(value)
+            .map_err(|e| self.error(p - value.len(), format!("{e} while parsing sample value")))?;
         let mut timestamp = None;
         let mut has_exemplar = false;
         loop {
@@ -274,7 +298,10 @@ impl<'a> OpenMetricsParser<'a> {
                     self.end_line(p);
                     break;
                 }
-                Some(b' ') if timestamp.is_none() && matches!(self.b.get(p + 1), Some(c) if !matches!(c, b'c' | b' ' | b'\n')) => {
+                Some(b' ')
+                    if timestamp.is_none()
+                        && matches!(self.b.get(p + 1), Some(c) if !matches!(c, b'c' | b' ' | b'\n')) =>
+                {
                     let (ts, next) = self.space_token(p, "expected timestamp")?;
                     timestamp = Some(self.parse_timestamp(ts, next - ts.len(), "timestamp")?);
                     p = next;
@@ -332,7 +359,8 @@ impl<'a> OpenMetricsParser<'a> {
             self.check_exemplar_labels(labels_start)?;
         }
         let (v, mut p) = self.space_token(p, "expected value after exemplar labels")?;
-        let value = parse_value(v).map_err(|e| self.error(p - v.len(), format!("{e} while parsing exemplar value")))?;
+        let value = parse_value(v)
+            .map_err(|e| self.error(p - v.len(), format!("{e} while parsing exemplar value")))?;
         let mut timestamp = None;
         if self.b.get(p) == Some(&b' ') {
             let (ts, next) = self.space_token(p, "expected exemplar timestamp")?;
@@ -344,7 +372,11 @@ impl<'a> OpenMetricsParser<'a> {
             None => return Err(self.unexpected(p, "data does not end with # EOF")),
             Some(_) => return Err(self.unexpected(p, "expected next entry after exemplar")),
         }
-        let labels = Labels::new(self.exemplar_labels.iter().map(|l| (l.name.as_ref(), l.value.as_ref())));
+        let labels = Labels::new(
+            self.exemplar_labels
+                .iter()
+                .map(|l| (l.name.as_ref(), l.value.as_ref())),
+        );
         self.exemplars.clear();
         self.exemplars.push(Exemplar {
             labels,
@@ -356,14 +388,26 @@ impl<'a> OpenMetricsParser<'a> {
 
     fn check_exemplar_labels(&self, at: usize) -> Result<(), ParseError> {
         let l = &self.exemplar_labels;
-        if let Some(dup) = l.iter().enumerate().find(|(i, a)| l[..*i].iter().any(|b| b.name == a.name)) {
-            return Err(self.error(at, format!("duplicate exemplar label name {:?}", dup.1.name)));
+        if let Some(dup) = l
+            .iter()
+            .enumerate()
+            .find(|(i, a)| l[..*i].iter().any(|b| b.name == a.name))
+        {
+            return Err(self.error(
+                at,
+                format!("duplicate exemplar label name {:?}", dup.1.name),
+            ));
         }
-        let runes: usize = l.iter().map(|p| p.name.chars().count() + p.value.chars().count()).sum();
+        let runes: usize = l
+            .iter()
+            .map(|p| p.name.chars().count() + p.value.chars().count())
+            .sum();
         if runes > hearth_model::exemplar::MAX_EXEMPLAR_LABELS_RUNES {
             return Err(self.error(
                 at,
-                format!("exemplar labels have {runes} UTF-8 characters, exceeding the limit of 128"),
+                format!(
+                    "exemplar labels have {runes} UTF-8 characters, exceeding the limit of 128"
+                ),
             ));
         }
         Ok(())
@@ -371,7 +415,11 @@ impl<'a> OpenMetricsParser<'a> {
 
     /// Parses label pairs after `{` up to and including `}`; returns the index after `}`.
     /// `name` is `None` for exemplar label sets (which cannot carry a metric name).
-    fn labels_block(&mut self, mut p: usize, mut name: Option<&mut Option<Cow<'a, str>>>) -> Result<usize, ParseError> {
+    fn labels_block(
+        &mut self,
+        mut p: usize,
+        mut name: Option<&mut Option<Cow<'a, str>>>,
+    ) -> Result<usize, ParseError> {
         let exemplar = name.is_none();
         let mut after_comma = false;
         loop {
@@ -401,7 +449,9 @@ impl<'a> OpenMetricsParser<'a> {
             };
             if quoted && matches!(self.b.get(p), Some(b',' | b'}')) {
                 let Some(name) = name.as_deref_mut() else {
-                    return Err(self.unexpected(p, "expected equal (exemplars cannot name a metric)"));
+                    return Err(
+                        self.unexpected(p, "expected equal (exemplars cannot name a metric)")
+                    );
                 };
                 if name.is_some() {
                     return Err(self.error(p, "metric name already set".to_string()));
@@ -427,7 +477,10 @@ impl<'a> OpenMetricsParser<'a> {
             let raw = unescape_label_value(&self.input[p + 1..q.end - 1], q.has_escape);
             p = q.end;
             if exemplar {
-                self.exemplar_labels.push(LabelPair { name: lname, value: raw });
+                self.exemplar_labels.push(LabelPair {
+                    name: lname,
+                    value: raw,
+                });
             } else {
                 // Strict mode reports values as written, so `le="+INF"` can be rejected.
                 let value = if self.opts.strict {
@@ -537,7 +590,10 @@ fn decimal_seconds_to_ms(s: &str) -> Option<Timestamp> {
 }
 
 fn requires_created(t: MetricType) -> bool {
-    matches!(t, MetricType::Counter | MetricType::Summary | MetricType::Histogram)
+    matches!(
+        t,
+        MetricType::Counter | MetricType::Summary | MetricType::Histogram
+    )
 }
 
 #[cfg(test)]
@@ -559,7 +615,9 @@ mod tests {
                     s.value,
                     s.timestamp,
                     s.created_timestamp,
-                    s.exemplars.first().map(|e| (e.labels.to_string(), e.value, e.timestamp))
+                    s.exemplars
+                        .first()
+                        .map(|e| (e.labels.to_string(), e.value, e.timestamp))
                 ),
                 Entry::Histogram(_) => "histogram".into(),
             });
@@ -594,8 +652,16 @@ mod tests {
         assert!(got[1].contains("ct=Some(10500)"), "{}", got[1]);
         assert!(got[2].contains("ct=None"), "{}", got[2]);
         assert_eq!(got.len(), 8, "{got:#?}");
-        assert!(got[4].contains("le=\"1.0\"") && got[4].contains("ct=Some(3000)"), "{}", got[4]);
-        assert!(got[7].contains("h_sum") && got[7].contains("ct=Some(3000)"), "{}", got[7]);
+        assert!(
+            got[4].contains("le=\"1.0\"") && got[4].contains("ct=Some(3000)"),
+            "{}",
+            got[4]
+        );
+        assert!(
+            got[7].contains("h_sum") && got[7].contains("ct=Some(3000)"),
+            "{}",
+            got[7]
+        );
     }
 
     #[test]
@@ -616,10 +682,7 @@ mod tests {
         ] {
             assert!(parse(bad, d).is_err(), "{bad:?}");
         }
-        let strict = OpenMetricsOptions {
-            strict: true,
-            ..d
-        };
+        let strict = OpenMetricsOptions { strict: true, ..d };
         assert!(parse("a{a=\"1\",} 1\n# EOF\n", d).is_ok());
         assert!(parse("a{a=\"1\",} 1\n# EOF\n", strict).is_err());
         let e = parse("a 1\nb{c=\"d\"} x\n# EOF\n", d).unwrap_err();
@@ -628,10 +691,16 @@ mod tests {
 
     #[test]
     fn exact_decimal_timestamps() {
-        assert_eq!(decimal_seconds_to_ms("1726839814.223"), Some(1_726_839_814_223));
+        assert_eq!(
+            decimal_seconds_to_ms("1726839814.223"),
+            Some(1_726_839_814_223)
+        );
         assert_eq!(decimal_seconds_to_ms("-1.5"), Some(-1500));
         assert_eq!(decimal_seconds_to_ms("0.0000000001"), Some(0));
-        assert_eq!(decimal_seconds_to_ms("12345678901234567890.1"), Some(i64::MAX));
+        assert_eq!(
+            decimal_seconds_to_ms("12345678901234567890.1"),
+            Some(i64::MAX)
+        );
         assert_eq!(decimal_seconds_to_ms(".5"), Some(500));
         assert_eq!(decimal_seconds_to_ms("1e3"), None);
         assert_eq!(decimal_seconds_to_ms("."), None);
@@ -644,6 +713,9 @@ mod tests {
             OpenMetricsOptions::default(),
         )
         .unwrap();
-        assert_eq!(got[1], r#"{__name__="my.counter_total", "a.b"="c"} 1 ts=None ct=None ex=None"#);
+        assert_eq!(
+            got[1],
+            r#"{__name__="my.counter_total", "a.b"="c"} 1 ts=None ct=None ex=None"#
+        );
     }
 }

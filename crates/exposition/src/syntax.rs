@@ -6,14 +6,29 @@ use std::borrow::Cow;
 use hearth_model::MetricType;
 use hearth_model::float::{format_openmetrics, parse_go_float};
 
-/// A parse failure with its position (1-based line and column, in characters).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}, column {column}: {message}")]
+/// A parse failure with its position: 1-based line and column (in characters) for the
+/// text formats; line 0 for the protobuf format, whose message names the byte offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     pub line: usize,
     pub column: usize,
     pub message: String,
 }
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            return f.write_str(&self.message);
+        }
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 const METRIC_START: u8 = 1;
 const METRIC_CHAR: u8 = 2;
@@ -158,7 +173,11 @@ fn unescape(s: &str, quote: bool) -> Cow<'_, str> {
 
 /// Prometheus rewrites `le` of classic histograms and `quantile` of summaries into the
 /// OpenMetrics float form (`le="1"` becomes `le="1.0"`), so both formats give one series.
-pub(crate) fn normalize_le_quantile<'a>(mtype: MetricType, name: &str, value: Cow<'a, str>) -> Cow<'a, str> {
+pub(crate) fn normalize_le_quantile<'a>(
+    mtype: MetricType,
+    name: &str,
+    value: Cow<'a, str>,
+) -> Cow<'a, str> {
     let applies = (mtype == MetricType::Histogram && name == "le")
         || (mtype == MetricType::Summary && name == "quantile");
     if !applies {
@@ -167,7 +186,11 @@ pub(crate) fn normalize_le_quantile<'a>(mtype: MetricType, name: &str, value: Co
     match parse_go_float(&value) {
         Ok(f) => {
             let norm = format_openmetrics(f);
-            if norm == value { value } else { Cow::Owned(norm) }
+            if norm == value {
+                value
+            } else {
+                Cow::Owned(norm)
+            }
         }
         Err(_) => value,
     }
@@ -243,7 +266,9 @@ pub(crate) fn input_str(input: &[u8]) -> Result<&str, ParseError> {
         let before = &input[..at];
         let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
         let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
-        let column = std::str::from_utf8(&before[line_start..]).map_or(at - line_start, |s| s.chars().count()) + 1;
+        let column = std::str::from_utf8(&before[line_start..])
+            .map_or(at - line_start, |s| s.chars().count())
+            + 1;
         ParseError {
             line,
             column,
@@ -279,7 +304,10 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(unescape_label_value(r#"a\"b\\c\nd\z"#, true), "a\"b\\c\nd\\z");
+        assert_eq!(
+            unescape_label_value(r#"a\"b\\c\nd\z"#, true),
+            "a\"b\\c\nd\\z"
+        );
         assert_eq!(unescape_label_value(r"\\n", true), "\\n");
         assert_eq!(unescape_help(r#"a\"b\\c\nd"#), "a\\\"b\\c\nd");
     }

@@ -151,7 +151,9 @@ impl<'a> TextParser<'a> {
                     p = q.end;
                     unescape_label_value(s, q.has_escape)
                 }
-                None => return Err(self.unexpected(p, &format!("expected metric name after {kind}"))),
+                None => {
+                    return Err(self.unexpected(p, &format!("expected metric name after {kind}")));
+                }
             },
             Some(&c) if is_metric_start(c) => {
                 let end = scan_metric_name(self.b, p);
@@ -186,7 +188,11 @@ impl<'a> TextParser<'a> {
             "summary" => MetricType::Summary,
             "untyped" => MetricType::Unknown,
             other => {
-                return Err(self.lines.error(self.input, text_start, format!("invalid metric type {other:?}")));
+                return Err(self.lines.error(
+                    self.input,
+                    text_start,
+                    format!("invalid metric type {other:?}"),
+                ));
             }
         };
         self.end_line("linebreak expected after metadata")?;
@@ -217,7 +223,10 @@ impl<'a> TextParser<'a> {
             return Err(self.lines.error(
                 self.input,
                 start,
-                format!("metric name not set while parsing: {:?}", &self.input[start..p]),
+                format!(
+                    "metric name not set while parsing: {:?}",
+                    &self.input[start..p]
+                ),
             ));
         };
         while matches!(self.b.get(p), Some(b' ' | b'\t')) {
@@ -230,8 +239,13 @@ impl<'a> TextParser<'a> {
         if p == vstart {
             return Err(self.unexpected(p, "expected value after metric"));
         }
-        let value = parse_value(&self.input[vstart..p])
-            .map_err(|e| self.lines.error(self.input, vstart, format!("{e} while parsing sample value")))?;
+        let value = parse_value(&self.input[vstart..p]).map_err(|e| {
+            self.lines.error(
+                self.input,
+                vstart,
+                format!("{e} while parsing sample value"),
+            )
+        })?;
         while matches!(self.b.get(p), Some(b' ' | b'\t')) {
             p += 1;
         }
@@ -270,7 +284,11 @@ impl<'a> TextParser<'a> {
     }
 
     /// Parses label pairs after `{` up to and including `}`; returns the index after `}`.
-    fn labels_block(&mut self, mut p: usize, name: &mut Option<Cow<'a, str>>) -> Result<usize, ParseError> {
+    fn labels_block(
+        &mut self,
+        mut p: usize,
+        name: &mut Option<Cow<'a, str>>,
+    ) -> Result<usize, ParseError> {
         loop {
             while matches!(self.b.get(p), Some(b' ' | b'\t')) {
                 p += 1;
@@ -300,7 +318,11 @@ impl<'a> TextParser<'a> {
             if quoted && matches!(self.b.get(p), Some(b',' | b'}')) {
                 // A quoted string alone is the metric name.
                 if name.is_some() {
-                    return Err(self.lines.error(self.input, p, "metric name already set".to_string()));
+                    return Err(self.lines.error(
+                        self.input,
+                        p,
+                        "metric name already set".to_string(),
+                    ));
                 }
                 *name = Some(lname);
                 if self.b[p] == b'}' {
@@ -394,7 +416,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got[0], "help my.metric \"a\\\\b\\nc\"");
-        assert!(got[1].starts_with(r#"{__name__="my.metric", "a.b"="x\"y\\z\n"} 1"#), "{}", got[1]);
+        assert!(
+            got[1].starts_with(r#"{__name__="my.metric", "a.b"="x\"y\\z\n"} 1"#),
+            "{}",
+            got[1]
+        );
     }
 
     #[test]
@@ -414,9 +440,16 @@ mod tests {
         assert!(e.message.contains("expected equal"), "{e}");
         assert_eq!(e.column, 5);
         let e = parse_all("a 1").unwrap_err();
-        assert!(e.message.contains("the last line must end with a line feed"), "{e}");
+        assert!(
+            e.message
+                .contains("the last line must end with a line feed"),
+            "{e}"
+        );
         let e = parse_all("# TYPE a foo\n").unwrap_err();
-        assert_eq!((e.line, e.column, e.message.as_str()), (1, 10, "invalid metric type \"foo\""));
+        assert_eq!(
+            (e.line, e.column, e.message.as_str()),
+            (1, 10, "invalid metric type \"foo\"")
+        );
         let e = parse_all("a 0x1p3\n").unwrap_err();
         assert_eq!(e.column, 3);
         assert!(parse_all("a{} 1 2 3\n").is_err());

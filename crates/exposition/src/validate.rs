@@ -81,11 +81,21 @@ impl OpenMetricsValidator {
     pub fn entry(&mut self, e: &Entry<'_>) -> Result<(), String> {
         match e {
             Entry::Help { name, .. } => self.metadata(name, "HELP", None, None),
-            Entry::Type { name, metric_type } => self.metadata(name, "TYPE", Some(*metric_type), None),
+            Entry::Type { name, metric_type } => {
+                self.metadata(name, "TYPE", Some(*metric_type), None)
+            }
             Entry::Unit { name, unit } => self.metadata(name, "UNIT", None, Some(unit)),
             Entry::Comment(_) => Err("comments are not allowed in OpenMetrics".into()),
-            Entry::Sample(s) => self.sample(&s.name, s.labels, s.value, s.timestamp, !s.exemplars.is_empty()),
-            Entry::Histogram(_) => Err("native histograms are not part of OpenMetrics 1.0 text".into()),
+            Entry::Sample(s) => self.sample(
+                &s.name,
+                s.labels,
+                s.value,
+                s.timestamp,
+                !s.exemplars.is_empty(),
+            ),
+            Entry::Histogram(_) => {
+                Err("native histograms are not part of OpenMetrics 1.0 text".into())
+            }
         }
     }
 
@@ -97,7 +107,13 @@ impl OpenMetricsValidator {
         }
     }
 
-    fn metadata(&mut self, name: &str, kind: &str, mtype: Option<MetricType>, unit: Option<&str>) -> Result<(), String> {
+    fn metadata(
+        &mut self,
+        name: &str,
+        kind: &str,
+        mtype: Option<MetricType>,
+        unit: Option<&str>,
+    ) -> Result<(), String> {
         match &self.family {
             Some(f) if f.name == name => {
                 if f.has_samples {
@@ -125,7 +141,10 @@ impl OpenMetricsValidator {
                 }
                 let t = mtype.unwrap_or_default();
                 f.metric_type = Some(t);
-                f.allowed = type_suffixes(t).iter().map(|s| format!("{name}{s}")).collect();
+                f.allowed = type_suffixes(t)
+                    .iter()
+                    .map(|s| format!("{name}{s}"))
+                    .collect();
             }
             _ => {
                 if f.unit.is_some() {
@@ -137,11 +156,26 @@ impl OpenMetricsValidator {
         Ok(())
     }
 
-    fn sample(&mut self, name: &str, labels: &[LabelPair<'_>], value: f64, ts: Option<i64>, has_exemplar: bool) -> Result<(), String> {
-        if let Some(dup) = labels.iter().enumerate().find(|(i, l)| labels[..*i].iter().any(|o| o.name == l.name)) {
+    fn sample(
+        &mut self,
+        name: &str,
+        labels: &[LabelPair<'_>],
+        value: f64,
+        ts: Option<i64>,
+        has_exemplar: bool,
+    ) -> Result<(), String> {
+        if let Some(dup) = labels
+            .iter()
+            .enumerate()
+            .find(|(i, l)| labels[..*i].iter().any(|o| o.name == l.name))
+        {
             return Err(format!("duplicate label name {:?}", dup.1.name));
         }
-        if !self.family.as_ref().is_some_and(|f| f.allowed.iter().any(|a| a == name)) {
+        if !self
+            .family
+            .as_ref()
+            .is_some_and(|f| f.allowed.iter().any(|a| a == name))
+        {
             self.finish()?;
             let mut f = Family::new(name);
             f.metric_type = Some(MetricType::Unknown);
@@ -153,32 +187,53 @@ impl OpenMetricsValidator {
         let mtype = f.mtype();
         let fam = f.name.clone();
         let suffix = &name[fam.len().min(name.len())..];
-        let get = |n: &str| labels.iter().find(|l| l.name == n).map(|l| l.value.as_ref());
+        let get = |n: &str| {
+            labels
+                .iter()
+                .find(|l| l.name == n)
+                .map(|l| l.value.as_ref())
+        };
         if mtype == MetricType::StateSet && get(&fam).is_none() {
-            return Err(format!("stateset sample of {fam:?} lacks the label {fam:?}"));
+            return Err(format!(
+                "stateset sample of {fam:?} lacks the label {fam:?}"
+            ));
         }
         let mut le = f64::NAN;
         if mtype.is_histogram() && suffix == "_bucket" {
             le = match get("le").map(canonical_float) {
                 Some(Ok(v)) if !v.is_nan() => v,
-                _ => return Err(format!("invalid le label {:?} in {name:?}", get("le").unwrap_or(""))),
+                _ => {
+                    return Err(format!(
+                        "invalid le label {:?} in {name:?}",
+                        get("le").unwrap_or("")
+                    ));
+                }
             };
         }
         if mtype == MetricType::Summary && suffix.is_empty() {
             match get("quantile").map(canonical_float) {
                 Some(Ok(q)) if (0.0..=1.0).contains(&q) => {}
-                _ => return Err(format!("invalid quantile label {:?} in {name:?}", get("quantile").unwrap_or(""))),
+                _ => {
+                    return Err(format!(
+                        "invalid quantile label {:?} in {name:?}",
+                        get("quantile").unwrap_or("")
+                    ));
+                }
             }
         }
         let group = group_key(&fam, name, mtype, labels);
         if f.group.as_ref().is_some_and(|g| *g != group) && f.seen_groups.contains(&group) {
-            return Err(format!("samples of {name:?} are not grouped together: {group}"));
+            return Err(format!(
+                "samples of {name:?} are not grouped together: {group}"
+            ));
         }
         if f.group.as_ref() == Some(&group)
             && let Some(prev) = f.group_timestamp
         {
             if prev.is_some() != ts.is_some() {
-                return Err(format!("mix of samples with and without timestamps in {name:?}"));
+                return Err(format!(
+                    "mix of samples with and without timestamps in {name:?}"
+                ));
             }
             if let (Some(p), Some(t)) = (prev, ts)
                 && p > t
@@ -202,15 +257,20 @@ impl OpenMetricsValidator {
         }
         match mtype {
             MetricType::StateSet if value != 0.0 && value != 1.0 => {
-                return Err(format!("stateset samples can only have values 0 and 1: {name:?}"));
+                return Err(format!(
+                    "stateset samples can only have values 0 and 1: {name:?}"
+                ));
             }
-            MetricType::Info if value != 1.0 => return Err(format!("info samples can only have value 1: {name:?}")),
+            MetricType::Info if value != 1.0 => {
+                return Err(format!("info samples can only have value 1: {name:?}"));
+            }
             MetricType::Summary if suffix.is_empty() && value < 0.0 => {
                 return Err(format!("quantile values cannot be negative: {name:?}"));
             }
             _ => {}
         }
-        let counter_like = ["_total", "_sum", "_count", "_bucket", "_gcount", "_gsum"].contains(&suffix);
+        let counter_like =
+            ["_total", "_sum", "_count", "_bucket", "_gcount", "_gsum"].contains(&suffix);
         if counter_like && value.is_nan() {
             return Err(format!("counter-like sample {name:?} cannot be NaN"));
         }
@@ -241,10 +301,16 @@ impl OpenMetricsValidator {
         }
         if let Some(unit) = f.unit.as_deref().filter(|u| !u.is_empty()) {
             if !f.name.ends_with(&format!("_{unit}")) {
-                return Err(format!("unit {unit:?} does not match metric name {:?}", f.name));
+                return Err(format!(
+                    "unit {unit:?} does not match metric name {:?}",
+                    f.name
+                ));
             }
             if matches!(mtype, MetricType::Info | MetricType::StateSet) {
-                return Err(format!("units are not allowed for {} metric {:?}", mtype, f.name));
+                return Err(format!(
+                    "units are not allowed for {} metric {:?}",
+                    mtype, f.name
+                ));
             }
         }
         if mtype.is_histogram() {
@@ -273,7 +339,11 @@ fn group_key(family: &str, name: &str, mtype: MetricType, labels: &[LabelPair<'_
     let skip = match mtype {
         MetricType::Summary if name == family => "quantile",
         MetricType::StateSet => family,
-        MetricType::Histogram | MetricType::GaugeHistogram if name == format!("{family}_bucket") => "le",
+        MetricType::Histogram | MetricType::GaugeHistogram
+            if name == format!("{family}_bucket") =>
+        {
+            "le"
+        }
         _ => "\u{0}",
     };
     labels_key(labels, skip)
@@ -318,22 +388,34 @@ impl HistogramPoint {
             return Err(format!("histogram {name:?} lacks the +Inf bucket"));
         }
         if self.count.is_some_and(|c| c != self.last_value) {
-            return Err(format!("histogram {name:?}: count does not match the +Inf bucket"));
+            return Err(format!(
+                "histogram {name:?}: count does not match the +Inf bucket"
+            ));
         }
         if self.has_sum && self.count.is_none() {
-            return Err(format!("histogram {name:?}: _count must be present if _sum is present"));
+            return Err(format!(
+                "histogram {name:?}: _count must be present if _sum is present"
+            ));
         }
         if self.has_gsum && self.count.is_none() {
-            return Err(format!("histogram {name:?}: _gcount must be present if _gsum is present"));
+            return Err(format!(
+                "histogram {name:?}: _gcount must be present if _gsum is present"
+            ));
         }
         if !(self.has_sum || self.has_gsum) && self.count.is_some() {
-            return Err(format!("histogram {name:?}: _sum/_gsum must be present if _count is present"));
+            return Err(format!(
+                "histogram {name:?}: _sum/_gsum must be present if _count is present"
+            ));
         }
         if self.negative_buckets && self.has_sum {
-            return Err(format!("histogram {name:?} cannot have _sum with negative buckets"));
+            return Err(format!(
+                "histogram {name:?} cannot have _sum with negative buckets"
+            ));
         }
         if !self.negative_buckets && self.negative_gsum {
-            return Err(format!("histogram {name:?} cannot have a negative _gsum without negative buckets"));
+            return Err(format!(
+                "histogram {name:?} cannot have a negative _gsum without negative buckets"
+            ));
         }
         Ok(())
     }
@@ -342,7 +424,9 @@ impl HistogramPoint {
 fn check_histogram(name: &str, samples: &[HistogramSample]) -> Result<(), String> {
     let mut point: Option<(&str, Option<i64>, HistogramPoint)> = None;
     for s in samples {
-        let same = point.as_ref().is_some_and(|(g, t, _)| *g == s.group && *t == s.timestamp);
+        let same = point
+            .as_ref()
+            .is_some_and(|(g, t, _)| *g == s.group && *t == s.timestamp);
         if !same {
             if let Some((_, _, p)) = &point {
                 p.check(name)?;

@@ -6,12 +6,13 @@
 use std::path::PathBuf;
 
 use hearth_exposition::{
-    Entry, FamilyCollector, MetricFamily, OpenMetricsOptions, OpenMetricsParser, ParseError, TextParser,
-    encode_openmetrics, encode_text,
+    Entry, FamilyCollector, MetricFamily, OpenMetricsOptions, OpenMetricsParser, ParseError,
+    TextParser, encode_openmetrics, encode_text,
 };
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/exposition/prometheus-textparse-testdata")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/exposition/prometheus-textparse-testdata")
 }
 
 fn collect_text(input: &[u8]) -> Result<(Vec<MetricFamily>, usize), ParseError> {
@@ -40,11 +41,24 @@ fn collect_om(input: &[u8]) -> Result<(Vec<MetricFamily>, usize), ParseError> {
 fn assert_same(file: &str, a: &[MetricFamily], b: &[MetricFamily]) {
     assert_eq!(a.len(), b.len(), "{file}: family count");
     for (fa, fb) in a.iter().zip(b) {
-        assert_eq!((&fa.name, fa.metric_type, &fa.help, &fa.unit), (&fb.name, fb.metric_type, &fb.help, &fb.unit), "{file}");
+        assert_eq!(
+            (&fa.name, fa.metric_type, &fa.help, &fa.unit),
+            (&fb.name, fb.metric_type, &fb.help, &fb.unit),
+            "{file}"
+        );
         assert_eq!(fa.samples.len(), fb.samples.len(), "{file}: {}", fa.name);
         for (sa, sb) in fa.samples.iter().zip(&fb.samples) {
-            assert_eq!((&sa.name, &sa.labels, sa.timestamp), (&sb.name, &sb.labels, sb.timestamp), "{file}");
-            assert_eq!(sa.value.to_bits(), sb.value.to_bits(), "{file}: {} value", sa.name);
+            assert_eq!(
+                (&sa.name, &sa.labels, sa.timestamp),
+                (&sb.name, &sb.labels, sb.timestamp),
+                "{file}"
+            );
+            assert_eq!(
+                sa.value.to_bits(),
+                sb.value.to_bits(),
+                "{file}: {} value",
+                sa.name
+            );
             assert_eq!(sa.exemplar, sb.exemplar, "{file}: {} exemplar", sa.name);
         }
     }
@@ -62,8 +76,12 @@ fn upstream_payloads_roundtrip() {
     for file in &files {
         let input = std::fs::read(data_dir().join(file)).unwrap();
         let om = file.ends_with(".om.txt");
-        let (families, samples) = if om { collect_om(&input) } else { collect_text(&input) }
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let (families, samples) = if om {
+            collect_om(&input)
+        } else {
+            collect_text(&input)
+        }
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(samples > 0, "{file}: no samples");
         let mut encoded = String::new();
         if om {
@@ -71,8 +89,12 @@ fn upstream_payloads_roundtrip() {
         } else {
             encode_text(&families, &mut encoded);
         }
-        let (again, samples_again) = if om { collect_om(encoded.as_bytes()) } else { collect_text(encoded.as_bytes()) }
-            .unwrap_or_else(|e| panic!("{file} re-encoded: {e}\n{encoded}"));
+        let (again, samples_again) = if om {
+            collect_om(encoded.as_bytes())
+        } else {
+            collect_text(encoded.as_bytes())
+        }
+        .unwrap_or_else(|e| panic!("{file} re-encoded: {e}\n{encoded}"));
         assert_eq!(samples, samples_again, "{file}");
         assert_same(file, &families, &again);
         // Encoding is deterministic: a second round gives the same bytes.
@@ -83,7 +105,10 @@ fn upstream_payloads_roundtrip() {
             encode_text(&again, &mut twice);
         }
         assert_eq!(encoded, twice, "{file}");
-        println!("{file}: {} families, {samples} samples round-trip", families.len());
+        println!(
+            "{file}: {} families, {samples} samples round-trip",
+            families.len()
+        );
     }
 }
 

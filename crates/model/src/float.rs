@@ -23,7 +23,7 @@ pub fn write_go_g(out: &mut String, f: f64) {
     if neg {
         out.push('-');
     }
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         out.push_str(&digits[..1]);
         if digits.len() > 1 {
             out.push('.');
@@ -137,7 +137,11 @@ pub fn parse_go_float(s: &str) -> Result<f64, ParseFloatError> {
         let word = &s[s.len() - body.len()..];
         let neg = b[0] == b'-';
         return if word.eq_ignore_ascii_case("inf") || word.eq_ignore_ascii_case("infinity") {
-            Ok(if neg { f64::NEG_INFINITY } else { f64::INFINITY })
+            Ok(if neg {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            })
         } else if word.eq_ignore_ascii_case("nan") {
             Ok(f64::NAN)
         } else {
@@ -145,7 +149,10 @@ pub fn parse_go_float(s: &str) -> Result<f64, ParseFloatError> {
         };
     }
     // Rust's parser accepts exactly Go's decimal grammar once words and hex are excluded.
-    if body.len() > 1 && body[0] == b'0' && matches!(body[1], b'x' | b'X' | b'b' | b'B' | b'o' | b'O') {
+    if body.len() > 1
+        && body[0] == b'0'
+        && matches!(body[1], b'x' | b'X' | b'b' | b'B' | b'o' | b'O')
+    {
         return Err(ParseFloatError::Syntax(s.to_string()));
     }
     match s.parse::<f64>() {
@@ -205,9 +212,14 @@ mod tests {
         assert!(parse_go_float("NaN").unwrap().is_nan());
         assert_eq!(parse_go_float(".5"), Ok(0.5));
         assert_eq!(parse_go_float("00001"), Ok(1.0));
-        for bad in ["", "-", "0x1p-3", "0x1", "1_000", "1e", "a", "1.1.1", " 1", "0b1", "0o1", "infx"] {
+        for bad in [
+            "", "-", "0x1p-3", "0x1", "1_000", "1e", "a", "1.1.1", " 1", "0b1", "0o1", "infx",
+        ] {
             assert!(parse_go_float(bad).is_err(), "{bad}");
         }
-        assert!(matches!(parse_go_float("1e400"), Err(ParseFloatError::Range(_))));
+        assert!(matches!(
+            parse_go_float("1e400"),
+            Err(ParseFloatError::Range(_))
+        ));
     }
 }

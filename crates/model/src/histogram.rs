@@ -309,6 +309,25 @@ impl Histogram {
         undelta(&self.negative_buckets)
     }
 
+    /// Drops empty buckets (keeping runs of at most `max_empty_buckets` zeros between
+    /// populated ones) and merges adjacent spans, as Prometheus' `Compact`.
+    pub fn compact(&mut self, max_empty_buckets: usize) {
+        let (ps, pc) = compact_layout(
+            &self.positive_spans,
+            &undelta(&self.positive_buckets),
+            max_empty_buckets,
+        );
+        let (ns, nc) = compact_layout(
+            &self.negative_spans,
+            &undelta(&self.negative_buckets),
+            max_empty_buckets,
+        );
+        self.positive_spans = ps;
+        self.positive_buckets = redelta(&pc);
+        self.negative_spans = ns;
+        self.negative_buckets = redelta(&nc);
+    }
+
     pub fn to_float(&self) -> FloatHistogram {
         FloatHistogram {
             counter_reset_hint: self.counter_reset_hint,
@@ -330,6 +349,57 @@ impl Histogram {
             custom_values: self.custom_values.clone(),
         }
     }
+}
+
+/// Rebuilds spans and absolute counts keeping only non-zero buckets, except that runs of
+/// at most `max_empty` zero buckets between populated ones stay inside a span.
+fn compact_layout<T: Copy + PartialEq + Default>(
+    spans: &[Span],
+    counts: &[T],
+    max_empty: usize,
+) -> (Vec<Span>, Vec<T>) {
+    let zero = T::default();
+    let mut out_spans: Vec<Span> = Vec::new();
+    let mut out_counts: Vec<T> = Vec::new();
+    // End index (exclusive) of the last span written.
+    let mut end: i64 = 0;
+    for (idx, pos) in span_indices(spans) {
+        let Some(&c) = counts.get(pos) else { break };
+        if c == zero {
+            continue;
+        }
+        let idx = i64::from(idx);
+        match out_spans.last_mut() {
+            Some(last) if idx - end <= max_empty as i64 => {
+                for _ in end..idx {
+                    out_counts.push(zero);
+                }
+                last.length += (idx - end) as u32 + 1;
+            }
+            Some(_) => out_spans.push(Span {
+                offset: (idx - end) as i32,
+                length: 1,
+            }),
+            None => out_spans.push(Span {
+                offset: idx as i32,
+                length: 1,
+            }),
+        }
+        out_counts.push(c);
+        end = idx + 1;
+    }
+    (out_spans, out_counts)
+}
+
+fn redelta(abs: &[i64]) -> Vec<i64> {
+    let mut prev = 0i64;
+    abs.iter()
+        .map(|&c| {
+            let d = c.wrapping_sub(prev);
+            prev = c;
+            d
+        })
+        .collect()
 }
 
 fn undelta(deltas: &[i64]) -> Vec<i64> {
@@ -385,6 +455,24 @@ impl FloatHistogram {
             }
         }
         Ok(())
+    }
+
+    /// Drops empty buckets and merges adjacent spans (see [`Histogram::compact`]).
+    pub fn compact(&mut self, max_empty_buckets: usize) {
+        let (ps, pc) = compact_layout(
+            &self.positive_spans,
+            &self.positive_buckets,
+            max_empty_buckets,
+        );
+        let (ns, nc) = compact_layout(
+            &self.negative_spans,
+            &self.negative_buckets,
+            max_empty_buckets,
+        );
+        self.positive_spans = ps;
+        self.positive_buckets = pc;
+        self.negative_spans = ns;
+        self.negative_buckets = nc;
     }
 
     /// Whether this is a gauge histogram.
@@ -530,6 +618,69 @@ mod tests {
         let b3 = f.positive_buckets().last().unwrap();
         assert_eq!((b3.lower, b3.upper), (4.0, 8.0));
         f.validate().unwrap();
+    }
+
+    #[test]
+    fn compaction() {
+        let mut h = Histogram {
+            positive_spans: vec![
+                Span {
+                    offset: -2,
+                    length: 4,
+                },
+                Span {
+                    offset: 0,
+                    length: 2,
+                },
+                Span {
+                    offset: 3,
+                    length: 0,
+                },
+            ],
+            positive_buckets: vec![0, 1, -1, 2, -2, 0], // absolute 0 1 0 2 0 0
+            ..Default::default()
+        };
+        h.compact(0);
+        assert_eq!(
+            h.positive_spans,
+            vec![
+                Span {
+                    offset: -1,
+                    length: 1
+                },
+                Span {
+                    offset: 1,
+                    length: 1
+                }
+            ]
+        );
+        assert_eq!(h.positive_counts(), vec![1, 2]);
+        let mut f = FloatHistogram {
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 5,
+            }],
+            positive_buckets: vec![1.0, 0.0, 2.0, 0.0, 0.0],
+            ..Default::default()
+        };
+        f.compact(1);
+        assert_eq!(
+            f.positive_spans,
+            vec![Span {
+                offset: 0,
+                length: 3
+            }]
+        );
+        assert_eq!(f.positive_buckets, vec![1.0, 0.0, 2.0]);
+        let mut empty = Histogram {
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 0,
+            }],
+            ..Default::default()
+        };
+        empty.compact(0);
+        assert!(empty.positive_spans.is_empty());
     }
 
     #[test]

@@ -1,0 +1,102 @@
+//! The default mode: every component that exists, in one process.
+//!
+//! Today that is hearth's own metrics on the server port; the server, pushgateway,
+//! node exporter, alertmanager and dashboards join here as they land, each on its
+//! upstream port.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+
+use crate::own_metrics;
+
+/// What the default mode needs to start.
+pub struct Options {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub fn run(opts: Options) -> Result<(), StartError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
+    rt.block_on(serve(opts))
+}
+
+async fn serve(opts: Options) -> Result<(), StartError> {
+    let registry = Arc::new(own_metrics::new_registry());
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: opts.listen,
+            source,
+        })?;
+    tracing::info!(address = %opts.listen, "hearth listening (own metrics at /metrics)");
+    axum::serve(listener, router(registry))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)
+}
+
+fn router(registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let registry = registry.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            hearth_exposition::encode::OPENMETRICS_CONTENT_TYPE,
+                        )],
+                        own_metrics::encode(&registry),
+                    )
+                        .into_response()
+                }
+            }),
+        )
+        .route("/-/healthy", get(|| async { "hearth is Healthy.\n" }))
+        .route("/-/ready", get(|| async { "hearth is Ready.\n" }))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("received shutdown signal, stopping");
+}
