@@ -3,9 +3,7 @@
 //! and metadata lines, and quoted names where a name is not a legacy one.
 
 use hearth_model::float::{format_openmetrics, write_go_g};
-use hearth_model::names::{
-    is_legacy_label_name, is_legacy_metric_name, write_escaped_label_value, write_go_quoted,
-};
+use hearth_model::names::{is_legacy_label_name, is_legacy_metric_name, write_escaped_label_value};
 use hearth_model::{Exemplar, MetricType, Timestamp};
 
 use crate::family::{FamilySample, MetricFamily};
@@ -147,8 +145,15 @@ fn write_metadata_name(out: &mut String, name: &str) {
     if is_legacy_metric_name(name) {
         out.push_str(name);
     } else {
-        write_go_quoted(out, name);
+        write_quoted_name(out, name);
     }
+}
+
+/// Quoted names use the label-value escaping (`\\`, `\"`, `\n`), as expfmt writes them.
+fn write_quoted_name(out: &mut String, name: &str) {
+    out.push('"');
+    write_escaped_label_value(out, name);
+    out.push('"');
 }
 
 /// Writes `name{a="b"}`, or `{"name", a="b"}` when the name needs quoting.
@@ -158,7 +163,7 @@ pub fn write_series(out: &mut String, name: &str, labels: &[(String, String)]) {
         write_label_set(out, labels, false);
     } else {
         out.push('{');
-        write_go_quoted(out, name);
+        write_quoted_name(out, name);
         if !labels.is_empty() {
             out.push(',');
             write_label_pairs(out, labels);
@@ -184,7 +189,7 @@ fn write_label_pairs(out: &mut String, labels: &[(String, String)]) {
         if is_legacy_label_name(n) {
             out.push_str(n);
         } else {
-            write_go_quoted(out, n);
+            write_quoted_name(out, n);
         }
         out.push_str("=\"");
         write_escaped_label_value(out, v);

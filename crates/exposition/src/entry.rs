@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use hearth_model::{Exemplar, FloatHistogram, Histogram, Labels, MetricType, Timestamp};
+use hearth_model::{Exemplar, HistogramValue, Labels, MetricType, Timestamp};
 
 /// One label as written in the exposition (unescaped).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +64,6 @@ pub struct HistogramEntry<'e> {
     pub timestamp: Option<Timestamp>,
     pub exemplars: &'e [Exemplar],
     pub created_timestamp: Option<Timestamp>,
-}
-
-/// The value of a native histogram sample.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HistogramValue {
-    Integer(Histogram),
-    Float(FloatHistogram),
 }
 
 impl SampleEntry<'_> {

@@ -50,7 +50,9 @@ pub fn sample_suffixes(t: MetricType) -> &'static [&'static str] {
 
 /// Groups entries into families the way Prometheus' text format reads them: metadata
 /// opens a family, samples join the current family when their name fits it, and a
-/// sample that fits no open family starts an untyped one.
+/// sample that fits no open family starts an untyped one. A family that has no samples
+/// yet absorbs further metadata for its name, and is replaced by a new family of the
+/// same name, so repeated or stray metadata never leaves an empty duplicate behind.
 #[derive(Default)]
 pub struct FamilyCollector {
     families: Vec<MetricFamily>,
@@ -91,6 +93,13 @@ impl FamilyCollector {
                         .any(|suffix| s.name.strip_suffix(suffix) == Some(f.name.as_str()))
                 });
                 if !fits {
+                    if self
+                        .families
+                        .last()
+                        .is_some_and(|f| f.name == s.name && f.samples.is_empty())
+                    {
+                        self.families.pop();
+                    }
                     self.families.push(MetricFamily {
                         name: s.name.to_string(),
                         ..Default::default()

@@ -13,6 +13,8 @@ pub mod entry;
 pub mod family;
 pub mod lint;
 pub mod openmetrics;
+#[doc(hidden)]
+pub mod properties;
 pub mod proto;
 pub mod protobuf;
 mod syntax;
@@ -20,8 +22,9 @@ pub mod text;
 pub mod validate;
 
 pub use encode::{encode_openmetrics, encode_text};
-pub use entry::{Entry, HistogramEntry, HistogramValue, LabelPair, SampleEntry};
+pub use entry::{Entry, HistogramEntry, LabelPair, SampleEntry};
 pub use family::{FamilyCollector, FamilySample, MetricFamily};
+pub use hearth_model::HistogramValue;
 pub use openmetrics::{OpenMetricsOptions, OpenMetricsParser};
 pub use protobuf::{ProtobufOptions, ProtobufParser};
 pub use syntax::ParseError;

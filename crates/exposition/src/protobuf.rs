@@ -13,11 +13,11 @@ use std::borrow::Cow;
 
 use hearth_model::float::format_openmetrics;
 use hearth_model::{
-    CounterResetHint, Exemplar, FloatHistogram, Histogram, Labels, MetricType, Span,
+    CounterResetHint, Exemplar, FloatHistogram, Histogram, HistogramValue, Labels, MetricType, Span,
 };
 use prost::Message;
 
-use crate::entry::{Entry, HistogramEntry, HistogramValue, LabelPair, SampleEntry};
+use crate::entry::{Entry, HistogramEntry, LabelPair, SampleEntry};
 use crate::proto;
 use crate::syntax::ParseError;
 

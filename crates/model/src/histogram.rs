@@ -71,6 +71,23 @@ pub struct FloatHistogram {
     pub custom_values: Vec<f64>,
 }
 
+/// A histogram sample in either form, as scraped, stored and appended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistogramValue {
+    Integer(Histogram),
+    Float(FloatHistogram),
+}
+
+impl HistogramValue {
+    /// The float form (converting integer counts).
+    pub fn to_float(&self) -> FloatHistogram {
+        match self {
+            HistogramValue::Integer(h) => h.to_float(),
+            HistogramValue::Float(f) => f.clone(),
+        }
+    }
+}
+
 /// Why a histogram is not acceptable.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum HistogramError {

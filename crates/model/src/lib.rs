@@ -20,7 +20,9 @@ pub mod regex;
 pub mod sample;
 
 pub use exemplar::Exemplar;
-pub use histogram::{Bucket, CounterResetHint, FloatHistogram, Histogram, HistogramError, Span};
+pub use histogram::{
+    Bucket, CounterResetHint, FloatHistogram, Histogram, HistogramError, HistogramValue, Span,
+};
 pub use intern::Istr;
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, matches_all};

@@ -1,8 +1,9 @@
 //! hearth's time-series database, on Prometheus' own on-disk format.
 //!
-//! Owns: chunk encodings (`chunkenc`), chunk segment files (`chunks`), the write-ahead
-//! log (`wal`), the block index and tombstones (`index`, `tombstones`).
-//! The head, blocks, compaction and the storage interface join as they land.
+//! Owns: the storage interface every other crate uses (`storage`), a simple in-memory
+//! implementation of it for tests (`mem_storage`), chunk encodings (`chunkenc`), chunk
+//! segment files (`chunks`), the write-ahead log (`wal`), the block index and tombstones
+//! (`index`, `tombstones`). The head, blocks and compaction join as they land.
 //!
 //! Must never know about: exposition formats, PromQL, HTTP. Other crates reach stored
 //! data only through the storage interface, never through these modules' internals.
@@ -10,5 +11,7 @@
 pub mod chunkenc;
 pub mod chunks;
 pub mod index;
+pub mod mem_storage;
+pub mod storage;
 pub mod tombstones;
 pub mod wal;
