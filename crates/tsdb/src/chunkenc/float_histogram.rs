@@ -5,20 +5,19 @@
 //! delta-of-delta `varbit_int` and count, zero count, sum and every (absolute) bucket
 //! are XOR-coded against their previous value, each with its own window.
 
-use std::borrow::Cow;
-
 use hearth_model::histogram::{CUSTOM_BUCKETS_SCHEMA, EXPONENTIAL_SCHEMA_MAX};
 use hearth_model::sample::is_stale_nan;
 use hearth_model::{CounterResetHint, FloatHistogram, Histogram, Span, Timestamp};
 
 use super::bstream::{BitReader, BitWriter};
 use super::histogram::{
-    HISTOGRAM_HEADER_SIZE, HistogramHeader, bucket_len, check_bucket_counts, reduce_float_histogram,
+    Appendability, GaugeAppendability, HISTOGRAM_HEADER_SIZE, HistogramChunkAppender,
+    HistogramHeader, append_sample, bucket_len, reduce_float_histogram,
 };
 use super::histogram_meta::{
-    ChunkLayout, CounterResetHeader, Insert, adjust_for_inserts, count_buckets, counter_reset_hint,
-    custom_bounds_match, expand_spans_and_buckets, expand_spans_both_ways, insert_buckets,
-    is_known_schema, read_layout, write_layout,
+    ChunkLayout, CounterResetHeader, Insert, count_buckets, counter_reset_hint,
+    custom_bounds_match, expand_spans_and_buckets, insert_buckets, is_known_schema, read_layout,
+    write_layout,
 };
 use super::start_timestamp::{StDecoder, StEncoder};
 use super::varbit::{NO_WINDOW, NumberError, put_varbit_int, read_varbit_int, xor_read, xor_write};
@@ -61,17 +60,6 @@ impl Default for XorValue {
             trailing: 0,
         }
     }
-}
-
-/// What `appendable` found out about appending a counter float histogram.
-#[derive(Default)]
-struct Appendability {
-    positive: Vec<Insert>,
-    negative: Vec<Insert>,
-    backward_positive: Vec<Insert>,
-    backward_negative: Vec<Insert>,
-    ok: bool,
-    counter_reset: bool,
 }
 
 /// Appends float histograms to a float histogram chunk it owns.
@@ -209,219 +197,132 @@ impl FloatHistogramAppender {
         h: &FloatHistogram,
         append_only: bool,
     ) -> Result<AppendOutcome<FloatHistogramAppender>, AppendError> {
-        let num = self.header.num_samples(self.w.bytes());
-        if num >= self.header.max_samples() {
-            return Err(AppendError::ChunkFull {
-                encoding: self.encoding(),
-                max: usize::from(self.header.max_samples()),
-            });
-        }
-        if !is_stale_nan(h.sum) {
-            check_bucket_counts(
-                (&h.positive_spans, h.positive_buckets.len()),
-                (&h.negative_spans, h.negative_buckets.len()),
-            )?;
-        }
-        if num == 0 {
-            self.append_raw(st, t, h);
-            if h.counter_reset_hint == CounterResetHint::Gauge {
-                self.set_counter_reset_header(CounterResetHeader::Gauge);
-            } else if h.counter_reset_hint == CounterResetHint::CounterReset {
-                self.set_counter_reset_header(CounterResetHeader::CounterReset);
-            } else if let Some(p) = prev {
-                // Prometheus records only reset/no reset here, even after a schema change.
-                let header = if p.appendable(h).counter_reset {
-                    CounterResetHeader::CounterReset
-                } else {
-                    CounterResetHeader::NotCounterReset
-                };
-                self.set_counter_reset_header(header);
-            }
-            return Ok(AppendOutcome::Appended);
-        }
+        append_sample(self, prev, st, t, h, append_only)
+    }
+}
 
-        if h.counter_reset_hint != CounterResetHint::Gauge {
-            let a = self.appendable(h);
-            if !a.ok || a.counter_reset {
-                if append_only {
-                    return Err(if a.counter_reset {
-                        AppendError::CounterReset {
-                            what: "float histogram",
-                        }
-                    } else {
-                        AppendError::SchemaChange {
-                            what: "float histogram",
-                        }
-                    });
-                }
-                let mut next = Self::with_header(self.header);
-                if a.counter_reset {
-                    next.set_counter_reset_header(CounterResetHeader::CounterReset);
-                }
-                next.append_raw(st, t, h);
-                return Ok(AppendOutcome::NewChunk(next));
-            }
-            let mut h = Cow::Borrowed(h);
-            if !a.backward_positive.is_empty() || !a.backward_negative.is_empty() {
-                let hm = h.to_mut();
-                if a.positive.is_empty() && a.negative.is_empty() {
-                    hm.positive_spans = self.p_spans.clone();
-                    hm.negative_spans = self.n_spans.clone();
-                } else {
-                    hm.positive_spans =
-                        adjust_for_inserts(&hm.positive_spans, &a.backward_positive);
-                    hm.negative_spans =
-                        adjust_for_inserts(&hm.negative_spans, &a.backward_negative);
-                }
-                widen_histogram(hm, &a.backward_positive, &a.backward_negative);
-            }
-            if !a.positive.is_empty() || !a.negative.is_empty() {
-                if append_only {
-                    return Err(AppendError::LayoutChange {
-                        what: "float histogram",
-                        positive: a.positive.len(),
-                        negative: a.negative.len(),
-                        direction: "forwards",
-                    });
-                }
-                let mut recoded = self.recode(
-                    &a.positive,
-                    &a.negative,
-                    &h.positive_spans,
-                    &h.negative_spans,
-                )?;
-                recoded.append_raw(st, t, &h);
-                *self = recoded;
-                return Ok(AppendOutcome::Recoded);
-            }
-            self.append_raw(st, t, &h);
-            return Ok(AppendOutcome::Appended);
-        }
+impl HistogramChunkAppender for FloatHistogramAppender {
+    type Sample = FloatHistogram;
+    const WHAT: &'static str = "float histogram";
+    const GAUGE_WHAT: &'static str = "float gauge histogram";
+    const FLOAT: bool = true;
 
-        let Some((fwd_p, fwd_n, back_p, back_n, merged_p, merged_n)) = self.appendable_gauge(h)
-        else {
-            if append_only {
-                return Err(AppendError::SchemaChange {
-                    what: "float gauge histogram",
-                });
-            }
-            let mut next = Self::with_header(self.header);
-            next.set_counter_reset_header(CounterResetHeader::Gauge);
-            next.append_raw(st, t, h);
-            return Ok(AppendOutcome::NewChunk(next));
-        };
-        let mut h = Cow::Borrowed(h);
-        if !back_p.is_empty() || !back_n.is_empty() {
-            if append_only {
-                return Err(AppendError::LayoutChange {
-                    what: "float gauge histogram",
-                    positive: back_p.len(),
-                    negative: back_n.len(),
-                    direction: "backwards",
-                });
-            }
-            let hm = h.to_mut();
-            hm.positive_spans = merged_p;
-            hm.negative_spans = merged_n;
-            widen_histogram(hm, &back_p, &back_n);
+    fn header(&self) -> HistogramHeader {
+        self.header
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.w.bytes()
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.w.bytes_mut()
+    }
+
+    fn empty(header: HistogramHeader) -> Self {
+        Self::with_header(header)
+    }
+
+    fn hint_of(h: &FloatHistogram) -> CounterResetHint {
+        h.counter_reset_hint
+    }
+
+    fn sum_of(h: &FloatHistogram) -> f64 {
+        h.sum
+    }
+
+    fn layout_of(h: &FloatHistogram) -> (&[Span], usize, &[Span], usize) {
+        (
+            &h.positive_spans,
+            h.positive_buckets.len(),
+            &h.negative_spans,
+            h.negative_buckets.len(),
+        )
+    }
+
+    fn spans_mut(h: &mut FloatHistogram) -> (&mut Vec<Span>, &mut Vec<Span>) {
+        (&mut h.positive_spans, &mut h.negative_spans)
+    }
+
+    fn chunk_spans(&self) -> (&[Span], &[Span]) {
+        (&self.p_spans, &self.n_spans)
+    }
+
+    /// Prometheus records only reset / no reset here, even after a schema change.
+    fn header_from_previous(verdict: CounterResetHeader) -> CounterResetHeader {
+        if verdict == CounterResetHeader::CounterReset {
+            CounterResetHeader::CounterReset
+        } else {
+            CounterResetHeader::NotCounterReset
         }
-        if !fwd_p.is_empty() || !fwd_n.is_empty() {
-            if append_only {
-                return Err(AppendError::LayoutChange {
-                    what: "float gauge histogram",
-                    positive: fwd_p.len(),
-                    negative: fwd_n.len(),
-                    direction: "forwards",
-                });
-            }
-            let mut recoded = self.recode(&fwd_p, &fwd_n, &h.positive_spans, &h.negative_spans)?;
-            recoded.append_raw(st, t, &h);
-            *self = recoded;
-            return Ok(AppendOutcome::Recoded);
+    }
+
+    fn widen(h: &mut FloatHistogram, positive: &[Insert], negative: &[Insert]) {
+        if !positive.is_empty() {
+            let n = count_buckets(&h.positive_spans) as usize;
+            h.positive_buckets = insert_buckets(&h.positive_buckets, positive, false, n);
         }
-        self.append_raw(st, t, &h);
-        Ok(AppendOutcome::Appended)
+        if !negative.is_empty() {
+            let n = count_buckets(&h.negative_spans) as usize;
+            h.negative_buckets = insert_buckets(&h.negative_buckets, negative, false, n);
+        }
     }
 
     fn appendable(&self, h: &FloatHistogram) -> Appendability {
-        if self.num_samples() > 0 && self.counter_reset_header() == CounterResetHeader::Gauge {
-            return Appendability::default();
+        use CounterResetHeader as C;
+        if self.num_samples() > 0 && self.counter_reset_header() == C::Gauge {
+            return Appendability::not_ok(C::Unknown);
         }
-        let reset = Appendability {
-            counter_reset: true,
-            ..Default::default()
-        };
         if h.counter_reset_hint == CounterResetHint::CounterReset {
-            return reset;
+            return Appendability::not_ok(C::CounterReset);
         }
         if is_stale_nan(h.sum) {
-            return Appendability {
-                ok: true,
-                ..Default::default()
-            };
+            return Appendability::fits(Default::default(), Default::default());
         }
         if is_stale_nan(self.sum.value) {
-            return Appendability::default();
+            return Appendability::not_ok(C::Unknown);
         }
         if h.count < self.cnt.value {
-            return reset;
+            return Appendability::not_ok(C::CounterReset);
         }
         if h.schema != self.schema || h.zero_threshold != self.zero_threshold {
-            return Appendability::default();
+            return Appendability::not_ok(C::Unknown);
         }
         if h.schema == CUSTOM_BUCKETS_SCHEMA
             && !custom_bounds_match(&h.custom_values, &self.custom_values)
         {
-            return reset;
+            return Appendability::not_ok(C::CounterReset);
         }
         if h.zero_count < self.z_cnt.value {
-            return reset;
+            return Appendability::not_ok(C::CounterReset);
         }
         let a_pos: Vec<f64> = self.p_buckets.iter().map(|b| b.value).collect();
-        let Some((positive, backward_positive)) = expand_spans_and_buckets(
+        let Some(positive) = expand_spans_and_buckets(
             &self.p_spans,
             &h.positive_spans,
             &a_pos,
             &h.positive_buckets,
         ) else {
-            return reset;
+            return Appendability::not_ok(C::CounterReset);
         };
         let a_neg: Vec<f64> = self.n_buckets.iter().map(|b| b.value).collect();
-        let Some((negative, backward_negative)) = expand_spans_and_buckets(
+        let Some(negative) = expand_spans_and_buckets(
             &self.n_spans,
             &h.negative_spans,
             &a_neg,
             &h.negative_buckets,
         ) else {
-            return reset;
+            return Appendability::not_ok(C::CounterReset);
         };
-        Appendability {
-            positive,
-            negative,
-            backward_positive,
-            backward_negative,
-            ok: true,
-            counter_reset: false,
-        }
+        Appendability::fits(positive, negative)
     }
 
-    #[allow(clippy::type_complexity)]
-    fn appendable_gauge(
-        &self,
-        h: &FloatHistogram,
-    ) -> Option<(
-        Vec<Insert>,
-        Vec<Insert>,
-        Vec<Insert>,
-        Vec<Insert>,
-        Vec<Span>,
-        Vec<Span>,
-    )> {
+    fn appendable_gauge(&self, h: &FloatHistogram) -> Option<GaugeAppendability> {
         if self.num_samples() > 0 && self.counter_reset_header() != CounterResetHeader::Gauge {
             return None;
         }
         if is_stale_nan(h.sum) {
-            return Some(Default::default());
+            return Some(GaugeAppendability::default());
         }
         if is_stale_nan(self.sum.value) {
             return None;
@@ -434,9 +335,10 @@ impl FloatHistogramAppender {
         {
             return None;
         }
-        let (fp, bp, mp) = expand_spans_both_ways(&self.p_spans, &h.positive_spans);
-        let (fn_, bn, mn) = expand_spans_both_ways(&self.n_spans, &h.negative_spans);
-        Some((fp, fn_, bp, bn, mp, mn))
+        Some(GaugeAppendability::between(
+            (&self.p_spans, &self.n_spans),
+            (&h.positive_spans, &h.negative_spans),
+        ))
     }
 
     fn append_raw(&mut self, st: Timestamp, t: Timestamp, h: &FloatHistogram) {
@@ -519,7 +421,7 @@ impl FloatHistogramAppender {
         negative: &[Insert],
         positive_spans: &[Span],
         negative_spans: &[Span],
-    ) -> Result<FloatHistogramAppender, AppendError> {
+    ) -> Result<Self, AppendError> {
         let np = count_buckets(positive_spans) as usize;
         let nn = count_buckets(negative_spans) as usize;
         let mut out = Self::with_header(self.header);
@@ -544,17 +446,6 @@ impl FloatHistogramAppender {
         }
         out.set_counter_reset_header(self.counter_reset_header());
         Ok(out)
-    }
-}
-
-fn widen_histogram(h: &mut FloatHistogram, positive: &[Insert], negative: &[Insert]) {
-    if !positive.is_empty() {
-        let n = count_buckets(&h.positive_spans) as usize;
-        h.positive_buckets = insert_buckets(&h.positive_buckets, positive, false, n);
-    }
-    if !negative.is_empty() {
-        let n = count_buckets(&h.negative_spans) as usize;
-        h.negative_buckets = insert_buckets(&h.negative_buckets, negative, false, n);
     }
 }
 

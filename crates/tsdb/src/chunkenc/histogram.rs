@@ -109,18 +109,20 @@ pub(crate) fn check_bucket_counts(
     Ok(())
 }
 
-/// What `appendable` found out about appending a counter histogram.
-struct Appendability {
-    positive: Vec<Insert>,
-    negative: Vec<Insert>,
-    backward_positive: Vec<Insert>,
-    backward_negative: Vec<Insert>,
-    ok: bool,
-    counter_reset: CounterResetHeader,
+/// What `appendable` found out about appending a counter histogram: the inserts that
+/// widen the chunk (forward) or the sample (backward), whether it fits, and the
+/// counter-reset verdict (`NotCounterReset` whenever it fits).
+pub(crate) struct Appendability {
+    pub(crate) positive: Vec<Insert>,
+    pub(crate) negative: Vec<Insert>,
+    pub(crate) backward_positive: Vec<Insert>,
+    pub(crate) backward_negative: Vec<Insert>,
+    pub(crate) ok: bool,
+    pub(crate) counter_reset: CounterResetHeader,
 }
 
 impl Appendability {
-    fn not_ok(counter_reset: CounterResetHeader) -> Self {
+    pub(crate) fn not_ok(counter_reset: CounterResetHeader) -> Self {
         Appendability {
             positive: Vec::new(),
             negative: Vec::new(),
@@ -130,6 +132,209 @@ impl Appendability {
             counter_reset,
         }
     }
+
+    pub(crate) fn fits(
+        (positive, backward_positive): (Vec<Insert>, Vec<Insert>),
+        (negative, backward_negative): (Vec<Insert>, Vec<Insert>),
+    ) -> Self {
+        Appendability {
+            positive,
+            negative,
+            backward_positive,
+            backward_negative,
+            ok: true,
+            counter_reset: CounterResetHeader::NotCounterReset,
+        }
+    }
+}
+
+/// What `appendable_gauge` found out: inserts both ways and the merged spans.
+#[derive(Default)]
+pub(crate) struct GaugeAppendability {
+    pub(crate) positive: Vec<Insert>,
+    pub(crate) negative: Vec<Insert>,
+    pub(crate) backward_positive: Vec<Insert>,
+    pub(crate) backward_negative: Vec<Insert>,
+    pub(crate) positive_spans: Vec<Span>,
+    pub(crate) negative_spans: Vec<Span>,
+}
+
+impl GaugeAppendability {
+    pub(crate) fn between(chunk: (&[Span], &[Span]), sample: (&[Span], &[Span])) -> Self {
+        let (positive, backward_positive, positive_spans) =
+            expand_spans_both_ways(chunk.0, sample.0);
+        let (negative, backward_negative, negative_spans) =
+            expand_spans_both_ways(chunk.1, sample.1);
+        GaugeAppendability {
+            positive,
+            negative,
+            backward_positive,
+            backward_negative,
+            positive_spans,
+            negative_spans,
+        }
+    }
+}
+
+/// What the append flow shared by integer and float histogram chunks needs.
+pub(crate) trait HistogramChunkAppender: Sized {
+    type Sample: Clone;
+    /// How Prometheus names the kind in append-only errors.
+    const WHAT: &'static str;
+    const GAUGE_WHAT: &'static str;
+    /// Float counts (`floathistogram` encodings)?
+    const FLOAT: bool;
+
+    fn header(&self) -> HistogramHeader;
+    fn bytes(&self) -> &[u8];
+    fn bytes_mut(&mut self) -> &mut [u8];
+    fn empty(header: HistogramHeader) -> Self;
+    fn hint_of(h: &Self::Sample) -> CounterResetHint;
+    fn sum_of(h: &Self::Sample) -> f64;
+    /// (positive spans, positive bucket count, negative spans, negative bucket count).
+    fn layout_of(h: &Self::Sample) -> (&[Span], usize, &[Span], usize);
+    fn spans_mut(h: &mut Self::Sample) -> (&mut Vec<Span>, &mut Vec<Span>);
+    fn chunk_spans(&self) -> (&[Span], &[Span]);
+    /// The header of a chunk whose first sample got `verdict` from the previous chunk.
+    fn header_from_previous(verdict: CounterResetHeader) -> CounterResetHeader;
+    fn appendable(&self, h: &Self::Sample) -> Appendability;
+    fn appendable_gauge(&self, h: &Self::Sample) -> Option<GaugeAppendability>;
+    fn widen(h: &mut Self::Sample, positive: &[Insert], negative: &[Insert]);
+    fn append_raw(&mut self, st: Timestamp, t: Timestamp, h: &Self::Sample);
+    fn recode(
+        &self,
+        positive: &[Insert],
+        negative: &[Insert],
+        positive_spans: &[Span],
+        negative_spans: &[Span],
+    ) -> Result<Self, AppendError>;
+
+    fn set_header(&mut self, h: CounterResetHeader) {
+        let header = self.header();
+        header.set_counter_reset(self.bytes_mut(), h);
+    }
+}
+
+/// Prometheus' `AppendHistogram`/`AppendFloatHistogram` decision flow: append, recode
+/// with a wider layout, or start a new chunk (or refuse, with `append_only`).
+pub(crate) fn append_sample<A: HistogramChunkAppender>(
+    a: &mut A,
+    prev: Option<&A>,
+    st: Timestamp,
+    t: Timestamp,
+    h: &A::Sample,
+    append_only: bool,
+) -> Result<AppendOutcome<A>, AppendError> {
+    let header = a.header();
+    let num = header.num_samples(a.bytes());
+    if num >= header.max_samples() {
+        return Err(AppendError::ChunkFull {
+            encoding: header.encoding(A::FLOAT),
+            max: usize::from(header.max_samples()),
+        });
+    }
+    if !is_stale_nan(A::sum_of(h)) {
+        let (ps, pn, ns, nn) = A::layout_of(h);
+        check_bucket_counts((ps, pn), (ns, nn))?;
+    }
+    let hint = A::hint_of(h);
+    if num == 0 {
+        a.append_raw(st, t, h);
+        if hint == CounterResetHint::Gauge {
+            a.set_header(CounterResetHeader::Gauge);
+        } else if hint == CounterResetHint::CounterReset {
+            a.set_header(CounterResetHeader::CounterReset);
+        } else if let Some(p) = prev {
+            a.set_header(A::header_from_previous(p.appendable(h).counter_reset));
+        }
+        return Ok(AppendOutcome::Appended);
+    }
+
+    let gauge = hint == CounterResetHint::Gauge;
+    let what = if gauge { A::GAUGE_WHAT } else { A::WHAT };
+    let (forward, backward, merged) = if gauge {
+        let Some(g) = a.appendable_gauge(h) else {
+            if append_only {
+                return Err(AppendError::SchemaChange { what });
+            }
+            let mut next = A::empty(header);
+            next.set_header(CounterResetHeader::Gauge);
+            next.append_raw(st, t, h);
+            return Ok(AppendOutcome::NewChunk(next));
+        };
+        (
+            (g.positive, g.negative),
+            (g.backward_positive, g.backward_negative),
+            Some((g.positive_spans, g.negative_spans)),
+        )
+    } else {
+        let c = a.appendable(h);
+        if !c.ok || c.counter_reset != CounterResetHeader::NotCounterReset {
+            if append_only {
+                return Err(if c.counter_reset == CounterResetHeader::CounterReset {
+                    AppendError::CounterReset { what }
+                } else {
+                    AppendError::SchemaChange { what }
+                });
+            }
+            let mut next = A::empty(header);
+            next.set_header(c.counter_reset);
+            next.append_raw(st, t, h);
+            return Ok(AppendOutcome::NewChunk(next));
+        }
+        (
+            (c.positive, c.negative),
+            (c.backward_positive, c.backward_negative),
+            None,
+        )
+    };
+
+    let mut h = Cow::Borrowed(h);
+    if !backward.0.is_empty() || !backward.1.is_empty() {
+        if gauge && append_only {
+            return Err(AppendError::LayoutChange {
+                what,
+                positive: backward.0.len(),
+                negative: backward.1.len(),
+                direction: "backwards",
+            });
+        }
+        let hm = h.to_mut();
+        let (pos, neg) = A::spans_mut(hm);
+        match merged {
+            Some((mp, mn)) => {
+                *pos = mp;
+                *neg = mn;
+            }
+            None if forward.0.is_empty() && forward.1.is_empty() => {
+                let (cp, cn) = a.chunk_spans();
+                *pos = cp.to_vec();
+                *neg = cn.to_vec();
+            }
+            None => {
+                *pos = adjust_for_inserts(pos, &backward.0);
+                *neg = adjust_for_inserts(neg, &backward.1);
+            }
+        }
+        A::widen(hm, &backward.0, &backward.1);
+    }
+    if !forward.0.is_empty() || !forward.1.is_empty() {
+        if append_only {
+            return Err(AppendError::LayoutChange {
+                what,
+                positive: forward.0.len(),
+                negative: forward.1.len(),
+                direction: "forwards",
+            });
+        }
+        let (ps, _, ns, _) = A::layout_of(&h);
+        let mut recoded = a.recode(&forward.0, &forward.1, ps, ns)?;
+        recoded.append_raw(st, t, &h);
+        *a = recoded;
+        return Ok(AppendOutcome::Recoded);
+    }
+    a.append_raw(st, t, &h);
+    Ok(AppendOutcome::Appended)
 }
 
 /// Appends integer histograms to a histogram chunk it owns.
@@ -292,128 +497,70 @@ impl HistogramAppender {
         h: &Histogram,
         append_only: bool,
     ) -> Result<AppendOutcome<HistogramAppender>, AppendError> {
-        let num = self.header.num_samples(self.w.bytes());
-        if num >= self.header.max_samples() {
-            return Err(AppendError::ChunkFull {
-                encoding: self.encoding(),
-                max: usize::from(self.header.max_samples()),
-            });
-        }
-        if !is_stale_nan(h.sum) {
-            check_bucket_counts(
-                (&h.positive_spans, h.positive_buckets.len()),
-                (&h.negative_spans, h.negative_buckets.len()),
-            )?;
-        }
-        if num == 0 {
-            self.append_raw(st, t, h);
-            if h.counter_reset_hint == CounterResetHint::Gauge {
-                self.set_counter_reset_header(CounterResetHeader::Gauge);
-            } else if h.counter_reset_hint == CounterResetHint::CounterReset {
-                self.set_counter_reset_header(CounterResetHeader::CounterReset);
-            } else if let Some(p) = prev {
-                let hint = p.appendable(h).counter_reset;
-                self.set_counter_reset_header(hint);
-            }
-            return Ok(AppendOutcome::Appended);
-        }
+        append_sample(self, prev, st, t, h, append_only)
+    }
+}
 
-        if h.counter_reset_hint != CounterResetHint::Gauge {
-            let a = self.appendable(h);
-            if !a.ok || a.counter_reset != CounterResetHeader::NotCounterReset {
-                if append_only {
-                    return Err(if a.counter_reset == CounterResetHeader::CounterReset {
-                        AppendError::CounterReset { what: "histogram" }
-                    } else {
-                        AppendError::SchemaChange { what: "histogram" }
-                    });
-                }
-                let mut next = Self::with_header(self.header);
-                next.set_counter_reset_header(a.counter_reset);
-                next.append_raw(st, t, h);
-                return Ok(AppendOutcome::NewChunk(next));
-            }
-            let mut h = Cow::Borrowed(h);
-            if !a.backward_positive.is_empty() || !a.backward_negative.is_empty() {
-                let hm = h.to_mut();
-                if a.positive.is_empty() && a.negative.is_empty() {
-                    hm.positive_spans = self.p_spans.clone();
-                    hm.negative_spans = self.n_spans.clone();
-                } else {
-                    hm.positive_spans =
-                        adjust_for_inserts(&hm.positive_spans, &a.backward_positive);
-                    hm.negative_spans =
-                        adjust_for_inserts(&hm.negative_spans, &a.backward_negative);
-                }
-                widen_histogram(hm, &a.backward_positive, &a.backward_negative);
-            }
-            if !a.positive.is_empty() || !a.negative.is_empty() {
-                if append_only {
-                    return Err(AppendError::LayoutChange {
-                        what: "histogram",
-                        positive: a.positive.len(),
-                        negative: a.negative.len(),
-                        direction: "forwards",
-                    });
-                }
-                let mut recoded = self.recode(
-                    &a.positive,
-                    &a.negative,
-                    &h.positive_spans,
-                    &h.negative_spans,
-                )?;
-                recoded.append_raw(st, t, &h);
-                *self = recoded;
-                return Ok(AppendOutcome::Recoded);
-            }
-            self.append_raw(st, t, &h);
-            return Ok(AppendOutcome::Appended);
-        }
+impl HistogramChunkAppender for HistogramAppender {
+    type Sample = Histogram;
+    const WHAT: &'static str = "histogram";
+    const GAUGE_WHAT: &'static str = "gauge histogram";
+    const FLOAT: bool = false;
 
-        // A gauge histogram.
-        let Some((fwd_p, fwd_n, back_p, back_n, merged_p, merged_n)) = self.appendable_gauge(h)
-        else {
-            if append_only {
-                return Err(AppendError::SchemaChange {
-                    what: "gauge histogram",
-                });
-            }
-            let mut next = Self::with_header(self.header);
-            next.set_counter_reset_header(CounterResetHeader::Gauge);
-            next.append_raw(st, t, h);
-            return Ok(AppendOutcome::NewChunk(next));
-        };
-        let mut h = Cow::Borrowed(h);
-        if !back_p.is_empty() || !back_n.is_empty() {
-            if append_only {
-                return Err(AppendError::LayoutChange {
-                    what: "gauge histogram",
-                    positive: back_p.len(),
-                    negative: back_n.len(),
-                    direction: "backwards",
-                });
-            }
-            let hm = h.to_mut();
-            hm.positive_spans = merged_p;
-            hm.negative_spans = merged_n;
-            widen_histogram(hm, &back_p, &back_n);
+    fn header(&self) -> HistogramHeader {
+        self.header
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.w.bytes()
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.w.bytes_mut()
+    }
+
+    fn empty(header: HistogramHeader) -> Self {
+        Self::with_header(header)
+    }
+
+    fn hint_of(h: &Histogram) -> CounterResetHint {
+        h.counter_reset_hint
+    }
+
+    fn sum_of(h: &Histogram) -> f64 {
+        h.sum
+    }
+
+    fn layout_of(h: &Histogram) -> (&[Span], usize, &[Span], usize) {
+        (
+            &h.positive_spans,
+            h.positive_buckets.len(),
+            &h.negative_spans,
+            h.negative_buckets.len(),
+        )
+    }
+
+    fn spans_mut(h: &mut Histogram) -> (&mut Vec<Span>, &mut Vec<Span>) {
+        (&mut h.positive_spans, &mut h.negative_spans)
+    }
+
+    fn chunk_spans(&self) -> (&[Span], &[Span]) {
+        (&self.p_spans, &self.n_spans)
+    }
+
+    fn header_from_previous(verdict: CounterResetHeader) -> CounterResetHeader {
+        verdict
+    }
+
+    fn widen(h: &mut Histogram, positive: &[Insert], negative: &[Insert]) {
+        if !positive.is_empty() {
+            let n = count_buckets(&h.positive_spans) as usize;
+            h.positive_buckets = insert_buckets(&h.positive_buckets, positive, true, n);
         }
-        if !fwd_p.is_empty() || !fwd_n.is_empty() {
-            if append_only {
-                return Err(AppendError::LayoutChange {
-                    what: "gauge histogram",
-                    positive: fwd_p.len(),
-                    negative: fwd_n.len(),
-                    direction: "forwards",
-                });
-            }
-            let mut recoded = self.recode(&fwd_p, &fwd_n, &h.positive_spans, &h.negative_spans)?;
-            recoded.append_raw(st, t, &h);
-            *self = recoded;
-            return Ok(AppendOutcome::Recoded);
+        if !negative.is_empty() {
+            let n = count_buckets(&h.negative_spans) as usize;
+            h.negative_buckets = insert_buckets(&h.negative_buckets, negative, true, n);
         }
-        self.append_raw(st, t, &h);
-        Ok(AppendOutcome::Appended)
     }
 
     fn appendable(&self, h: &Histogram) -> Appendability {
@@ -448,7 +595,7 @@ impl HistogramAppender {
         if h.zero_count < self.z_cnt {
             return Appendability::not_ok(C::CounterReset);
         }
-        let Some((positive, backward_positive)) = expand_spans_and_buckets(
+        let Some(positive) = expand_spans_and_buckets(
             &self.p_spans,
             &h.positive_spans,
             &absolute_counts(&self.p_buckets),
@@ -456,7 +603,7 @@ impl HistogramAppender {
         ) else {
             return Appendability::not_ok(C::CounterReset);
         };
-        let Some((negative, backward_negative)) = expand_spans_and_buckets(
+        let Some(negative) = expand_spans_and_buckets(
             &self.n_spans,
             &h.negative_spans,
             &absolute_counts(&self.n_buckets),
@@ -464,33 +611,15 @@ impl HistogramAppender {
         ) else {
             return Appendability::not_ok(C::CounterReset);
         };
-        Appendability {
-            positive,
-            negative,
-            backward_positive,
-            backward_negative,
-            ok: true,
-            counter_reset: C::NotCounterReset,
-        }
+        Appendability::fits(positive, negative)
     }
 
-    #[allow(clippy::type_complexity)]
-    fn appendable_gauge(
-        &self,
-        h: &Histogram,
-    ) -> Option<(
-        Vec<Insert>,
-        Vec<Insert>,
-        Vec<Insert>,
-        Vec<Insert>,
-        Vec<Span>,
-        Vec<Span>,
-    )> {
+    fn appendable_gauge(&self, h: &Histogram) -> Option<GaugeAppendability> {
         if self.num_samples() > 0 && self.counter_reset_header() != CounterResetHeader::Gauge {
             return None;
         }
         if is_stale_nan(h.sum) {
-            return Some(Default::default());
+            return Some(GaugeAppendability::default());
         }
         if is_stale_nan(self.sum) {
             return None;
@@ -503,9 +632,10 @@ impl HistogramAppender {
         {
             return None;
         }
-        let (fp, bp, mp) = expand_spans_both_ways(&self.p_spans, &h.positive_spans);
-        let (fn_, bn, mn) = expand_spans_both_ways(&self.n_spans, &h.negative_spans);
-        Some((fp, fn_, bp, bn, mp, mn))
+        Some(GaugeAppendability::between(
+            (&self.p_spans, &self.n_spans),
+            (&h.positive_spans, &h.negative_spans),
+        ))
     }
 
     /// Codes one sample without any appendability check (the caller made sure).
@@ -625,7 +755,7 @@ impl HistogramAppender {
         negative: &[Insert],
         positive_spans: &[Span],
         negative_spans: &[Span],
-    ) -> Result<HistogramAppender, AppendError> {
+    ) -> Result<Self, AppendError> {
         let np = count_buckets(positive_spans) as usize;
         let nn = count_buckets(negative_spans) as usize;
         let mut out = Self::with_header(self.header);
@@ -650,18 +780,6 @@ impl HistogramAppender {
         }
         out.set_counter_reset_header(self.counter_reset_header());
         Ok(out)
-    }
-}
-
-/// Adds the empty buckets a histogram lacks compared to the chunk (backward inserts).
-fn widen_histogram(h: &mut Histogram, positive: &[Insert], negative: &[Insert]) {
-    if !positive.is_empty() {
-        let n = count_buckets(&h.positive_spans) as usize;
-        h.positive_buckets = insert_buckets(&h.positive_buckets, positive, true, n);
-    }
-    if !negative.is_empty() {
-        let n = count_buckets(&h.negative_spans) as usize;
-        h.negative_buckets = insert_buckets(&h.negative_buckets, negative, true, n);
     }
 }
 
