@@ -198,7 +198,7 @@ fn read_zero_threshold(r: &mut BitReader<'_>) -> Result<f64, NumberError> {
 fn put_custom_bound(w: &mut BitWriter, f: f64) {
     let tf = f * 1000.0;
     let whole = ((tf.round() as u64) as f64) / 1000.0 == f;
-    if tf < 0.0 || tf > 33_554_430.0 || !whole {
+    if !(0.0..=33_554_430.0).contains(&tf) || !whole {
         w.write_bit(false);
         w.write_bits(f.to_bits(), 64);
         return;

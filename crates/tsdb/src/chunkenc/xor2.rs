@@ -332,7 +332,7 @@ impl<'a> Xor2Iterator<'a> {
                 }
                 self.v = self.baseline;
             }
-            2 | 3 | 4 => {
+            2..=4 => {
                 let width = [13, 20, 64][ones as usize - 2];
                 let bits = self.r.read_bits(width)?;
                 let dod = if width < 64 && bits >= 1 << (width - 1) {

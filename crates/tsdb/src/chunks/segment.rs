@@ -98,7 +98,8 @@ impl ChunkSegmentWriter {
     ) -> Result<Vec<BlockChunkRef>, ChunkFileError> {
         // Split into batches that each fit a segment (estimating the length field at its
         // maximum), never leaving a segment empty.
-        let mut batches: Vec<std::ops::Range<usize>> = vec![0..0];
+        let mut batches: Vec<std::ops::Range<usize>> = Vec::new();
+        batches.push(0..0);
         let mut batch_size = 0u64;
         let mut first_batch = true;
         for (i, (_, data)) in chunks.iter().enumerate() {
