@@ -248,7 +248,10 @@ fn writer_output_matches_the_spec_byte_for_byte() {
 
     let r = IndexReader::from_bytes(got).unwrap();
     let toc = r.toc();
-    assert_eq!((toc.series, toc.postings, toc.postings_table), (25, 65, 136));
+    assert_eq!(
+        (toc.series, toc.postings, toc.postings_table),
+        (25, 65, 136)
+    );
     let mut chunks = Vec::new();
     assert_eq!(
         r.series(3, &mut chunks).unwrap(),
@@ -476,4 +479,19 @@ fn reads_format_v1() {
     let ms = [hearth_model::Matcher::new(hearth_model::MatchOp::Regex, "a", "x|z").unwrap()];
     let mut p = crate::postings::postings_for_matchers(&r, &ms).unwrap();
     assert_eq!(collect(&mut p), vec![x_ref]);
+}
+
+/// Writes seed inputs for the `index_read` fuzz target into `$FUZZ_SEEDS`:
+/// `FUZZ_SEEDS=fuzz/corpus/index_read cargo test -p hearth-tsdb -- --ignored write_fuzz_seeds`
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let Some(dir) = std::env::var_os("FUZZ_SEEDS") else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("golden"), golden_bytes()).unwrap();
+    std::fs::write(dir.join("v1"), v1_bytes().0).unwrap();
+    write_index(&dir.join("synthetic"), &synthetic_series(40));
 }

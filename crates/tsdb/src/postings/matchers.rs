@@ -5,7 +5,7 @@
 //! value fails it". Matchers that cannot match the empty string intersect. When nothing
 //! intersects, the base is the all-postings list.
 
-use hearth_model::{MatchOp, Matcher};
+use hearth_model::Matcher;
 
 use super::{BoxPostings, empty, intersect, without};
 
@@ -127,70 +127,44 @@ enum ValueSelection<'m> {
 
 /// The stored values `m` accepts.
 fn matching(m: &Matcher) -> ValueSelection<'_> {
-    match m.op {
-        MatchOp::Equal => ValueSelection::Exact(vec![m.value.as_str()]),
-        MatchOp::NotEqual if m.value.is_empty() => ValueSelection::All,
-        MatchOp::NotEqual => ValueSelection::Matching {
-            prefix: "",
-            pred: Box::new(|v| v != m.value),
-        },
-        MatchOp::Regex => match m.regex() {
-            Some(re) if re.matches_everything() || re.matches_every_non_empty() => {
-                ValueSelection::All
-            }
-            Some(re) => match re.set_matches() {
-                Some(set) => ValueSelection::Exact(set),
-                None => ValueSelection::Matching {
-                    prefix: re.prefix(),
-                    pred: Box::new(|v| m.matches(v)),
-                },
-            },
-            None => ValueSelection::Exact(Vec::new()),
-        },
-        MatchOp::NotRegex => match m.regex() {
-            Some(re) if re.matches_everything() || re.matches_every_non_empty() => {
-                ValueSelection::Exact(Vec::new())
-            }
-            Some(_) if m.value.is_empty() => ValueSelection::All,
-            _ => ValueSelection::Matching {
-                prefix: "",
-                pred: Box::new(|v| m.matches(v)),
-            },
-        },
-    }
+    values_where(m, !m.op.is_negative())
 }
 
 /// The stored values `m` rejects.
 fn not_matching(m: &Matcher) -> ValueSelection<'_> {
-    match m.op {
-        MatchOp::NotEqual => ValueSelection::Exact(vec![m.value.as_str()]),
-        MatchOp::Equal if m.value.is_empty() => ValueSelection::All,
-        MatchOp::Equal => ValueSelection::Matching {
+    values_where(m, m.op.is_negative())
+}
+
+/// The stored values for which `m`'s positive form (`=` for `=`/`!=`, `=~` for
+/// `=~`/`!~`) holds, or fails when `holds` is false. Finite literal sets are looked up
+/// directly and regex scans start at the regex's literal prefix.
+fn values_where(m: &Matcher, holds: bool) -> ValueSelection<'_> {
+    let value = m.value.as_str();
+    match (m.regex(), holds) {
+        (None, true) => ValueSelection::Exact(vec![value]),
+        (None, false) if value.is_empty() => ValueSelection::All,
+        (None, false) => ValueSelection::Matching {
             prefix: "",
-            pred: Box::new(|v| v != m.value),
+            pred: Box::new(move |v| v != value),
         },
-        MatchOp::NotRegex => match m.regex() {
-            Some(re) if re.matches_everything() || re.matches_every_non_empty() => {
-                ValueSelection::All
-            }
-            Some(re) => match re.set_matches() {
-                Some(set) => ValueSelection::Exact(set),
-                None => ValueSelection::Matching {
-                    prefix: re.prefix(),
-                    pred: Box::new(|v| !m.matches(v)),
-                },
+        // Stored values are never empty, so `.+` holds for all of them, like `.*`.
+        (Some(re), true) if re.matches_everything() || re.matches_every_non_empty() => {
+            ValueSelection::All
+        }
+        (Some(re), true) => match re.set_matches() {
+            Some(set) => ValueSelection::Exact(set),
+            None => ValueSelection::Matching {
+                prefix: re.prefix(),
+                pred: Box::new(|v| re.is_match(v)),
             },
-            None => ValueSelection::Exact(Vec::new()),
         },
-        MatchOp::Regex => match m.regex() {
-            Some(re) if re.matches_everything() || re.matches_every_non_empty() => {
-                ValueSelection::Exact(Vec::new())
-            }
-            Some(_) if m.value.is_empty() => ValueSelection::All,
-            _ => ValueSelection::Matching {
-                prefix: "",
-                pred: Box::new(|v| !m.matches(v)),
-            },
+        (Some(re), false) if re.matches_everything() || re.matches_every_non_empty() => {
+            ValueSelection::Exact(Vec::new())
+        }
+        (Some(_), false) if value.is_empty() => ValueSelection::All,
+        (Some(re), false) => ValueSelection::Matching {
+            prefix: "",
+            pred: Box::new(|v| !re.is_match(v)),
         },
     }
 }
