@@ -4,7 +4,9 @@
 //! and structure) and keeps only samples of them in memory; series and postings lists
 //! are verified (checksum, bounds) each time they are read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
 use std::fs::File;
 use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};

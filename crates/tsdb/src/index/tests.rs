@@ -495,3 +495,11 @@ fn write_fuzz_seeds() {
     std::fs::write(dir.join("v1"), v1_bytes().0).unwrap();
     write_index(&dir.join("synthetic"), &synthetic_series(40));
 }
+
+#[test]
+fn reader_and_writer_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<IndexReader>();
+    send::<IndexWriter>();
+}

@@ -8,7 +8,7 @@
 //! the index (`index_tmp_p`, `index_tmp_po`). In memory the writer keeps the symbol →
 //! ref map, per-name usage counts and one batch of postings, as upstream does.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;

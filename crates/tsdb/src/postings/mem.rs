@@ -120,6 +120,25 @@ impl PostingsSource for MemPostings {
         Ok(merge(its))
     }
 
+    fn postings_for_label_matching(
+        &self,
+        name: &str,
+        prefix: &str,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<BoxPostings<'_>, Infallible> {
+        let Some(values) = self.by_label.get(name) else {
+            return Ok(empty());
+        };
+        // One range scan picks the lists directly instead of looking each value up again.
+        let its = values
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|(v, _)| v.starts_with(prefix))
+            .filter(|(v, _)| matches(v))
+            .map(|(_, l)| Box::new(ListPostings::new(l.as_slice())) as BoxPostings<'_>)
+            .collect();
+        Ok(merge(its))
+    }
+
     fn all_postings(&self) -> Result<BoxPostings<'_>, Infallible> {
         Ok(Box::new(ListPostings::new(self.all.as_slice())))
     }
