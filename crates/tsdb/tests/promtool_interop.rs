@@ -24,6 +24,22 @@ fn promtool() -> Option<&'static str> {
     ok.then_some("promtool")
 }
 
+/// Runs `promtool args... paths...`, asserting success; returns its stdout.
+fn run(promtool: &str, args: &[&str], paths: &[&Path]) -> String {
+    let out = Command::new(promtool)
+        .args(args)
+        .args(paths)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "promtool {args:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn series_set() -> Vec<Labels> {
     let mut v: Vec<Labels> = (0..300)
         .map(|i| {
@@ -65,16 +81,10 @@ fn hearth_reads_blocks_written_by_promtool() {
     let input = dir.path().join("input.om");
     std::fs::write(&input, om).unwrap();
     let out = dir.path().join("data");
-    let st = Command::new(promtool)
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&input)
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    run(
+        promtool,
+        &["tsdb", "create-blocks-from", "openmetrics"],
+        &[&input, &out],
     );
 
     let mut seen = BTreeSet::new();
@@ -182,30 +192,13 @@ fn promtool_reads_an_index_written_by_hearth() {
     let db = tempfile::tempdir().unwrap();
     let ulid = write_hearth_block(db.path());
 
-    let out = Command::new(promtool)
-        .args(["tsdb", "list"])
-        .arg(db.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = run(promtool, &["tsdb", "list"], &[db.path()]);
     assert!(text.contains(&ulid), "{text}");
 
-    let out = Command::new(promtool)
-        .args(["tsdb", "analyze"])
-        .arg(db.path())
-        .arg(&ulid)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = run(
+        promtool,
+        &["tsdb", "analyze", db.path().to_str().unwrap(), &ulid],
+        &[],
     );
     // promtool reports the label pairs it found through our postings.
     assert!(text.contains("Label names: 3"), "{text}");
@@ -218,17 +211,7 @@ fn promtool_reads_an_index_written_by_hearth() {
     // dump walks our postings, series and chunk metas down to the samples. It opens the
     // whole data directory, so it needs a (here empty) WAL directory.
     std::fs::create_dir_all(db.path().join("wal")).unwrap();
-    let out = Command::new(promtool)
-        .args(["tsdb", "dump"])
-        .arg(db.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = run(promtool, &["tsdb", "dump"], &[db.path()]);
     assert_eq!(text.lines().count(), 300, "{text}");
     assert!(
         text.contains(r#"{__name__="m0_total", instance="host-0", job="job0"} 0 1700000000000"#),
