@@ -265,6 +265,28 @@ fn writer_output_matches_the_spec_byte_for_byte() {
 }
 
 #[test]
+fn rewriting_an_index_leaves_hard_links_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    write_index(&path, &synthetic_series(10));
+    let snapshot = dir.path().join("snapshot-index");
+    std::fs::hard_link(&path, &snapshot).unwrap();
+    IndexWriter::create(&path).unwrap().finish().unwrap();
+    assert_eq!(
+        IndexReader::open(&snapshot)
+            .unwrap()
+            .verify()
+            .unwrap()
+            .series,
+        10
+    );
+    assert_eq!(
+        IndexReader::open(&path).unwrap().verify().unwrap().series,
+        0
+    );
+}
+
+#[test]
 fn empty_index_is_valid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("index");

@@ -138,6 +138,17 @@ impl IndexWriter {
                 source,
             })
         };
+        // Remove rather than truncate: an existing index may be hard-linked into a snapshot.
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(IndexError::Io {
+                    path,
+                    op: "remove existing index",
+                    source: e,
+                });
+            }
+            _ => {}
+        }
         let mut w = IndexWriter {
             f: open(path.clone())?,
             fp: open(tmp("_tmp_p"))?,
