@@ -3,15 +3,18 @@
 //! Owns: the storage interface every other crate uses (`storage`), a simple in-memory
 //! implementation of it for tests (`mem_storage`), chunk encodings (`chunkenc`), chunk
 //! segment files (`chunks`), the write-ahead log (`wal`), the block index and tombstones
-//! (`index`, `tombstones`). The head, blocks and compaction join as they land.
+//! (`index`, `tombstones`), postings lists and their set operations (`postings`), block
+//! metadata (`block_meta`). The head, blocks and compaction join as they land.
 //!
 //! Must never know about: exposition formats, PromQL, HTTP. Other crates reach stored
 //! data only through the storage interface, never through these modules' internals.
 
+pub mod block_meta;
 pub mod chunkenc;
 pub mod chunks;
 pub mod index;
 pub mod mem_storage;
+pub mod postings;
 pub mod storage;
 pub mod tombstones;
 pub mod wal;
