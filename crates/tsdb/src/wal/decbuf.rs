@@ -46,14 +46,14 @@ impl<'a> Decbuf<'a> {
         Ok(v)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn be64(&mut self) -> Result<u64, DecodeFault> {
-        let end = self.pos + 8;
-        let s = self.b.get(self.pos..end).ok_or(DecodeFault::Truncated)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        self.pos = end;
-        Ok(u64::from_be_bytes(a))
+        let rest = &self.b[self.pos.min(self.b.len())..];
+        let Some(a) = rest.first_chunk::<8>() else {
+            return Err(DecodeFault::Truncated);
+        };
+        self.pos += 8;
+        Ok(u64::from_be_bytes(*a))
     }
 
     #[inline]
@@ -67,15 +67,28 @@ impl<'a> Decbuf<'a> {
     }
 
     /// LEB128 as Go's `binary.Uvarint`: at most 10 bytes, the 10th at most 1.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn uvarint(&mut self) -> Result<u64, DecodeFault> {
-        // One-byte values dominate (deltas, lengths): take them without the loop.
-        if let Some(&b) = self.b.get(self.pos)
-            && b < 0x80
-        {
-            self.pos += 1;
-            return Ok(u64::from(b));
+        // One- and two-byte values dominate replay (ref and time deltas, lengths): take
+        // them without the general loop.
+        let rest = &self.b[self.pos.min(self.b.len())..];
+        if let [b0, tail @ ..] = rest {
+            if *b0 < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(*b0));
+            }
+            if let [b1, ..] = tail
+                && *b1 < 0x80
+            {
+                self.pos += 2;
+                return Ok(u64::from(b0 & 0x7f) | (u64::from(*b1) << 7));
+            }
         }
+        self.uvarint_slow()
+    }
+
+    #[inline(never)]
+    fn uvarint_slow(&mut self) -> Result<u64, DecodeFault> {
         let mut x: u64 = 0;
         let mut shift = 0u32;
         for i in 0..10 {
@@ -93,11 +106,31 @@ impl<'a> Decbuf<'a> {
         Err(DecodeFault::VarintOverflow)
     }
 
+    /// A V1 sample entry (zigzag ref delta, zigzag time delta, value bits) read from a
+    /// fixed 28-byte window (two 10-byte varints and the value), so the compiler can drop
+    /// the per-byte bounds checks. Callers make sure 28 bytes remain.
+    #[inline(always)]
+    pub(crate) fn sample_entry(&mut self) -> Result<(i64, i64, f64), DecodeFault> {
+        let rest = &self.b[self.pos.min(self.b.len())..];
+        let Some(w) = rest.first_chunk::<28>() else {
+            return Err(DecodeFault::Truncated);
+        };
+        let (r, i) = uvarint_in(w, 0)?;
+        let (t, j) = uvarint_in(w, i)?;
+        let mut v = [0u8; 8];
+        v.copy_from_slice(&w[j..j + 8]);
+        self.pos += j + 8;
+        Ok((
+            unzigzag(r),
+            unzigzag(t),
+            f64::from_bits(u64::from_be_bytes(v)),
+        ))
+    }
+
     /// Zigzag varint as Go's `binary.Varint`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn varint(&mut self) -> Result<i64, DecodeFault> {
-        let u = self.uvarint()?;
-        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+        self.uvarint().map(unzigzag)
     }
 
     pub(crate) fn uvarint32(&mut self) -> Result<u32, DecodeFault> {
@@ -114,6 +147,28 @@ impl<'a> Decbuf<'a> {
         self.pos += n as usize;
         Ok(&self.b[start..self.pos])
     }
+}
+
+#[inline(always)]
+fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+/// A uvarint starting at `w[start]` (`start` <= 10, so all ten bytes are in the window).
+#[inline(always)]
+fn uvarint_in(w: &[u8; 28], start: usize) -> Result<(u64, usize), DecodeFault> {
+    let mut x = 0u64;
+    for k in 0..10 {
+        let c = w[start + k];
+        if c < 0x80 {
+            if k == 9 && c > 1 {
+                return Err(DecodeFault::VarintOverflow);
+            }
+            return Ok((x | (u64::from(c) << (7 * k)), start + k + 1));
+        }
+        x |= u64::from(c & 0x7f) << (7 * k);
+    }
+    Err(DecodeFault::VarintOverflow)
 }
 
 #[inline]
