@@ -31,6 +31,19 @@ fn records() -> Vec<Vec<u8>> {
     (0..RECORDS).map(sample_record).collect()
 }
 
+/// Logs `recs` one record per batch into a fresh WAL in `dir` and closes it.
+fn write_wal(dir: &std::path::Path, compression: Compression, recs: &[Vec<u8>]) {
+    let opts = WalOptions {
+        compression,
+        ..WalOptions::default()
+    };
+    let mut wal = Wal::open(dir, opts).unwrap();
+    for r in recs {
+        wal.log(&[r]).unwrap();
+    }
+    wal.close().unwrap();
+}
+
 fn write(c: &mut Criterion) {
     let recs = records();
     let bytes: usize = recs.iter().map(Vec::len).sum();
@@ -46,15 +59,7 @@ fn write(c: &mut Criterion) {
             b.iter_batched(
                 || tempfile::tempdir().unwrap(),
                 |dir| {
-                    let opts = WalOptions {
-                        compression,
-                        ..WalOptions::default()
-                    };
-                    let mut wal = Wal::open(dir.path(), opts).unwrap();
-                    for r in &recs {
-                        wal.log(&[r]).unwrap();
-                    }
-                    wal.close().unwrap();
+                    write_wal(dir.path(), compression, &recs);
                     dir
                 },
                 BatchSize::PerIteration,
@@ -68,15 +73,7 @@ fn replay(c: &mut Criterion) {
     let recs = records();
     for (name, compression) in [("none", Compression::None), ("snappy", Compression::Snappy)] {
         let dir = tempfile::tempdir().unwrap();
-        let opts = WalOptions {
-            compression,
-            ..WalOptions::default()
-        };
-        let mut wal = Wal::open(dir.path(), opts).unwrap();
-        for r in &recs {
-            wal.log(&[r]).unwrap();
-        }
-        wal.close().unwrap();
+        write_wal(dir.path(), compression, &recs);
         let mut g = c.benchmark_group(format!("wal_replay_{name}"));
         g.sample_size(10);
         g.throughput(Throughput::Elements((RECORDS * SAMPLES_PER_RECORD) as u64));

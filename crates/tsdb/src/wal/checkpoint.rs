@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use super::reader::{SegmentRange, WalReader};
 use super::record::{
-    HeadSeriesRef, RecordDecoder, RecordEncoder, RecordError, RecordType, RefMetadata,
+    HeadSeriesRef, HistogramSample, RecordDecoder, RecordEncoder, RecordError, RecordType,
+    RefMetadata,
 };
 use super::segments::sync_dir;
 use super::writer::{Wal, WalOptions};
@@ -209,11 +210,50 @@ struct Scratch {
     metadata: Vec<RefMetadata>,
 }
 
-/// Keeps the entries of `v` that `keep` accepts; returns how many were dropped.
-fn retain_count<T>(v: &mut Vec<T>, keep: impl Fn(&T) -> bool) -> u64 {
-    let before = v.len();
-    v.retain(keep);
-    (before - v.len()) as u64
+/// Decodes a record into `scratch` (cleared first), keeps the entries `keep` accepts and
+/// counts (total, dropped). Returns whether anything is left to write.
+fn filter_record<T>(
+    scratch: &mut Vec<T>,
+    decode: impl FnOnce(&mut Vec<T>) -> Result<(), RecordError>,
+    keep: impl Fn(&T) -> bool,
+    (total, dropped): (&mut u64, &mut u64),
+) -> Result<bool, RecordError> {
+    scratch.clear();
+    decode(scratch)?;
+    let before = scratch.len();
+    scratch.retain(keep);
+    *total += before as u64;
+    *dropped += (before - scratch.len()) as u64;
+    Ok(!scratch.is_empty())
+}
+
+/// Histograms of either form at or after `mint`, re-encoded in the record version they
+/// came in (custom buckets split off again for V1).
+fn keep_histograms<S: HistogramSample>(
+    dec: &mut RecordDecoder,
+    rec: &[u8],
+    scratch: &mut Vec<S>,
+    mint: i64,
+    counts: (&mut u64, &mut u64),
+    batch: &mut Batch,
+) -> Result<(), RecordError> {
+    let kept = filter_record(
+        scratch,
+        |out| dec.histograms(rec, out),
+        |h| h.key().2 >= mint,
+        counts,
+    )?;
+    if kept {
+        let enc = RecordEncoder {
+            start_timestamps: RecordType::of(rec) == S::TYPES[2],
+        };
+        let mut custom = false;
+        batch.add(|b| custom = enc.histograms(scratch, b));
+        if custom {
+            batch.add(|b| enc.custom_bucket_histograms(scratch, b));
+        }
+    }
+    Ok(())
 }
 
 fn write_checkpoint(
@@ -245,81 +285,71 @@ fn write_checkpoint(
             source,
         };
         let enc = RecordEncoder {
-            start_timestamps: matches!(
-                typ,
-                RecordType::SamplesV2
-                    | RecordType::HistogramSamplesV2
-                    | RecordType::FloatHistogramSamplesV2
-            ),
+            start_timestamps: typ == RecordType::SamplesV2,
         };
         match typ {
             RecordType::Series => {
-                s.series.clear();
-                dec.series(rec, &mut s.series).map_err(wrap)?;
-                stats.total_series += s.series.len() as u64;
-                stats.dropped_series += retain_count(&mut s.series, |x| keep(x.series_ref));
-                if !s.series.is_empty() {
+                let kept = filter_record(
+                    &mut s.series,
+                    |out| dec.series(rec, out),
+                    |x| keep(x.series_ref),
+                    (&mut stats.total_series, &mut stats.dropped_series),
+                );
+                if kept.map_err(wrap)? {
                     batch.add(|b| enc.series(&s.series, b));
                 }
             }
             RecordType::Samples | RecordType::SamplesV2 => {
-                s.samples.clear();
-                dec.samples(rec, &mut s.samples).map_err(wrap)?;
-                stats.total_samples += s.samples.len() as u64;
-                stats.dropped_samples += retain_count(&mut s.samples, |x| x.t >= mint);
-                if !s.samples.is_empty() {
+                let kept = filter_record(
+                    &mut s.samples,
+                    |out| dec.samples(rec, out),
+                    |x| x.t >= mint,
+                    (&mut stats.total_samples, &mut stats.dropped_samples),
+                );
+                if kept.map_err(wrap)? {
                     batch.add(|b| enc.samples(&s.samples, b));
                 }
             }
             RecordType::HistogramSamples
             | RecordType::CustomBucketsHistogramSamples
             | RecordType::HistogramSamplesV2 => {
-                s.histograms.clear();
-                dec.histogram_samples(rec, &mut s.histograms)
+                let counts = (&mut stats.total_samples, &mut stats.dropped_samples);
+                keep_histograms(&mut dec, rec, &mut s.histograms, mint, counts, &mut batch)
                     .map_err(wrap)?;
-                stats.total_samples += s.histograms.len() as u64;
-                stats.dropped_samples += retain_count(&mut s.histograms, |x| x.t >= mint);
-                if !s.histograms.is_empty() {
-                    let mut custom = false;
-                    batch.add(|b| custom = enc.histogram_samples(&s.histograms, b));
-                    if custom {
-                        batch.add(|b| enc.custom_buckets_histogram_samples(&s.histograms, b));
-                    }
-                }
             }
             RecordType::FloatHistogramSamples
             | RecordType::CustomBucketsFloatHistogramSamples
             | RecordType::FloatHistogramSamplesV2 => {
-                s.float_histograms.clear();
-                dec.float_histogram_samples(rec, &mut s.float_histograms)
-                    .map_err(wrap)?;
-                stats.total_samples += s.float_histograms.len() as u64;
-                stats.dropped_samples += retain_count(&mut s.float_histograms, |x| x.t >= mint);
-                if !s.float_histograms.is_empty() {
-                    let mut custom = false;
-                    batch.add(|b| custom = enc.float_histogram_samples(&s.float_histograms, b));
-                    if custom {
-                        batch.add(|b| {
-                            enc.custom_buckets_float_histogram_samples(&s.float_histograms, b)
-                        });
-                    }
-                }
+                let counts = (&mut stats.total_samples, &mut stats.dropped_samples);
+                keep_histograms(
+                    &mut dec,
+                    rec,
+                    &mut s.float_histograms,
+                    mint,
+                    counts,
+                    &mut batch,
+                )
+                .map_err(wrap)?;
             }
             RecordType::Tombstones => {
-                s.tombstones.clear();
-                dec.tombstones(rec, &mut s.tombstones).map_err(wrap)?;
-                stats.total_tombstones += s.tombstones.len() as u64;
-                stats.dropped_tombstones += retain_count(&mut s.tombstones, |x| x.maxt >= mint);
-                if !s.tombstones.is_empty() {
+                let kept = filter_record(
+                    &mut s.tombstones,
+                    |out| dec.tombstones(rec, out),
+                    |x| x.maxt >= mint,
+                    (&mut stats.total_tombstones, &mut stats.dropped_tombstones),
+                );
+                if kept.map_err(wrap)? {
                     batch.add(|b| enc.tombstones(&s.tombstones, b));
                 }
             }
             RecordType::Exemplars => {
-                s.exemplars.clear();
-                dec.exemplars(rec, &mut s.exemplars).map_err(wrap)?;
-                stats.total_exemplars += s.exemplars.len() as u64;
-                stats.dropped_exemplars += retain_count(&mut s.exemplars, |x| x.t >= mint);
-                if !s.exemplars.is_empty() {
+                let kept = filter_record(
+                    &mut s.exemplars,
+                    |out| dec.exemplars(rec, out),
+                    |x| x.t >= mint,
+                    (&mut stats.total_exemplars, &mut stats.dropped_exemplars),
+                );
+                if kept.map_err(wrap)? {
                     batch.add(|b| enc.exemplars(&s.exemplars, b));
                 }
             }

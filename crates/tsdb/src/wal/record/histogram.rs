@@ -80,66 +80,28 @@ fn decode_deltas(d: &mut Decbuf<'_>, what: &'static str) -> Step<Vec<i64>> {
     Ok(v)
 }
 
-pub(super) fn decode_histogram(d: &mut Decbuf<'_>) -> Step<Histogram> {
-    let counter_reset_hint = hint_from_byte(d.byte()?);
-    let schema = d.varint()? as i32;
-    let zero_threshold = d.be64_f64()?;
-    let zero_count = d.uvarint()?;
-    let count = d.uvarint()?;
-    let sum = d.be64_f64()?;
-    let positive_spans = decode_spans(d, "positive span")?;
-    let negative_spans = decode_spans(d, "negative span")?;
-    let positive_buckets = decode_deltas(d, "positive bucket")?;
-    let negative_buckets = decode_deltas(d, "negative bucket")?;
-    let custom_values = if schema == CUSTOM_BUCKETS_SCHEMA {
-        decode_f64s(d, "custom value")?
-    } else {
-        Vec::new()
-    };
-    Ok(Histogram {
-        counter_reset_hint,
-        schema,
-        zero_threshold,
-        zero_count,
-        count,
-        sum,
-        positive_spans,
-        negative_spans,
-        positive_buckets,
-        negative_buckets,
-        custom_values,
-    })
-}
+/// The integer and the float form of a native histogram as they sit in a record: how
+/// each is read and written, and how its buckets merge when replay lowers its schema.
+pub(crate) trait NativeHistogram: Sized {
+    fn schema(&self) -> i32;
+    fn decode(d: &mut Decbuf<'_>) -> Step<Self>;
+    fn encode(&self, buf: &mut Vec<u8>);
+    /// Lowers the schema by `delta`, merging buckets (see [`merge_buckets`]).
+    fn reduce_resolution(&mut self, delta: i32);
 
-pub(super) fn decode_float_histogram(d: &mut Decbuf<'_>) -> Step<FloatHistogram> {
-    let counter_reset_hint = hint_from_byte(d.byte()?);
-    let schema = d.varint()? as i32;
-    let zero_threshold = d.be64_f64()?;
-    let zero_count = d.be64_f64()?;
-    let count = d.be64_f64()?;
-    let sum = d.be64_f64()?;
-    let positive_spans = decode_spans(d, "positive span")?;
-    let negative_spans = decode_spans(d, "negative span")?;
-    let positive_buckets = decode_f64s(d, "positive bucket")?;
-    let negative_buckets = decode_f64s(d, "negative bucket")?;
-    let custom_values = if schema == CUSTOM_BUCKETS_SCHEMA {
-        decode_f64s(d, "custom value")?
-    } else {
-        Vec::new()
-    };
-    Ok(FloatHistogram {
-        counter_reset_hint,
-        schema,
-        zero_threshold,
-        zero_count,
-        count,
-        sum,
-        positive_spans,
-        negative_spans,
-        positive_buckets,
-        negative_buckets,
-        custom_values,
-    })
+    /// Upstream's replay rule: histograms of an unknown schema are dropped (`false`),
+    /// schemas 9..=52 are reduced to 8.
+    fn keep_for_replay(&mut self) -> bool {
+        let schema = self.schema();
+        if schema == CUSTOM_BUCKETS_SCHEMA || (SCHEMA_MIN_RESERVED..=SCHEMA_MAX).contains(&schema) {
+            return true;
+        }
+        if schema > SCHEMA_MAX && schema <= SCHEMA_MAX_RESERVED {
+            self.reduce_resolution(schema - SCHEMA_MAX);
+            return true;
+        }
+        false
+    }
 }
 
 fn put_spans(buf: &mut Vec<u8>, spans: &[Span]) {
@@ -157,107 +119,133 @@ fn put_f64s(buf: &mut Vec<u8>, v: &[f64]) {
     }
 }
 
-pub(super) fn encode_histogram(buf: &mut Vec<u8>, h: &Histogram) {
-    buf.push(hint_byte(h.counter_reset_hint));
-    put_varint(buf, i64::from(h.schema));
-    put_be64(buf, h.zero_threshold.to_bits());
-    put_uvarint(buf, h.zero_count);
-    put_uvarint(buf, h.count);
-    put_be64(buf, h.sum.to_bits());
-    put_spans(buf, &h.positive_spans);
-    put_spans(buf, &h.negative_spans);
-    for deltas in [&h.positive_buckets, &h.negative_buckets] {
-        put_uvarint(buf, deltas.len() as u64);
-        for b in deltas {
-            put_varint(buf, *b);
-        }
-    }
-    if h.schema == CUSTOM_BUCKETS_SCHEMA {
-        put_f64s(buf, &h.custom_values);
+fn put_f64(buf: &mut Vec<u8>, v: f64) {
+    put_be64(buf, v.to_bits());
+}
+
+fn put_deltas(buf: &mut Vec<u8>, v: &[i64]) {
+    put_uvarint(buf, v.len() as u64);
+    for x in v {
+        put_varint(buf, *x);
     }
 }
 
-pub(super) fn encode_float_histogram(buf: &mut Vec<u8>, h: &FloatHistogram) {
-    buf.push(hint_byte(h.counter_reset_hint));
-    put_varint(buf, i64::from(h.schema));
-    put_be64(buf, h.zero_threshold.to_bits());
-    put_be64(buf, h.zero_count.to_bits());
-    put_be64(buf, h.count.to_bits());
-    put_be64(buf, h.sum.to_bits());
-    put_spans(buf, &h.positive_spans);
-    put_spans(buf, &h.negative_spans);
-    put_f64s(buf, &h.positive_buckets);
-    put_f64s(buf, &h.negative_buckets);
-    if h.schema == CUSTOM_BUCKETS_SCHEMA {
-        put_f64s(buf, &h.custom_values);
-    }
-}
-
-/// Whether replay keeps a histogram of this schema (reducing it first if needed).
-fn schema_verdict(schema: i32) -> Option<bool> {
-    if schema == CUSTOM_BUCKETS_SCHEMA || (SCHEMA_MIN_RESERVED..=SCHEMA_MAX).contains(&schema) {
-        return Some(false);
-    }
-    if schema > SCHEMA_MAX && schema <= SCHEMA_MAX_RESERVED {
-        return Some(true);
-    }
-    None
-}
-
-/// Applies upstream's replay rule to a decoded histogram: unknown schemas are dropped
-/// (`false`), schemas 9..=52 are reduced to 8.
-pub(super) fn keep_histogram(h: &mut Histogram) -> bool {
-    match schema_verdict(h.schema) {
-        None => false,
-        Some(false) => true,
-        Some(true) => {
-            let delta = (h.schema - SCHEMA_MAX) as u32;
-            for (spans, buckets) in [
-                (&mut h.positive_spans, &mut h.positive_buckets),
-                (&mut h.negative_spans, &mut h.negative_buckets),
-            ] {
-                let mut acc = 0i64;
-                let absolute = buckets.iter().map(|d| {
-                    acc = acc.wrapping_add(*d);
-                    acc
-                });
-                let (s, merged) = merge_buckets(spans, absolute, delta, i64::wrapping_add);
-                let mut prev = 0i64;
-                *buckets = merged
-                    .into_iter()
-                    .map(|c| {
-                        let d = c.wrapping_sub(prev);
-                        prev = c;
-                        d
-                    })
-                    .collect();
-                *spans = s;
+/// The record layout shared by both forms; they differ only in how the zero count, the
+/// count and the buckets are encoded.
+macro_rules! native_histogram_codec {
+    ($ty:ty, $read_count:expr, $put_count:expr, $read_buckets:expr, $put_buckets:expr) => {
+        impl NativeHistogram for $ty {
+            fn schema(&self) -> i32 {
+                self.schema
             }
-            h.schema = SCHEMA_MAX;
-            true
+
+            fn decode(d: &mut Decbuf<'_>) -> Step<Self> {
+                let counter_reset_hint = hint_from_byte(d.byte()?);
+                let schema = d.varint()? as i32;
+                let zero_threshold = d.be64_f64()?;
+                let zero_count = $read_count(d)?;
+                let count = $read_count(d)?;
+                let sum = d.be64_f64()?;
+                let positive_spans = decode_spans(d, "positive span")?;
+                let negative_spans = decode_spans(d, "negative span")?;
+                let positive_buckets = $read_buckets(d, "positive bucket")?;
+                let negative_buckets = $read_buckets(d, "negative bucket")?;
+                let custom_values = if schema == CUSTOM_BUCKETS_SCHEMA {
+                    decode_f64s(d, "custom value")?
+                } else {
+                    Vec::new()
+                };
+                Ok(Self {
+                    counter_reset_hint,
+                    schema,
+                    zero_threshold,
+                    zero_count,
+                    count,
+                    sum,
+                    positive_spans,
+                    negative_spans,
+                    positive_buckets,
+                    negative_buckets,
+                    custom_values,
+                })
+            }
+
+            fn encode(&self, buf: &mut Vec<u8>) {
+                buf.push(hint_byte(self.counter_reset_hint));
+                put_varint(buf, i64::from(self.schema));
+                put_f64(buf, self.zero_threshold);
+                $put_count(buf, self.zero_count);
+                $put_count(buf, self.count);
+                put_f64(buf, self.sum);
+                put_spans(buf, &self.positive_spans);
+                put_spans(buf, &self.negative_spans);
+                $put_buckets(buf, &self.positive_buckets);
+                $put_buckets(buf, &self.negative_buckets);
+                if self.schema == CUSTOM_BUCKETS_SCHEMA {
+                    put_f64s(buf, &self.custom_values);
+                }
+            }
+
+            fn reduce_resolution(&mut self, delta: i32) {
+                let sides = [
+                    (&mut self.positive_spans, &mut self.positive_buckets),
+                    (&mut self.negative_spans, &mut self.negative_buckets),
+                ];
+                for (spans, buckets) in sides {
+                    (*spans, *buckets) =
+                        ReducibleBuckets::reduce_side(spans, buckets, delta as u32);
+                }
+                self.schema -= delta;
+            }
         }
+    };
+}
+
+native_histogram_codec!(
+    Histogram,
+    |d: &mut Decbuf<'_>| d.uvarint(),
+    put_uvarint,
+    decode_deltas,
+    put_deltas
+);
+native_histogram_codec!(
+    FloatHistogram,
+    |d: &mut Decbuf<'_>| d.be64_f64(),
+    put_f64,
+    decode_f64s,
+    put_f64s
+);
+
+/// Bucket lists that can be merged when the resolution drops.
+trait ReducibleBuckets: Sized {
+    fn reduce_side(spans: &[Span], buckets: &[Self], delta: u32) -> (Vec<Span>, Vec<Self>);
+}
+
+impl ReducibleBuckets for i64 {
+    /// Integer buckets are deltas: merge their absolute values, then re-delta.
+    fn reduce_side(spans: &[Span], deltas: &[i64], delta: u32) -> (Vec<Span>, Vec<i64>) {
+        let mut acc = 0i64;
+        let absolute = deltas.iter().map(|d| {
+            acc = acc.wrapping_add(*d);
+            acc
+        });
+        let (spans, merged) = merge_buckets(spans, absolute, delta, i64::wrapping_add);
+        let mut prev = 0i64;
+        let deltas = merged
+            .into_iter()
+            .map(|c| {
+                let d = c.wrapping_sub(prev);
+                prev = c;
+                d
+            })
+            .collect();
+        (spans, deltas)
     }
 }
 
-/// As [`keep_histogram`], for float histograms.
-pub(super) fn keep_float_histogram(h: &mut FloatHistogram) -> bool {
-    match schema_verdict(h.schema) {
-        None => false,
-        Some(false) => true,
-        Some(true) => {
-            let delta = (h.schema - SCHEMA_MAX) as u32;
-            for (spans, buckets) in [
-                (&mut h.positive_spans, &mut h.positive_buckets),
-                (&mut h.negative_spans, &mut h.negative_buckets),
-            ] {
-                let (s, merged) =
-                    merge_buckets(spans, buckets.iter().copied(), delta, |a, b| a + b);
-                *spans = s;
-                *buckets = merged;
-            }
-            h.schema = SCHEMA_MAX;
-            true
-        }
+impl ReducibleBuckets for f64 {
+    fn reduce_side(spans: &[Span], counts: &[f64], delta: u32) -> (Vec<Span>, Vec<f64>) {
+        merge_buckets(spans, counts.iter().copied(), delta, |a, b| a + b)
     }
 }
 
@@ -334,7 +322,7 @@ mod tests {
             positive_buckets: vec![1, 1, 1, 1], // absolute 1,2,3,4
             ..Default::default()
         };
-        assert!(keep_histogram(&mut h));
+        assert!(h.keep_for_replay());
         assert_eq!(h.schema, 8);
         assert_eq!(
             h.positive_spans,
@@ -361,7 +349,7 @@ mod tests {
             positive_buckets: vec![1.0, 2.0, 4.0],
             ..Default::default()
         };
-        assert!(keep_float_histogram(&mut fh));
+        assert!(fh.keep_for_replay());
         // -3,-2 -> 0,0 (merge); 10 -> 3.
         assert_eq!(
             fh.positive_spans,
@@ -386,14 +374,14 @@ mod tests {
                 schema: s,
                 ..Default::default()
             };
-            assert!(!keep_histogram(&mut h), "{s}");
+            assert!(!h.keep_for_replay(), "{s}");
         }
         for s in [-9, 0, 8, CUSTOM_BUCKETS_SCHEMA] {
             let mut h = Histogram {
                 schema: s,
                 ..Default::default()
             };
-            assert!(keep_histogram(&mut h), "{s}");
+            assert!(h.keep_for_replay(), "{s}");
             assert_eq!(h.schema, s);
         }
     }

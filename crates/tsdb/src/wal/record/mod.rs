@@ -17,10 +17,7 @@ use std::fmt;
 use hearth_model::{FloatHistogram, Histogram, Istr, Label, Labels, MetricType};
 
 use super::decbuf::{Decbuf, DecodeFault, put_be64, put_uvarint, put_uvarint_bytes, put_varint};
-use histogram::{
-    decode_float_histogram, decode_histogram, encode_float_histogram, encode_histogram,
-    keep_float_histogram, keep_histogram,
-};
+use histogram::NativeHistogram;
 
 /// A series' reference in the head, as written in records.
 pub type HeadSeriesRef = u64;
@@ -522,29 +519,7 @@ impl RecordDecoder {
         rec: &[u8],
         out: &mut Vec<RefHistogramSample>,
     ) -> Result<(), RecordError> {
-        let skipped = &mut self.skipped_histograms;
-        let accept = [
-            RecordType::HistogramSamples,
-            RecordType::CustomBucketsHistogramSamples,
-            RecordType::HistogramSamplesV2,
-        ];
-        decode_into(rec, &accept, out, |d, typ, out| {
-            let v2 = typ == RecordType::HistogramSamplesV2;
-            decode_refs_and_times(d, v2, |d, series_ref, st, t| {
-                let mut h = decode_histogram(d)?;
-                if keep_histogram(&mut h) {
-                    out.push(RefHistogramSample {
-                        series_ref,
-                        st,
-                        t,
-                        h,
-                    });
-                } else {
-                    *skipped += 1;
-                }
-                Ok(())
-            })
-        })
+        self.histograms(rec, out)
     }
 
     /// Appends the histograms of a `FloatHistogramSamples`,
@@ -554,23 +529,21 @@ impl RecordDecoder {
         rec: &[u8],
         out: &mut Vec<RefFloatHistogramSample>,
     ) -> Result<(), RecordError> {
+        self.histograms(rec, out)
+    }
+
+    /// Either form of histogram record.
+    pub(crate) fn histograms<S: HistogramSample>(
+        &mut self,
+        rec: &[u8],
+        out: &mut Vec<S>,
+    ) -> Result<(), RecordError> {
         let skipped = &mut self.skipped_histograms;
-        let accept = [
-            RecordType::FloatHistogramSamples,
-            RecordType::CustomBucketsFloatHistogramSamples,
-            RecordType::FloatHistogramSamplesV2,
-        ];
-        decode_into(rec, &accept, out, |d, typ, out| {
-            let v2 = typ == RecordType::FloatHistogramSamplesV2;
-            decode_refs_and_times(d, v2, |d, series_ref, st, t| {
-                let mut fh = decode_float_histogram(d)?;
-                if keep_float_histogram(&mut fh) {
-                    out.push(RefFloatHistogramSample {
-                        series_ref,
-                        st,
-                        t,
-                        fh,
-                    });
+        decode_into(rec, &S::TYPES, out, |d, typ, out| {
+            decode_refs_and_times(d, typ == S::TYPES[2], |d, series_ref, st, t| {
+                let mut h = S::Histogram::decode(d)?;
+                if h.keep_for_replay() {
+                    out.push(S::new(series_ref, st, t, h));
                 } else {
                     *skipped += 1;
                 }
@@ -754,20 +727,7 @@ impl RecordEncoder {
     /// With start timestamps all go into one `HistogramSamplesV2` record and it returns
     /// `false`.
     pub fn histogram_samples(&self, histograms: &[RefHistogramSample], buf: &mut Vec<u8>) -> bool {
-        let key = |h: &RefHistogramSample| (h.series_ref, h.st, h.t);
-        let put = |buf: &mut Vec<u8>, h: &RefHistogramSample| encode_histogram(buf, &h.h);
-        if self.start_timestamps {
-            buf.push(RecordType::HistogramSamplesV2.byte());
-            encode_entries(buf, true, histograms, key, put);
-            return false;
-        }
-        let custom = histograms.iter().filter(|h| is_custom(h.h.schema)).count();
-        if custom > 0 && custom == histograms.len() {
-            return true;
-        }
-        buf.push(RecordType::HistogramSamples.byte());
-        encode_filtered(buf, histograms, key, |h| !is_custom(h.h.schema), put);
-        custom > 0
+        self.histograms(histograms, buf)
     }
 
     /// Appends the record for the custom-bucket histograms of `histograms`
@@ -777,19 +737,7 @@ impl RecordEncoder {
         histograms: &[RefHistogramSample],
         buf: &mut Vec<u8>,
     ) {
-        let key = |h: &RefHistogramSample| (h.series_ref, h.st, h.t);
-        let put = |buf: &mut Vec<u8>, h: &RefHistogramSample| encode_histogram(buf, &h.h);
-        let custom: Vec<&RefHistogramSample> = histograms
-            .iter()
-            .filter(|h| is_custom(h.h.schema))
-            .collect();
-        let v2 = self.start_timestamps;
-        buf.push(if v2 {
-            RecordType::HistogramSamplesV2.byte()
-        } else {
-            RecordType::CustomBucketsHistogramSamples.byte()
-        });
-        encode_entries(buf, v2, &custom, |h| key(h), |buf, h| put(buf, h));
+        self.custom_bucket_histograms(histograms, buf)
     }
 
     /// As [`RecordEncoder::histogram_samples`], for float histograms.
@@ -798,21 +746,7 @@ impl RecordEncoder {
         histograms: &[RefFloatHistogramSample],
         buf: &mut Vec<u8>,
     ) -> bool {
-        let key = |h: &RefFloatHistogramSample| (h.series_ref, h.st, h.t);
-        let put =
-            |buf: &mut Vec<u8>, h: &RefFloatHistogramSample| encode_float_histogram(buf, &h.fh);
-        if self.start_timestamps {
-            buf.push(RecordType::FloatHistogramSamplesV2.byte());
-            encode_entries(buf, true, histograms, key, put);
-            return false;
-        }
-        let custom = histograms.iter().filter(|h| is_custom(h.fh.schema)).count();
-        if custom > 0 && custom == histograms.len() {
-            return true;
-        }
-        buf.push(RecordType::FloatHistogramSamples.byte());
-        encode_filtered(buf, histograms, key, |h| !is_custom(h.fh.schema), put);
-        custom > 0
+        self.histograms(histograms, buf)
     }
 
     /// As [`RecordEncoder::custom_buckets_histogram_samples`], for float histograms.
@@ -821,23 +755,50 @@ impl RecordEncoder {
         histograms: &[RefFloatHistogramSample],
         buf: &mut Vec<u8>,
     ) {
-        let key = |h: &RefFloatHistogramSample| (h.series_ref, h.st, h.t);
-        let custom: Vec<&RefFloatHistogramSample> = histograms
+        self.custom_bucket_histograms(histograms, buf)
+    }
+
+    pub(crate) fn histograms<S: HistogramSample>(
+        &self,
+        histograms: &[S],
+        buf: &mut Vec<u8>,
+    ) -> bool {
+        let put = |buf: &mut Vec<u8>, h: &S| h.histogram().encode(buf);
+        if self.start_timestamps {
+            buf.push(S::TYPES[2].byte());
+            encode_entries(buf, true, histograms, S::key, put);
+            return false;
+        }
+        let custom = histograms
             .iter()
-            .filter(|h| is_custom(h.fh.schema))
+            .filter(|h| h.uses_custom_buckets())
+            .count();
+        if custom > 0 && custom == histograms.len() {
+            return true;
+        }
+        buf.push(S::TYPES[0].byte());
+        encode_filtered(buf, histograms, S::key, |h| !h.uses_custom_buckets(), put);
+        custom > 0
+    }
+
+    pub(crate) fn custom_bucket_histograms<S: HistogramSample>(
+        &self,
+        histograms: &[S],
+        buf: &mut Vec<u8>,
+    ) {
+        // As upstream, the record holds only these, based on the first of them.
+        let custom: Vec<&S> = histograms
+            .iter()
+            .filter(|h| h.uses_custom_buckets())
             .collect();
         let v2 = self.start_timestamps;
-        buf.push(if v2 {
-            RecordType::FloatHistogramSamplesV2.byte()
-        } else {
-            RecordType::CustomBucketsFloatHistogramSamples.byte()
-        });
+        buf.push(S::TYPES[if v2 { 2 } else { 1 }].byte());
         encode_entries(
             buf,
             v2,
             &custom,
-            |h| key(h),
-            |buf, h| encode_float_histogram(buf, &h.fh),
+            |h| h.key(),
+            |buf, h| h.histogram().encode(buf),
         );
     }
 
@@ -848,8 +809,66 @@ impl RecordEncoder {
     }
 }
 
-fn is_custom(schema: i32) -> bool {
-    schema == hearth_model::histogram::CUSTOM_BUCKETS_SCHEMA
+/// A histogram sample of either form, so that one decoder, encoder and checkpoint path
+/// serves both.
+pub(crate) trait HistogramSample: Sized {
+    type Histogram: NativeHistogram;
+    /// Exponential-bucket V1, custom-bucket V1 and V2 record types.
+    const TYPES: [RecordType; 3];
+    fn new(series_ref: HeadSeriesRef, st: i64, t: i64, h: Self::Histogram) -> Self;
+    fn histogram(&self) -> &Self::Histogram;
+    /// (series ref, start timestamp, timestamp).
+    fn key(&self) -> (HeadSeriesRef, i64, i64);
+
+    fn uses_custom_buckets(&self) -> bool {
+        self.histogram().schema() == hearth_model::histogram::CUSTOM_BUCKETS_SCHEMA
+    }
+}
+
+impl HistogramSample for RefHistogramSample {
+    type Histogram = Histogram;
+    const TYPES: [RecordType; 3] = [
+        RecordType::HistogramSamples,
+        RecordType::CustomBucketsHistogramSamples,
+        RecordType::HistogramSamplesV2,
+    ];
+    fn new(series_ref: HeadSeriesRef, st: i64, t: i64, h: Histogram) -> Self {
+        RefHistogramSample {
+            series_ref,
+            st,
+            t,
+            h,
+        }
+    }
+    fn histogram(&self) -> &Histogram {
+        &self.h
+    }
+    fn key(&self) -> (HeadSeriesRef, i64, i64) {
+        (self.series_ref, self.st, self.t)
+    }
+}
+
+impl HistogramSample for RefFloatHistogramSample {
+    type Histogram = FloatHistogram;
+    const TYPES: [RecordType; 3] = [
+        RecordType::FloatHistogramSamples,
+        RecordType::CustomBucketsFloatHistogramSamples,
+        RecordType::FloatHistogramSamplesV2,
+    ];
+    fn new(series_ref: HeadSeriesRef, st: i64, t: i64, fh: FloatHistogram) -> Self {
+        RefFloatHistogramSample {
+            series_ref,
+            st,
+            t,
+            fh,
+        }
+    }
+    fn histogram(&self) -> &FloatHistogram {
+        &self.fh
+    }
+    fn key(&self) -> (HeadSeriesRef, i64, i64) {
+        (self.series_ref, self.st, self.t)
+    }
 }
 
 /// A V1 record body over the items `keep` selects, with the first of all `items` as the
