@@ -560,3 +560,31 @@ fn random_garbage_never_panics() {
     std::io::Write::write_all(&mut f, &[0xff; 4]).unwrap();
     assert!(WalReader::open(dir.path()).unwrap().nth_error().is_some());
 }
+
+#[test]
+fn empty_segments_after_a_torn_one_do_not_hide_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = Wal::open(dir.path(), opts(Compression::None, 16)).unwrap();
+    wal.log(&[&[1; 100], &[2; 5000]]).unwrap();
+    drop(wal);
+    let seg0 = segment_path(dir.path(), 0);
+    let len = fs::metadata(&seg0).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&seg0)
+        .unwrap()
+        .set_len(len - 10)
+        .unwrap();
+    // Two starts that crashed before writing anything left empty segments 1 and 2.
+    fs::write(segment_path(dir.path(), 1), b"").unwrap();
+    fs::write(segment_path(dir.path(), 2), b"").unwrap();
+    let (got, torn) = read_all(dir.path());
+    assert_eq!(got, [vec![1; 100]]);
+    assert_eq!(torn.unwrap().segment, 0);
+    let mut wal = Wal::open(dir.path(), opts(Compression::None, 16)).unwrap();
+    assert_eq!(wal.recovered_tail().unwrap().segment, 0);
+    wal.log(&[b"next"]).unwrap();
+    let (got, torn) = read_all(dir.path());
+    assert!(torn.is_none());
+    assert_eq!(got, [vec![1; 100], b"next".to_vec()]);
+}

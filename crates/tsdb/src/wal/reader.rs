@@ -5,7 +5,8 @@
 //! CRC32C, zero padding) and joined; compressed records are inflated.
 //!
 //! What a crash can leave behind is tolerated only at the very end of the final segment
-//! read: a record whose bytes stop before its end (the file was cut inside a fragment, or
+//! read (segments after it that are still empty, as a writer creates them on start, do not
+//! count): a record whose bytes stop before its end (the file was cut inside a fragment, or
 //! ends after a first/middle fragment), or whose unfinished bytes read back as zeros (file
 //! systems that extend a file before its data is written). That is reported as a
 //! [`TornTail`] and reading ends cleanly. Anything else is a [`CorruptionError`].
@@ -112,6 +113,9 @@ pub struct WalReader {
     dirs: Vec<PathBuf>,
     segments: Vec<(usize, u32)>,
     next_segment: usize,
+    /// Position in `segments` of the last one that had data when reading started: a torn
+    /// record is tolerated there and after.
+    tail_segment: usize,
     cur: Option<OpenSegment>,
     buf: Vec<u8>,
     rec: Vec<u8>,
@@ -163,10 +167,15 @@ impl WalReader {
                 segments.push((d, i));
             }
         }
+        let tail_segment = segments
+            .iter()
+            .rposition(|&(d, i)| segment_len(&dirs[d], i) > 0)
+            .unwrap_or(0);
         Ok(WalReader {
             dirs,
             segments,
             next_segment: 0,
+            tail_segment,
             cur: None,
             buf: vec![0; READ_PAGES * PAGE_SIZE],
             rec: Vec::new(),
@@ -412,7 +421,7 @@ impl WalReader {
             file,
             dir,
             index,
-            is_last: self.next_segment == self.segments.len(),
+            is_last: self.next_segment > self.tail_segment,
             buf_start: 0,
             buf_len: 0,
             pos: 0,

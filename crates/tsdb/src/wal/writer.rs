@@ -99,7 +99,13 @@ impl Wal {
         let mut recovered_tail = None;
         let next = match existing.last() {
             Some(&last) => {
-                recovered_tail = cut_torn_tail(&dir, last)?;
+                // Empty segments at the end (a start that wrote nothing) do not hide a torn
+                // record in the segment before them.
+                let mut tail = last;
+                while tail > existing[0] && segment_len(&dir, tail)? == 0 {
+                    tail -= 1;
+                }
+                recovered_tail = cut_torn_tail(&dir, tail, last)?;
                 last.checked_add(1)
                     .ok_or(WalError::SegmentIndexOverflow(last))?
             }
@@ -458,11 +464,19 @@ fn cut_segment(dir: &Path, index: u32, offset: u64) -> Result<(), WalError> {
         .map_err(WalError::io("zero-fill repaired segment", &path))
 }
 
-/// Reads the last segment; if it ends in a torn record, cuts it off.
-fn cut_torn_tail(dir: &Path, last: u32) -> Result<Option<TornTail>, WalError> {
+fn segment_len(dir: &Path, index: u32) -> Result<u64, WalError> {
+    let path = segment_path(dir, index);
+    Ok(std::fs::metadata(&path)
+        .map_err(WalError::io("stat segment", &path))?
+        .len())
+}
+
+/// Reads segments `first..=last` (the last non-empty one and empty ones after it); if the
+/// WAL ends in a torn record, cuts it off.
+fn cut_torn_tail(dir: &Path, first: u32, last: u32) -> Result<Option<TornTail>, WalError> {
     let range = SegmentRange {
         dir: dir.to_path_buf(),
-        first: Some(last),
+        first: Some(first),
         last: Some(last),
     };
     let mut reader = WalReader::from_ranges(&[range])?;
