@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hearth_model::{Histogram, Span};
-use hearth_tsdb::chunkenc::{ChunkAppender, Encoding, SampleIterator, ValueType};
+use hearth_tsdb::chunkenc::{ChunkAppender, ChunkSampleIterator, Encoding, ValueType};
 
 const SAMPLES: usize = 120;
 

@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use hearth_tsdb::chunkenc::{ChunkAppender, Encoding, SampleIterator, ValueType};
+use hearth_tsdb::chunkenc::{ChunkAppender, ChunkSampleIterator, Encoding, ValueType};
 use hearth_tsdb::chunks::{
     BlockChunkRef, ChunkFileError, ChunkSegmentReader, ChunkSegmentWriter, HeadChunkReader,
     HeadChunkRef, HeadChunkWriter, MAGIC_CHUNKS, SEGMENT_HEADER_SIZE,

@@ -4,8 +4,8 @@
 use hearth_model::sample::{STALE_NAN_BITS, stale_nan};
 use hearth_model::{CounterResetHint, FloatHistogram, Histogram, Span};
 use hearth_tsdb::chunkenc::{
-    AppendError, AppendOutcome, Chunk, ChunkAppender, ChunkIterator, CounterResetHeader, Encoding,
-    SampleIterator, ValueType, XorAppender,
+    AppendError, AppendOutcome, Chunk, ChunkAppender, ChunkIterator, ChunkSampleIterator,
+    CounterResetHeader, Encoding, ValueType, XorAppender,
 };
 
 fn floats(enc: Encoding, samples: &[(i64, i64, f64)]) -> ChunkAppender {

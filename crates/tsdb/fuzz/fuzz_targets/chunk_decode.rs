@@ -3,7 +3,7 @@
 #![no_main]
 
 use hearth_model::{FloatHistogram, Histogram, Span};
-use hearth_tsdb::chunkenc::{ChunkAppender, ChunkIterator, Encoding, SampleIterator, ValueType};
+use hearth_tsdb::chunkenc::{ChunkAppender, ChunkIterator, Encoding, ChunkSampleIterator, ValueType};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! decodes every chunk found: nothing may panic.
 #![no_main]
 
-use hearth_tsdb::chunkenc::{SampleIterator, ValueType};
+use hearth_tsdb::chunkenc::{ChunkSampleIterator, ValueType};
 use hearth_tsdb::chunks::{BlockChunkRef, ChunkSegmentReader, HeadChunkReader, HeadChunkRef};
 use libfuzzer_sys::fuzz_target;
 

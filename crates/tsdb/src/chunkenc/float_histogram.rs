@@ -22,7 +22,7 @@ use super::histogram_meta::{
 use super::start_timestamp::{StDecoder, StEncoder};
 use super::varbit::{NO_WINDOW, NumberError, put_varbit_int, read_varbit_int, xor_read, xor_write};
 use super::{
-    AppendError, AppendOutcome, ChunkError, Encoding, SampleIterator, ValueType, reopen_writer,
+    AppendError, AppendOutcome, ChunkError, ChunkSampleIterator, Encoding, ValueType, reopen_writer,
 };
 
 /// A float with its own XOR window.
@@ -609,7 +609,7 @@ impl<'a> FloatHistogramIterator<'a> {
     }
 }
 
-impl SampleIterator for FloatHistogramIterator<'_> {
+impl ChunkSampleIterator for FloatHistogramIterator<'_> {
     fn next(&mut self) -> ValueType {
         if self.err.is_some() || self.read >= self.total {
             self.current = ValueType::None;

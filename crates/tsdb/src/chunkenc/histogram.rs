@@ -25,7 +25,7 @@ use super::varbit::{
     xor_read, xor_write,
 };
 use super::{
-    AppendError, AppendOutcome, ChunkError, Encoding, SampleIterator, ValueType, reopen_writer,
+    AppendError, AppendOutcome, ChunkError, ChunkSampleIterator, Encoding, ValueType, reopen_writer,
 };
 
 /// Bytes of the header of both histogram chunk flavours.
@@ -1062,7 +1062,7 @@ pub(crate) fn reduce_float_histogram(h: &mut FloatHistogram) {
     h.schema = EXPONENTIAL_SCHEMA_MAX;
 }
 
-impl SampleIterator for HistogramIterator<'_> {
+impl ChunkSampleIterator for HistogramIterator<'_> {
     fn next(&mut self) -> ValueType {
         if self.err.is_some() || self.read >= self.total {
             self.current = ValueType::None;

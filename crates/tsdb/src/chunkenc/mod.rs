@@ -7,11 +7,11 @@
 //! bytes and an iterator over bytes from anywhere (memory, an mmapped file).
 //!
 //! Code that stores chunks should depend only on [`Encoding`], the bytes, [`ChunkAppender`]
-//! and [`ChunkIterator`]/[`SampleIterator`], so a denser encoding of our own can be added
+//! and [`ChunkIterator`]/[`ChunkSampleIterator`], so a denser encoding of our own can be added
 //! as one more variant.
 //!
 //! ```
-//! use hearth_tsdb::chunkenc::{ChunkAppender, Encoding, SampleIterator, ValueType};
+//! use hearth_tsdb::chunkenc::{ChunkAppender, Encoding, ChunkSampleIterator, ValueType};
 //! let mut app = ChunkAppender::new(Encoding::Xor);
 //! app.append(0, 1000, 1.5).unwrap();
 //! app.append(0, 16000, 2.5).unwrap();
@@ -274,7 +274,7 @@ impl<A> AppendOutcome<A> {
 ///
 /// Corrupt data never panics: `next` returns [`ValueType::None`] and `err` says what is
 /// wrong and where.
-pub trait SampleIterator {
+pub trait ChunkSampleIterator {
     /// Moves to the next sample and returns its type, or `None` at the end or on error.
     fn next(&mut self) -> ValueType;
 
@@ -363,7 +363,7 @@ macro_rules! each_iterator {
     };
 }
 
-impl SampleIterator for ChunkIterator<'_> {
+impl ChunkSampleIterator for ChunkIterator<'_> {
     fn next(&mut self) -> ValueType {
         each_iterator!(self, i => i.next())
     }

@@ -10,7 +10,7 @@ use super::varbit::{
     NO_WINDOW, NumberError, bit_range, put_uvarint, put_varint, read_uvarint, read_varint,
     sign_extend_symmetric, xor_read, xor_write,
 };
-use super::{AppendError, ChunkError, Encoding, SampleIterator, ValueType, reopen_writer};
+use super::{AppendError, ChunkError, ChunkSampleIterator, Encoding, ValueType, reopen_writer};
 
 /// Bytes of the XOR chunk header (the sample count).
 pub const XOR_HEADER_SIZE: usize = 2;
@@ -269,7 +269,7 @@ impl<'a> XorIterator<'a> {
     }
 }
 
-impl SampleIterator for XorIterator<'_> {
+impl ChunkSampleIterator for XorIterator<'_> {
     fn next(&mut self) -> ValueType {
         if self.err.is_some() || self.read == self.total {
             self.current = ValueType::None;

@@ -13,7 +13,7 @@ use super::varbit::{
     NO_WINDOW, NumberError, put_uvarint, put_varint, read_uvarint, read_varint, write_new_window,
     xor_read_in_window, xor_read_new_window,
 };
-use super::{AppendError, ChunkError, Encoding, SampleIterator, ValueType, reopen_writer};
+use super::{AppendError, ChunkError, ChunkSampleIterator, Encoding, ValueType, reopen_writer};
 
 /// Sample count (2 bytes) and ST header (1 byte).
 pub const XOR2_HEADER_SIZE: usize = 3;
@@ -377,7 +377,7 @@ impl<'a> Xor2Iterator<'a> {
     }
 }
 
-impl SampleIterator for Xor2Iterator<'_> {
+impl ChunkSampleIterator for Xor2Iterator<'_> {
     fn next(&mut self) -> ValueType {
         if self.err.is_some() || self.read == self.total {
             self.current = ValueType::None;
