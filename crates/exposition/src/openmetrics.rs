@@ -14,8 +14,8 @@ use hearth_model::{Exemplar, Labels, MetricType, Timestamp};
 
 use crate::entry::{Entry, LabelPair, SampleEntry};
 use crate::syntax::{
-    LineTracker, ParseError, describe_at, input_str, is_label_start, is_metric_start,
-    normalize_le_quantile, parse_value, scan_label_name, scan_metric_name, scan_quoted,
+    LineTracker, ParseError, describe_at, input_str, is_metric_start, label_name_token,
+    metric_name_token, normalize_le_quantile, parse_value, scan_metric_name, scan_quoted,
     unescape_label_value,
 };
 
@@ -180,26 +180,10 @@ impl<'a> OpenMetricsParser<'a> {
             ));
         };
         let mut p = kw + 5;
-        let name: Cow<'a, str> = match self.b.get(p) {
-            Some(b'"') => match scan_quoted(self.b, p, true) {
-                Some(q) => {
-                    let s = unescape_label_value(&self.input[p + 1..q.end - 1], q.has_escape);
-                    self.lines.newlines_in(self.b, p, q.end, q.newlines);
-                    p = q.end;
-                    s
-                }
-                None => {
-                    return Err(self.unexpected(p, &format!("expected metric name after {kind}")));
-                }
-            },
-            Some(&c) if is_metric_start(c) => {
-                let end = scan_metric_name(self.b, p);
-                let s = &self.input[p..end];
-                p = end;
-                Cow::Borrowed(s)
-            }
-            _ => return Err(self.unexpected(p, &format!("expected metric name after {kind}"))),
+        let Some((name, end)) = metric_name_token(self.input, p, &mut self.lines) else {
+            return Err(self.unexpected(p, &format!("expected metric name after {kind}")));
         };
+        p = end;
         let newline = memchr::memchr(b'\n', &self.b[p..]).map(|i| p + i);
         let Some(newline) = newline.filter(|_| self.b.get(p) == Some(&b' ')) else {
             return Err(self.unexpected(p, &format!("expected text in {kind}")));
@@ -216,18 +200,10 @@ impl<'a> OpenMetricsParser<'a> {
                 help: unescape_label_value(text, text.contains('\\')),
             },
             "TYPE" => {
-                let metric_type = match text {
-                    "counter" => MetricType::Counter,
-                    "gauge" => MetricType::Gauge,
-                    "histogram" => MetricType::Histogram,
-                    "gaugehistogram" => MetricType::GaugeHistogram,
-                    "summary" => MetricType::Summary,
-                    "info" => MetricType::Info,
-                    "stateset" => MetricType::StateSet,
-                    "unknown" => MetricType::Unknown,
-                    other => {
-                        return Err(self.error(p + 1, format!("invalid metric type {other:?}")));
-                    }
+                // OpenMetrics has no `untyped` (the text format's name for unknown).
+                let metric_type = match text.parse::<MetricType>() {
+                    Ok(t) if text != "untyped" => t,
+                    _ => return Err(self.error(p + 1, format!("invalid metric type {text:?}"))),
                 };
                 self.mtype = metric_type;
                 Entry::Type { name, metric_type }
@@ -423,30 +399,17 @@ impl<'a> OpenMetricsParser<'a> {
         let exemplar = name.is_none();
         let mut after_comma = false;
         loop {
-            let (lname, quoted) = match self.b.get(p) {
-                Some(b'}') => {
-                    if after_comma && self.opts.strict {
-                        return Err(self.error(p, "trailing comma in label set".to_string()));
-                    }
-                    return Ok(p + 1);
+            if self.b.get(p) == Some(&b'}') {
+                if after_comma && self.opts.strict {
+                    return Err(self.error(p, "trailing comma in label set".to_string()));
                 }
-                Some(b'"') => {
-                    let Some(q) = scan_quoted(self.b, p, true) else {
-                        return Err(self.unexpected(p, "expected label name"));
-                    };
-                    let s = unescape_label_value(&self.input[p + 1..q.end - 1], q.has_escape);
-                    self.lines.newlines_in(self.b, p, q.end, q.newlines);
-                    p = q.end;
-                    (s, true)
-                }
-                Some(&c) if is_label_start(c) => {
-                    let end = scan_label_name(self.b, p);
-                    let s = &self.input[p..end];
-                    p = end;
-                    (Cow::Borrowed(s), false)
-                }
-                _ => return Err(self.unexpected(p, "expected label name")),
+                return Ok(p + 1);
+            }
+            let Some((lname, quoted, end)) = label_name_token(self.input, p, &mut self.lines)
+            else {
+                return Err(self.unexpected(p, "expected label name"));
             };
+            p = end;
             if quoted && matches!(self.b.get(p), Some(b',' | b'}')) {
                 let Some(name) = name.as_deref_mut() else {
                     return Err(

@@ -128,6 +128,54 @@ pub(crate) fn scan_quoted(b: &[u8], pos: usize, allow_newline: bool) -> Option<Q
     }
 }
 
+/// A quoted string at `p` (unescaped), with the index after it; counts its lines.
+fn quoted_token<'a>(
+    input: &'a str,
+    p: usize,
+    lines: &mut LineTracker,
+) -> Option<(Cow<'a, str>, usize)> {
+    let b = input.as_bytes();
+    let q = scan_quoted(b, p, true)?;
+    lines.newlines_in(b, p, q.end, q.newlines);
+    Some((
+        unescape_label_value(&input[p + 1..q.end - 1], q.has_escape),
+        q.end,
+    ))
+}
+
+/// A label name at `p`: a legacy name or a quoted string. Returns the name, whether it
+/// was quoted (a quoted string alone may be the metric name), and the index after it.
+pub(crate) fn label_name_token<'a>(
+    input: &'a str,
+    p: usize,
+    lines: &mut LineTracker,
+) -> Option<(Cow<'a, str>, bool, usize)> {
+    match input.as_bytes().get(p) {
+        Some(b'"') => quoted_token(input, p, lines).map(|(s, end)| (s, true, end)),
+        Some(&c) if is_label_start(c) => {
+            let end = scan_label_name(input.as_bytes(), p);
+            Some((Cow::Borrowed(&input[p..end]), false, end))
+        }
+        _ => None,
+    }
+}
+
+/// A metric name at `p` (metadata lines): a legacy name or a quoted string.
+pub(crate) fn metric_name_token<'a>(
+    input: &'a str,
+    p: usize,
+    lines: &mut LineTracker,
+) -> Option<(Cow<'a, str>, usize)> {
+    match input.as_bytes().get(p) {
+        Some(b'"') => quoted_token(input, p, lines),
+        Some(&c) if is_metric_start(c) => {
+            let end = scan_metric_name(input.as_bytes(), p);
+            Some((Cow::Borrowed(&input[p..end]), end))
+        }
+        _ => None,
+    }
+}
+
 /// Undoes label-value escaping: `\"`, `\\` and `\n`; other backslashes stay as written.
 pub(crate) fn unescape_label_value(s: &str, has_escape: bool) -> Cow<'_, str> {
     if !has_escape {

@@ -12,8 +12,8 @@ use hearth_model::MetricType;
 
 use crate::entry::{Entry, LabelPair, SampleEntry};
 use crate::syntax::{
-    LineTracker, ParseError, describe_at, input_str, is_label_start, is_metric_start,
-    normalize_le_quantile, parse_value, scan_label_name, scan_metric_name, scan_quoted,
+    LineTracker, ParseError, describe_at, input_str, is_metric_start, label_name_token,
+    metric_name_token, normalize_le_quantile, parse_value, scan_metric_name, scan_quoted,
     unescape_help, unescape_label_value,
 };
 
@@ -143,26 +143,10 @@ impl<'a> TextParser<'a> {
             p += 1;
         }
         let kind = if is_help { "HELP" } else { "TYPE" };
-        let name = match self.b.get(p) {
-            Some(b'"') => match scan_quoted(self.b, p, true) {
-                Some(q) => {
-                    let s = &self.input[p + 1..q.end - 1];
-                    self.lines.newlines_in(self.b, p, q.end, q.newlines);
-                    p = q.end;
-                    unescape_label_value(s, q.has_escape)
-                }
-                None => {
-                    return Err(self.unexpected(p, &format!("expected metric name after {kind}")));
-                }
-            },
-            Some(&c) if is_metric_start(c) => {
-                let end = scan_metric_name(self.b, p);
-                let s = &self.input[p..end];
-                p = end;
-                Cow::Borrowed(s)
-            }
-            _ => return Err(self.unexpected(p, &format!("expected metric name after {kind}"))),
+        let Some((name, end)) = metric_name_token(self.input, p, &mut self.lines) else {
+            return Err(self.unexpected(p, &format!("expected metric name after {kind}")));
         };
+        p = end;
         let end = self.rest_of_line(p);
         // Upstream drops exactly the first character after the name (normally the blank).
         let text = match self.input.get(p..end) {
@@ -293,25 +277,14 @@ impl<'a> TextParser<'a> {
             while matches!(self.b.get(p), Some(b' ' | b'\t')) {
                 p += 1;
             }
-            let (lname, quoted) = match self.b.get(p) {
-                Some(b'}') => return Ok(p + 1),
-                Some(b'"') => {
-                    let Some(q) = scan_quoted(self.b, p, true) else {
-                        return Err(self.unexpected(p, "expected label name"));
-                    };
-                    let s = unescape_label_value(&self.input[p + 1..q.end - 1], q.has_escape);
-                    self.lines.newlines_in(self.b, p, q.end, q.newlines);
-                    p = q.end;
-                    (s, true)
-                }
-                Some(&c) if is_label_start(c) => {
-                    let end = scan_label_name(self.b, p);
-                    let s = &self.input[p..end];
-                    p = end;
-                    (Cow::Borrowed(s), false)
-                }
-                _ => return Err(self.unexpected(p, "expected label name")),
+            if self.b.get(p) == Some(&b'}') {
+                return Ok(p + 1);
+            }
+            let Some((lname, quoted, end)) = label_name_token(self.input, p, &mut self.lines)
+            else {
+                return Err(self.unexpected(p, "expected label name"));
             };
+            p = end;
             while matches!(self.b.get(p), Some(b' ' | b'\t')) {
                 p += 1;
             }
