@@ -115,6 +115,13 @@ pub fn go_quote_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// Replaces U+FFFD in quoted text by its escape `\ufffd`. The lexer rejects a literal
+/// U+FFFD in strings, as upstream does (Go decodes invalid UTF-8 to it), so printed
+/// queries must not contain one.
+pub fn escape_replacement_characters(quoted: &str) -> String {
+    quoted.replace('\u{FFFD}', "\\ufffd")
+}
+
 /// Go's `%q` of a rune: `'x'`, `'\n'`, `'\''`.
 pub fn go_quote_rune(c: char) -> String {
     match c {

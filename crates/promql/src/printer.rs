@@ -10,7 +10,10 @@ use hearth_model::duration::write_duration;
 use hearth_model::names::write_label_name;
 
 use crate::ast::*;
-use crate::go_format::{format_float_f, format_float_fixed, format_float_g, go_quote_bytes};
+use crate::go_format::{
+    escape_replacement_characters, format_float_f, format_float_fixed, format_float_g,
+    go_quote_bytes,
+};
 
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,7 +90,9 @@ pub(crate) fn write_expr(out: &mut String, e: &Expr) {
             write_expr(out, &p.expr);
             out.push(')');
         }
-        Expr::StringLiteral(s) => out.push_str(&go_quote_bytes(&s.val)),
+        Expr::StringLiteral(s) => {
+            out.push_str(&escape_replacement_characters(&go_quote_bytes(&s.val)))
+        }
         Expr::Subquery(s) => {
             write_expr(out, &s.expr);
             write_subquery_suffix(out, s);
@@ -166,7 +171,9 @@ fn write_labels(out: &mut String, labels: &[String]) {
         if i > 0 {
             out.push_str(", ");
         }
-        write_label_name(out, l);
+        let mut name = String::new();
+        write_label_name(&mut name, l);
+        out.push_str(&escape_replacement_characters(&name));
     }
 }
 
@@ -183,7 +190,7 @@ fn write_selector_core(out: &mut String, vs: &VectorSelector) {
                 && m.value == name
                 && !m.value.is_empty())
         })
-        .map(|m| m.to_string())
+        .map(|m| escape_replacement_characters(&m.to_string()))
         .collect();
     out.push_str(name);
     if !matchers.is_empty() {
@@ -253,9 +260,10 @@ fn write_number(out: &mut String, val: f64, duration: bool) {
         return;
     }
     // Rounded to whole milliseconds (upstream truncates, which can print `4s18ms` as
-    // `4s17ms`; rounding keeps the printed text a fixed point).
+    // `4s17ms`), and `-0s` keeps its sign (upstream prints `0s`, and `1 / -0s` would
+    // change meaning): both keep the printed text a fixed point.
     let ms = crate::ast::seconds_to_millis(val.abs());
-    if val < 0.0 {
+    if val.is_sign_negative() {
         out.push('-');
     }
     let _ = write_duration(out, ms);
