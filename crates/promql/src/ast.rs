@@ -12,6 +12,26 @@ use hearth_model::Matcher;
 
 use crate::functions::Function;
 
+/// `Display` of the enums below: their `as_str()`.
+macro_rules! display_as_str {
+    ($($t:ty),*) => {
+        $(impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        })*
+    };
+}
+
+display_as_str!(
+    ValueType,
+    BinaryOp,
+    UnaryOp,
+    AggregateOp,
+    Cardinality,
+    DurationOp
+);
+
 /// A byte range `[start, end)` of the query text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct PosRange {
@@ -59,12 +79,6 @@ impl ValueType {
             ValueType::Matrix => "range vector",
             other => other.as_str(),
         }
-    }
-}
-
-impl fmt::Display for ValueType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -159,12 +173,6 @@ impl BinaryOp {
     }
 }
 
-impl fmt::Display for BinaryOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Unary `+` and `-`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnaryOp {
@@ -236,12 +244,6 @@ impl AggregateOp {
     /// Operators behind `promql-experimental-functions`.
     pub fn is_experimental(self) -> bool {
         matches!(self, AggregateOp::Limitk | AggregateOp::LimitRatio)
-    }
-}
-
-impl fmt::Display for AggregateOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -427,19 +429,11 @@ impl DurationExpr {
             DurationExprKind::Neg(e) => -e.eval_seconds(step_ms, range_ms)?,
             DurationExprKind::Step => step_ms as f64 / 1000.0,
             DurationExprKind::Range => range_ms as f64 / 1000.0,
-            DurationExprKind::MinOf(a, b) => {
-                let (a, b) = (
-                    a.eval_seconds(step_ms, range_ms)?,
-                    b.eval_seconds(step_ms, range_ms)?,
-                );
-                go_min(a, b)
-            }
-            DurationExprKind::MaxOf(a, b) => {
-                let (a, b) = (
-                    a.eval_seconds(step_ms, range_ms)?,
-                    b.eval_seconds(step_ms, range_ms)?,
-                );
-                go_max(a, b)
+            DurationExprKind::MinOf(a, b) | DurationExprKind::MaxOf(a, b) => {
+                let smallest = matches!(self.kind, DurationExprKind::MinOf(..));
+                let a = a.eval_seconds(step_ms, range_ms)?;
+                let b = b.eval_seconds(step_ms, range_ms)?;
+                go_min_max(a, b, smallest)
             }
             DurationExprKind::Binary { op, lhs, rhs } => {
                 let l = lhs.eval_seconds(step_ms, range_ms)?;
@@ -477,26 +471,19 @@ impl DurationExpr {
     }
 }
 
-/// Go's `math.Min`: NaN wins, and -0 is smaller than +0.
-fn go_min(a: f64, b: f64) -> f64 {
+/// Go's `math.Min` (`smallest`) or `math.Max`: NaN wins, and -0 counts as smaller than +0.
+fn go_min_max(a: f64, b: f64, smallest: bool) -> f64 {
     if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a == b {
-        if a.is_sign_negative() { a } else { b }
-    } else {
-        a.min(b)
+        return f64::NAN;
     }
-}
-
-/// Go's `math.Max`.
-fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a == b {
-        if a.is_sign_positive() { a } else { b }
-    } else {
-        a.max(b)
+    if a == b {
+        return if a.is_sign_negative() == smallest {
+            a
+        } else {
+            b
+        };
     }
+    if (a < b) == smallest { a } else { b }
 }
 
 /// Whether seconds fit a Go `time.Duration` (nanoseconds in an `i64`).

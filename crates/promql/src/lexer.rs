@@ -501,6 +501,12 @@ impl<'a> Lexer<'a> {
         self.fail_at(self.start, message)
     }
 
+    /// Fails with `<what>: '<c>'`; the end of input shows as U+FFFD, as in Go.
+    fn fail_char(&mut self, what: &str, c: Option<char>) -> bool {
+        let q = go_quote_rune(c.unwrap_or('\u{FFFD}'));
+        self.fail(format!("{what}: {q}"))
+    }
+
     fn fail_at(&mut self, pos: usize, message: String) -> bool {
         self.tokens.push(Token {
             kind: TokenKind::Error,
@@ -542,15 +548,11 @@ impl<'a> Lexer<'a> {
             self.emit(TokenKind::Eof);
             return true;
         };
+        if let Some(done) = self.lex_arithmetic(c) {
+            return done;
+        }
         match c {
-            ',' => self.emit(TokenKind::Comma),
             c if is_space(c) => self.skip_spaces(),
-            '*' => self.emit(TokenKind::Mul),
-            '/' => self.emit(TokenKind::Div),
-            '%' => self.emit(TokenKind::Mod),
-            '+' => self.emit(TokenKind::Add),
-            '-' => self.emit(TokenKind::Sub),
-            '^' => self.emit(TokenKind::Pow),
             '=' => match self.peek() {
                 Some('=') => {
                     self.pos += 1;
@@ -562,8 +564,7 @@ impl<'a> Lexer<'a> {
             '!' => match self.next() {
                 Some('=') => self.emit(TokenKind::Neq),
                 other => {
-                    let q = go_quote_rune(other.unwrap_or('\u{FFFD}'));
-                    return self.fail(format!("unexpected character after '!': {q}"));
+                    return self.fail_char("unexpected character after '!'", other);
                 }
             },
             '<' => {
@@ -596,19 +597,6 @@ impl<'a> Lexer<'a> {
                 self.pos = self.start;
                 self.lex_keyword_or_identifier();
             }
-            '(' => {
-                self.emit(TokenKind::LeftParen);
-                self.paren_depth += 1;
-            }
-            ')' => {
-                self.emit(TokenKind::RightParen);
-                self.paren_depth -= 1;
-                if self.paren_depth < 0 {
-                    // Upstream reports this after the parenthesis.
-                    self.tokens.pop();
-                    return self.fail_at(self.pos, "unexpected right parenthesis ')'".into());
-                }
-            }
             '{' => {
                 self.emit(TokenKind::LeftBrace);
                 self.mode = Mode::Braces;
@@ -622,9 +610,38 @@ impl<'a> Lexer<'a> {
             }
             ']' => return self.fail("unexpected right bracket ']'".into()),
             '@' => self.emit(TokenKind::At),
-            c => return self.fail(format!("unexpected character: {}", go_quote_rune(c))),
+            c => return self.fail_char("unexpected character", Some(c)),
         }
         false
+    }
+
+    /// Tokens lexed alike at top level and inside brackets: arithmetic operators, commas
+    /// and parentheses. `None` when `c` is none of them, else whether lexing is over.
+    fn lex_arithmetic(&mut self, c: char) -> Option<bool> {
+        let kind = match c {
+            '+' => TokenKind::Add,
+            '-' => TokenKind::Sub,
+            '*' => TokenKind::Mul,
+            '/' => TokenKind::Div,
+            '%' => TokenKind::Mod,
+            '^' => TokenKind::Pow,
+            ',' => TokenKind::Comma,
+            '(' => {
+                self.paren_depth += 1;
+                TokenKind::LeftParen
+            }
+            ')' => {
+                self.paren_depth -= 1;
+                if self.paren_depth < 0 {
+                    // Upstream reports this after the parenthesis.
+                    return Some(self.fail_at(self.pos, "unexpected right parenthesis ')'".into()));
+                }
+                TokenKind::RightParen
+            }
+            _ => return None,
+        };
+        self.emit(kind);
+        Some(false)
     }
 
     /// Number or duration at `self.pos` (== `self.start`).
@@ -873,8 +890,7 @@ impl<'a> Lexer<'a> {
                 Some('~') => self.emit(TokenKind::NeqRegex),
                 Some('=') => self.emit(TokenKind::Neq),
                 other => {
-                    let q = go_quote_rune(other.unwrap_or('\u{FFFD}'));
-                    return self.fail(format!("unexpected character after '!' inside braces: {q}"));
+                    return self.fail_char("unexpected character after '!' inside braces", other);
                 }
             },
             '{' => return self.fail("unexpected left brace '{'".into()),
@@ -887,10 +903,7 @@ impl<'a> Lexer<'a> {
                 };
             }
             c => {
-                return self.fail(format!(
-                    "unexpected character inside braces: {}",
-                    go_quote_rune(c)
-                ));
+                return self.fail_char("unexpected character inside braces", Some(c));
             }
         }
         false
@@ -910,6 +923,9 @@ impl<'a> Lexer<'a> {
             }
             return self.fail("unexpected end of input in duration expression".into());
         };
+        if let Some(done) = self.lex_arithmetic(c) {
+            return done;
+        }
         match c {
             ']' => {
                 self.emit(TokenKind::RightBracket);
@@ -932,26 +948,7 @@ impl<'a> Lexer<'a> {
                 }
                 self.got_colon = true;
             }
-            '(' => {
-                self.emit(TokenKind::LeftParen);
-                self.paren_depth += 1;
-            }
-            ')' => {
-                self.emit(TokenKind::RightParen);
-                self.paren_depth -= 1;
-                if self.paren_depth < 0 {
-                    self.tokens.pop();
-                    return self.fail_at(self.pos, "unexpected right parenthesis ')'".into());
-                }
-            }
             c if is_space(c) => self.skip_spaces(),
-            '+' => self.emit(TokenKind::Add),
-            '-' => self.emit(TokenKind::Sub),
-            '*' => self.emit(TokenKind::Mul),
-            '/' => self.emit(TokenKind::Div),
-            '%' => self.emit(TokenKind::Mod),
-            '^' => self.emit(TokenKind::Pow),
-            ',' => self.emit(TokenKind::Comma),
             c if c.is_ascii_digit()
                 || (c == '.' && self.peek().is_some_and(|d| d.is_ascii_digit())) =>
             {
@@ -972,9 +969,8 @@ impl<'a> Lexer<'a> {
                         return self.fail(format!("unexpected character: {q}, expected ':'"));
                     }
                     None => {
-                        let q = go_quote_rune(c);
                         return self
-                            .fail(format!("unexpected character in duration expression: {q}"));
+                            .fail_char("unexpected character in duration expression", Some(c));
                     }
                 }
             }
@@ -982,11 +978,10 @@ impl<'a> Lexer<'a> {
                 return self.fail("unexpected left bracket '['".into());
             }
             c if self.bracket_after_number => {
-                return self.fail(format!("unexpected character: {}", go_quote_rune(c)));
+                return self.fail_char("unexpected character", Some(c));
             }
             c => {
-                let q = go_quote_rune(c);
-                return self.fail(format!("unexpected character in duration expression: {q}"));
+                return self.fail_char("unexpected character in duration expression", Some(c));
             }
         }
         false
@@ -1024,8 +1019,7 @@ impl<'a> Lexer<'a> {
                 self.lex_keyword_or_identifier();
             }
             c => {
-                let q = go_quote_rune(c);
-                return self.fail(format!("unexpected character in series sequence: {q}"));
+                return self.fail_char("unexpected character in series sequence", Some(c));
             }
         }
         false
@@ -1058,10 +1052,7 @@ impl<'a> Lexer<'a> {
             return false;
         }
         let Some(c) = self.next() else {
-            return self.fail(format!(
-                "histogram description incomplete unexpected: {}",
-                go_quote_rune('\u{FFFD}')
-            ));
+            return self.fail_char("histogram description incomplete unexpected", None);
         };
         match c {
             c if is_space(c) => {
@@ -1108,8 +1099,7 @@ impl<'a> Lexer<'a> {
                 }
             }
             c => {
-                let q = go_quote_rune(c);
-                return self.fail(format!("histogram description incomplete unexpected: {q}"));
+                return self.fail_char("histogram description incomplete unexpected", Some(c));
             }
         }
         false
@@ -1119,10 +1109,7 @@ impl<'a> Lexer<'a> {
     fn lex_buckets(&mut self) -> bool {
         self.start = self.pos;
         let Some(c) = self.next() else {
-            return self.fail(format!(
-                "invalid character in buckets description: {}",
-                go_quote_rune('\u{FFFD}')
-            ));
+            return self.fail_char("invalid character in buckets description", None);
         };
         match c {
             c if is_space(c) => {
@@ -1146,13 +1133,11 @@ impl<'a> Lexer<'a> {
                 if word == "inf" || word == "nan" {
                     self.emit(TokenKind::Number);
                 } else {
-                    let q = go_quote_rune(c);
-                    return self.fail(format!("invalid character in buckets description: {q}"));
+                    return self.fail_char("invalid character in buckets description", Some(c));
                 }
             }
             c => {
-                let q = go_quote_rune(c);
-                return self.fail(format!("invalid character in buckets description: {q}"));
+                return self.fail_char("invalid character in buckets description", Some(c));
             }
         }
         false

@@ -222,7 +222,7 @@ fn range_of(t: Token) -> PosRange {
 }
 
 /// Tokens that may name a metric (upstream's `metric_identifier`).
-fn is_metric_identifier(kind: TokenKind) -> bool {
+pub(crate) fn is_metric_identifier(kind: TokenKind) -> bool {
     use TokenKind::*;
     matches!(
         kind,
@@ -367,6 +367,37 @@ impl Extended {
             Extended::Anchored => "anchored",
             Extended::Smoothed => "smoothed",
         }
+    }
+}
+
+/// Where `offset` and `@` go for an expression that may carry them, and the end position
+/// they extend.
+struct ModifierSlots<'e> {
+    offset: &'e mut Option<DurationValue>,
+    at: &'e mut Option<AtModifier>,
+    end: &'e mut usize,
+}
+
+/// The modifier slots of a vector selector (its own), a range selector (its vector
+/// selector's) or a subquery; other expressions take no modifiers.
+fn modifier_slots(e: &mut Expr) -> Option<ModifierSlots<'_>> {
+    match e {
+        Expr::VectorSelector(vs) => Some(ModifierSlots {
+            offset: &mut vs.offset,
+            at: &mut vs.at,
+            end: &mut vs.pos.end,
+        }),
+        Expr::MatrixSelector(m) => Some(ModifierSlots {
+            offset: &mut m.vector_selector.offset,
+            at: &mut m.vector_selector.at,
+            end: &mut m.pos.end,
+        }),
+        Expr::Subquery(s) => Some(ModifierSlots {
+            offset: &mut s.offset,
+            at: &mut s.at,
+            end: &mut s.pos.end,
+        }),
+        _ => None,
     }
 }
 
@@ -1258,28 +1289,23 @@ impl<'a> Parser<'a> {
 
     fn add_offset(&mut self, mut e: Expr, value: DurationValue, end: usize) -> Expr {
         let e_pos = e.pos();
-        let (slot, end_slot) = match &mut e {
-            Expr::VectorSelector(vs) => (&mut vs.offset, &mut vs.pos.end),
-            Expr::MatrixSelector(m) => (&mut m.vector_selector.offset, &mut m.pos.end),
-            Expr::Subquery(s) => (&mut s.offset, &mut s.pos.end),
-            _ => {
-                self.cur.error(
-                    e_pos,
-                    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
-                );
-                return e;
-            }
+        let Some(slots) = modifier_slots(&mut e) else {
+            self.cur.error(
+                e_pos,
+                "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+            );
+            return e;
         };
-        if slot.is_some() {
+        if slots.offset.is_some() {
             self.cur
                 .error(e_pos, "offset may not be set multiple times");
             return e;
         }
         // A zero offset is no offset, as upstream treats it.
         if value != DurationValue::Fixed(0) {
-            *slot = Some(value);
+            *slots.offset = Some(value);
         }
-        *end_slot = end;
+        *slots.end = end;
         e
     }
 
@@ -1323,25 +1349,20 @@ impl<'a> Parser<'a> {
 
     fn set_at(&mut self, mut e: Expr, modifier: AtModifier, end: usize) -> Expr {
         let e_pos = e.pos();
-        let (slot, end_slot) = match &mut e {
-            Expr::VectorSelector(vs) => (&mut vs.at, &mut vs.pos.end),
-            Expr::MatrixSelector(m) => (&mut m.vector_selector.at, &mut m.pos.end),
-            Expr::Subquery(s) => (&mut s.at, &mut s.pos.end),
-            _ => {
-                self.cur.error(
-                    e_pos,
-                    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
-                );
-                return e;
-            }
+        let Some(slots) = modifier_slots(&mut e) else {
+            self.cur.error(
+                e_pos,
+                "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+            );
+            return e;
         };
-        if slot.is_some() {
+        if slots.at.is_some() {
             self.cur
                 .error(e_pos, "@ <timestamp> may not be set multiple times");
             return e;
         }
-        *slot = Some(modifier);
-        *end_slot = end;
+        *slots.at = Some(modifier);
+        *slots.end = end;
         e
     }
 

@@ -12,7 +12,7 @@ use crate::ast::PosRange;
 use crate::error::ParseError;
 use crate::lexer::{TokenKind, lex_series_description};
 use crate::literals::unquote_lossy;
-use crate::parser::{Abort, PResult, TokenCursor};
+use crate::parser::{Abort, PResult, TokenCursor, is_metric_identifier};
 use crate::series_histogram::combine;
 
 /// One value of a series description.
@@ -80,42 +80,6 @@ pub fn parse_metric(input: &str) -> Result<Labels, ParseError> {
     Ok(labels)
 }
 
-/// Tokens that may name the metric of a series (upstream's `metric_identifier`).
-fn names_metric(kind: TokenKind) -> bool {
-    use TokenKind::*;
-    matches!(
-        kind,
-        Identifier
-            | MetricIdentifier
-            | Avg
-            | Bottomk
-            | By
-            | Count
-            | CountValues
-            | Group
-            | Land
-            | Lor
-            | Lunless
-            | Max
-            | Min
-            | Offset
-            | Quantile
-            | Stddev
-            | Stdvar
-            | Sum
-            | Topk
-            | Without
-            | Start
-            | End
-            | Limitk
-            | LimitRatio
-            | Step
-            | Range
-            | Anchored
-            | Smoothed
-    )
-}
-
 const VALUES: &str = "series values";
 const HISTOGRAM: &str = "histogram description";
 const HISTOGRAM_KEY: &str = "histogram description key, e.g. buckets:[5 10 7]";
@@ -144,7 +108,7 @@ impl SeriesParser<'_> {
     fn parse(&mut self) -> PResult<(Labels, Vec<Option<SeriesValue>>)> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         let t = self.cur.peek();
-        let name = if names_metric(t.kind) {
+        let name = if is_metric_identifier(t.kind) {
             self.cur.advance();
             Some(self.cur.text(t).to_string())
         } else {

@@ -670,11 +670,7 @@ fn precedence_like_upstream() {
         assert_eq!(sexpr(&parse(q)), want, "{q}");
     }
     let e = parse("bar + on(foo) bla / on(baz, buz) group_right(test) blub");
-    let Expr::Binary(b) = &e else { panic!() };
-    let Expr::Binary(inner) = &b.rhs else {
-        panic!()
-    };
-    let m = inner.matching.as_ref().unwrap();
+    let m = binary(&binary(&e).rhs).matching.as_ref().unwrap();
     assert_eq!(m.card, Cardinality::OneToMany);
     assert_eq!(m.matching_labels, ["baz", "buz"]);
     assert_eq!(m.include, ["test"]);
@@ -801,11 +797,45 @@ fn printer_like_upstream() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+fn selector(e: &Expr) -> &VectorSelector {
+    match e {
+        Expr::VectorSelector(vs) => vs,
+        other => panic!("not a vector selector: {other}"),
+    }
+}
+
+fn matrix(e: &Expr) -> &MatrixSelector {
+    match e {
+        Expr::MatrixSelector(m) => m,
+        other => panic!("not a range selector: {other}"),
+    }
+}
+
+fn binary(e: &Expr) -> &BinaryExpr {
+    match e {
+        Expr::Binary(b) => b,
+        other => panic!("not a binary expression: {other}"),
+    }
+}
+
+fn call(e: &Expr) -> &Call {
+    match e {
+        Expr::Call(c) => c,
+        other => panic!("not a call: {other}"),
+    }
+}
+
+fn duration_expr(d: Option<&DurationValue>) -> &DurationExpr {
+    match d {
+        Some(DurationValue::Expr(e)) => e,
+        other => panic!("not a duration expression: {other:?}"),
+    }
+}
+
 #[test]
 fn selectors_and_modifiers() {
-    let Expr::VectorSelector(vs) = parse(r#"foo:bar{a="bc", b!~"x"}"#) else {
-        panic!()
-    };
+    let e = parse(r#"foo:bar{a="bc", b!~"x"}"#);
+    let vs = selector(&e);
     assert_eq!(vs.name.as_deref(), Some("foo:bar"));
     assert_eq!(vs.matchers.len(), 3);
     assert_eq!(vs.matchers[2].to_string(), r#"__name__="foo:bar""#);
@@ -822,14 +852,10 @@ fn selectors_and_modifiers() {
     ] {
         parse(q);
     }
-    let Expr::Call(c) = parse("start()") else {
-        panic!()
-    };
-    assert_eq!(c.func.name, "start");
+    assert_eq!(call(&parse("start()")).func.name, "start");
 
-    let Expr::MatrixSelector(m) = parse("foo[5m] offset -1m @ 10.5 anchored") else {
-        panic!()
-    };
+    let e = parse("foo[5m] offset -1m @ 10.5 anchored");
+    let m = matrix(&e);
     assert_eq!(m.range, DurationValue::Fixed(300_000));
     assert_eq!(
         m.vector_selector.offset,
@@ -840,17 +866,14 @@ fn selectors_and_modifiers() {
     assert_eq!(m.pos, PosRange::new(0, 25));
 
     let Expr::Subquery(s) = parse("rate(x[1m])[5m:] @ end() offset step()") else {
-        panic!()
+        panic!("not a subquery")
     };
     assert_eq!(s.step, None);
     assert_eq!(s.at, Some(AtModifier::End));
-    assert!(matches!(
-        &s.offset,
-        Some(DurationValue::Expr(DurationExpr {
-            kind: DurationExprKind::Step,
-            ..
-        }))
-    ));
+    assert_eq!(
+        duration_expr(s.offset.as_ref()).kind,
+        DurationExprKind::Step
+    );
 
     // The rounding of @ timestamps is upstream's.
     for (q, ms) in [
@@ -860,42 +883,32 @@ fn selectors_and_modifiers() {
         ("foo @ 0xA", 10_000),
         ("foo @ 1m", 60_000),
     ] {
-        let Expr::VectorSelector(vs) = parse(q) else {
-            panic!()
-        };
-        assert_eq!(vs.at, Some(AtModifier::Timestamp(ms)), "{q}");
+        assert_eq!(
+            selector(&parse(q)).at,
+            Some(AtModifier::Timestamp(ms)),
+            "{q}"
+        );
     }
 
     // Set operators match many-to-many; matching is dropped when a side is a scalar.
-    let Expr::Binary(b) = parse("a or b") else {
-        panic!()
-    };
-    assert_eq!(b.matching.unwrap().card, Cardinality::ManyToMany);
-    let Expr::Binary(b) = parse("a + 1") else {
-        panic!()
-    };
-    assert!(b.matching.is_none());
+    let e = parse("a or b");
+    assert_eq!(
+        binary(&e).matching.as_ref().unwrap().card,
+        Cardinality::ManyToMany
+    );
+    assert!(binary(&parse("a + 1")).matching.is_none());
 
-    let Expr::Binary(b) = parse("a + fill_right(1) fill_left(2) b") else {
-        panic!()
-    };
-    let fill = b.matching.unwrap().fill;
+    let e = parse("a + fill_right(1) fill_left(2) b");
+    let fill = binary(&e).matching.as_ref().unwrap().fill;
     assert_eq!((fill.lhs(), fill.rhs()), (Some(2.0), Some(1.0)));
 
     // `fill` is a metric name unless `(` follows.
-    let Expr::Binary(b) = parse("fill + fill(0) fill") else {
-        panic!()
-    };
-    assert_eq!(b.lhs.to_string(), "fill");
-    assert_eq!(b.rhs.to_string(), "fill");
+    let e = parse("fill + fill(0) fill");
+    assert_eq!(binary(&e).lhs.to_string(), "fill");
+    assert_eq!(binary(&e).rhs.to_string(), "fill");
 
-    let Expr::Call(c) = parse(r#"info(x, {__name__="target_info"})"#) else {
-        panic!()
-    };
-    let Expr::VectorSelector(arg) = &c.args[1] else {
-        panic!()
-    };
-    assert!(arg.bypass_empty_matcher_check);
+    let e = parse(r#"info(x, {__name__="target_info"})"#);
+    assert!(selector(&call(&e).args[1]).bypass_empty_matcher_check);
 }
 
 #[test]
@@ -950,32 +963,17 @@ fn metric_selectors() {
 
 #[test]
 fn duration_expressions_evaluate() {
-    let Expr::MatrixSelector(m) = parse("x[max_of(min_of(step()+1,1h),1ms)]") else {
-        panic!()
-    };
-    let DurationValue::Expr(e) = &m.range else {
-        panic!()
-    };
-    assert_eq!(e.eval_millis(5_000, 10_000, false), Ok(6_000));
+    let e = parse("x[max_of(min_of(step()+1,1h),1ms)]");
+    let range = duration_expr(Some(&matrix(&e).range));
+    assert_eq!(range.eval_millis(5_000, 10_000, false), Ok(6_000));
     // `+8000` applies to the selector, not to the offset.
-    let Expr::Binary(b) = parse("x offset -(min_of(step(), 2s)-5)+8000") else {
-        panic!()
-    };
-    let Expr::VectorSelector(vs) = &b.lhs else {
-        panic!()
-    };
-    let Some(DurationValue::Expr(e)) = &vs.offset else {
-        panic!()
-    };
-    assert_eq!(e.eval_millis(5_000, 0, true), Ok(3_000));
-    let Expr::MatrixSelector(m) = parse("x[5s/(0)]") else {
-        panic!()
-    };
-    let DurationValue::Expr(e) = &m.range else {
-        panic!()
-    };
+    let e = parse("x offset -(min_of(step(), 2s)-5)+8000");
+    let offset = duration_expr(selector(&binary(&e).lhs).offset.as_ref());
+    assert_eq!(offset.eval_millis(5_000, 0, true), Ok(3_000));
+    let e = parse("x[5s/(0)]");
+    let range = duration_expr(Some(&matrix(&e).range));
     assert_eq!(
-        e.eval_millis(1, 1, false),
+        range.eval_millis(1, 1, false),
         Err(DurationEvalError::DivisionByZero)
     );
 }

@@ -334,7 +334,15 @@ fn is_start_timestamp_line(line: &str) -> bool {
     }
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// The next line of the current block, moving `i` to it; `None` at an empty line or
+    /// the end of the file, with `i` left on the block's last line.
+    fn next_block_line(&self, i: &mut usize) -> Option<&'a str> {
+        let line = self.lines.get(*i + 1).copied().filter(|l| !l.is_empty())?;
+        *i += 1;
+        Some(line)
+    }
+
     fn parse(&mut self) -> Result<(), ScriptError> {
         let mut i = 0;
         while i < self.lines.len() {
@@ -387,13 +395,7 @@ impl Reader<'_> {
         };
         let mut default_start_timestamps: Option<Vec<Option<i64>>> = None;
         let mut pending: Option<(Labels, Vec<Option<i64>>, usize)> = None;
-        while i + 1 < self.lines.len() {
-            i += 1;
-            let line = self.lines[i];
-            if line.is_empty() {
-                i -= 1;
-                break;
-            }
+        while let Some(line) = self.next_block_line(&mut i) {
             if is_start_timestamp_line(line) {
                 if let Some((_, _, at)) = &pending {
                     return Err(line_error(*at, "@st line has no following sample line"));
@@ -522,13 +524,7 @@ impl Reader<'_> {
         let mut series: Vec<ExpectedSeries> = Vec::new();
         // Upstream counts positions per loop iteration, minus the `expect` lines.
         let mut j: usize = 1;
-        while i + 1 < self.lines.len() {
-            i += 1;
-            let def = self.lines[i];
-            if def.is_empty() {
-                i -= 1;
-                break;
-            }
+        while let Some(def) = self.next_block_line(&mut i) {
             if legacy_fail {
                 if let Some(rest) = def.strip_prefix("expected_fail_message") {
                     cmd.expected_fail_message = Some(rest.trim().to_string());
