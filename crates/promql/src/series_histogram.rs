@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use hearth_model::histogram::{bucket_upper_bound, span_indices};
+use hearth_model::histogram::{bucket_upper_bound, is_exponential_schema, span_indices};
 use hearth_model::{CounterResetHint, FloatHistogram, Span};
 
 /// `base + inc` (or `base - inc` when `subtract`); `base.schema` must be ≤ `inc.schema`.
@@ -28,6 +28,9 @@ pub(crate) fn combine(
         );
     }
     let sign = if subtract { -1.0 } else { 1.0 };
+    // Bucket bounds exist only for valid exponential schemas; a description may say
+    // anything, and then the zero bucket is left alone.
+    let bounded = is_exponential_schema(base.schema);
     let mut out = base.clone();
     out.counter_reset_hint = combined_hint(base.counter_reset_hint, inc.counter_reset_hint);
 
@@ -36,7 +39,7 @@ pub(crate) fn combine(
     let mut positive = bucket_map(&base.positive_spans, &base.positive_buckets);
     let mut negative = bucket_map(&base.negative_spans, &base.negative_buckets);
     let mut zero = base.zero_count;
-    if threshold > base.zero_threshold && !base_custom {
+    if threshold > base.zero_threshold && bounded {
         zero += drain_within(&mut positive, threshold, base.schema);
         zero += drain_within(&mut negative, threshold, base.schema);
     }
@@ -59,7 +62,7 @@ pub(crate) fn combine(
         for (idx, pos) in span_indices(spans) {
             let count = buckets.get(pos).copied().unwrap_or(0.0);
             let idx = to_base(idx);
-            if !base_custom && bucket_upper_bound(idx, base.schema, &[]) <= threshold {
+            if bounded && bucket_upper_bound(idx, base.schema, &[]) <= threshold {
                 inc_zero += count;
                 continue;
             }

@@ -37,11 +37,11 @@ fn same_tree(a: &Expr, b: &Expr) -> bool {
 fn every_script_reads_and_counts_match_features_md() {
     let files = test_files();
     assert_eq!(files.len(), 21);
-    let (mut evals, mut instant, mut range, mut loads, mut series_lines, mut clears) =
-        (0, 0, 0, 0, 0, 0);
+    let (mut evals, mut instant, mut range, mut loads, mut clears) = (0, 0, 0, 0, 0);
+    let (mut load_series, mut expected_series) = (0, 0);
     for (name, text) in &files {
         let script = parse_script(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let (mut e, mut l, mut c, mut s) = (0, 0, 0, 0);
+        let (mut e, mut l, mut c, mut ls, mut es) = (0, 0, 0, 0, 0);
         for cmd in &script.commands {
             match cmd {
                 Command::Eval(ev) => {
@@ -51,24 +51,27 @@ fn every_script_reads_and_counts_match_features_md() {
                         hearth_promql::promqltest::EvalQuery::Range { .. } => range += 1,
                     }
                     if let ExpectedResult::Series(ss) = &ev.expected {
-                        s += ss.len();
+                        es += ss.len();
                     }
                 }
                 Command::Load(ld) => {
                     l += 1;
-                    s += ld.series.len();
+                    ls += ld.series.len();
                 }
                 Command::Clear(_) => c += 1,
             }
         }
-        println!("{name:28} evals {e:4}  loads {l:3}  clears {c:3}  series lines {s:5}");
+        println!(
+            "{name:28} evals {e:4}  loads {l:3}  clears {c:3}  load series {ls:4}  expected series {es:4}"
+        );
         evals += e;
         loads += l;
         clears += c;
-        series_lines += s;
+        load_series += ls;
+        expected_series += es;
     }
     println!(
-        "total: evals {evals} ({instant} instant, {range} range), loads {loads}, clears {clears}, series lines {series_lines}"
+        "total: evals {evals} ({instant} instant, {range} range), loads {loads}, clears {clears}, load series lines {load_series}, expected series lines {expected_series}"
     );
     assert_eq!(evals, 2195);
     assert_eq!(instant, 1877);

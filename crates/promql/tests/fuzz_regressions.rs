@@ -118,3 +118,16 @@ fn prettified_long_queries_round_trip() {
         check(&q);
     }
 }
+
+/// Histogram arithmetic in series descriptions must not trust the schema.
+#[test]
+fn series_histograms_with_invalid_schemas() {
+    for input in [
+        "{} {{schema:-100 z_bucket_w:1 buckets:[1]}}+{{schema:-100 buckets:[1] z_bucket_w:2}}x2",
+        "{} {{schema:40 z_bucket_w:1 buckets:[1]}}+{{schema:40 buckets:[1] z_bucket_w:2}}x2",
+        "{} {{schema:-9223372036854775808 buckets:[1]}}-{{schema:4294967296 buckets:[1] offset:-5}}x3",
+        "{} {{schema:-53 custom_values:[1 2] buckets:[1]}}+{{schema:-53 custom_values:[1 2] buckets:[1] z_bucket_w:1}}x1",
+    ] {
+        let _ = hearth_promql::parse_series_desc(input);
+    }
+}
