@@ -37,4 +37,21 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn compile(c: &mut Criterion) {
+    let mut g = c.benchmark_group("matcher_compile");
+    for (name, p) in [
+        ("literal", "foo"),
+        ("prefix", "foo.*"),
+        ("alternation", "a|b|c"),
+        ("engine", "fo+[0-9]+"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| Matcher::new(MatchOp::Regex, "x", black_box(p)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(compile_benches, compile);
+criterion_main!(benches, compile_benches);

@@ -54,7 +54,7 @@ impl Matcher {
     ) -> Result<Matcher, RegexError> {
         let value = value.into();
         let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(Arc::new(FastRegex::new(&value)?)),
+            MatchOp::Regex | MatchOp::NotRegex => Some(FastRegex::cached(&value)?),
             _ => None,
         };
         Ok(Matcher {

@@ -61,6 +61,29 @@ enum Strategy {
     Engine(regex::Regex),
 }
 
+/// Compiled regexes by pattern: dashboards send the same matchers over and over, and a
+/// compiled engine costs tens of microseconds. Bounded; emptied when full.
+static CACHE: std::sync::LazyLock<
+    parking_lot::Mutex<hashbrown::HashMap<String, std::sync::Arc<FastRegex>>>,
+> = std::sync::LazyLock::new(Default::default);
+const CACHE_CAPACITY: usize = 4096;
+
+impl FastRegex {
+    /// Like [`FastRegex::new`], sharing compiled regexes between callers.
+    pub fn cached(pattern: &str) -> Result<std::sync::Arc<FastRegex>, RegexError> {
+        if let Some(re) = CACHE.lock().get(pattern) {
+            return Ok(re.clone());
+        }
+        let re = std::sync::Arc::new(FastRegex::new(pattern)?);
+        let mut cache = CACHE.lock();
+        if cache.len() >= CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(pattern.to_string(), re.clone());
+        Ok(re)
+    }
+}
+
 impl FastRegex {
     pub fn new(pattern: &str) -> Result<FastRegex, RegexError> {
         let translated = translate_go_syntax(pattern).map_err(|reason| RegexError {
