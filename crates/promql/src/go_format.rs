@@ -5,45 +5,7 @@ use std::fmt::Write;
 
 use hearth_model::names::go_quote;
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest digits that round-trip, never
-/// in exponent form; infinities as `+Inf`/`-Inf`.
-pub fn format_float_f(v: f64) -> String {
-    if let Some(s) = non_finite(v) {
-        return s.to_string();
-    }
-    // Rust's Display is the shortest round-trip representation in positional notation.
-    format!("{v}")
-}
-
-/// Go's `%v` (`strconv.FormatFloat(v, 'g', -1, 64)`): shortest digits, in exponent form
-/// when the decimal exponent is below -4 or at least 6.
-pub fn format_float_g(v: f64) -> String {
-    if let Some(s) = non_finite(v) {
-        return s.to_string();
-    }
-    let (negative, digits, exp) = shortest_digits(v);
-    let mut out = String::new();
-    if negative {
-        out.push('-');
-    }
-    // `exp` is the exponent of the first digit: v = 0.d1d2... * 10^(exp+1).
-    if !(-4..6).contains(&exp) {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let _ = write!(
-            out,
-            "e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.unsigned_abs()
-        );
-    } else {
-        write_positional(&mut out, &digits, exp + 1);
-    }
-    out
-}
+pub use hearth_model::float::{format_go_f as format_float_f, format_go_g as format_float_g};
 
 /// Go's `%.Nf` (`strconv.FormatFloat(v, 'f', N, 64)`).
 pub fn format_float_fixed(v: f64, precision: usize) -> String {
@@ -62,40 +24,6 @@ fn non_finite(v: f64) -> Option<&'static str> {
         Some("-Inf")
     } else {
         None
-    }
-}
-
-/// Sign, shortest round-trip decimal digits (no leading zeros, at least one digit) and the
-/// decimal exponent of the first digit.
-fn shortest_digits(v: f64) -> (bool, String, i32) {
-    // Rust's `{:e}` gives the shortest round-trip digits as `d.ddde[-]x`.
-    let s = format!("{:e}", v.abs());
-    let (mantissa, exp) = s.split_once('e').unwrap_or((s.as_str(), "0"));
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let exp: i32 = exp.parse().unwrap_or(0);
-    (v.is_sign_negative(), digits, exp)
-}
-
-/// Writes `digits` with the decimal point after `point` digits (may be ≤ 0 or beyond).
-fn write_positional(out: &mut String, digits: &str, point: i32) {
-    if point <= 0 {
-        out.push_str("0.");
-        for _ in 0..(-point) {
-            out.push('0');
-        }
-        out.push_str(digits);
-        return;
-    }
-    let point = point as usize;
-    if point >= digits.len() {
-        out.push_str(digits);
-        for _ in digits.len()..point {
-            out.push('0');
-        }
-    } else {
-        out.push_str(&digits[..point]);
-        out.push('.');
-        out.push_str(&digits[point..]);
     }
 }
 
