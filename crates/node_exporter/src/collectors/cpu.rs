@@ -68,13 +68,17 @@ impl CpuTimes {
 pub fn parse_proc_stat_cpus(path: &Path, text: &str) -> Result<Vec<(u32, CpuTimes)>, CollectError> {
     let mut out = Vec::new();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("cpu") else {
+        // `cpuN` lines only: the aggregate line is `cpu ` with no number.
+        let Some(rest) = line
+            .strip_prefix("cpu")
+            .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        else {
             continue;
         };
         let mut f = rest.split_ascii_whitespace();
-        let Some(id) = f.next() else { continue };
-        // The aggregate "cpu " line has no number.
-        let Ok(id) = id.parse::<u32>() else { continue };
+        let Some(Ok(id)) = f.next().map(str::parse::<u32>) else {
+            continue;
+        };
         let mut t = CpuTimes::default();
         for (i, slot) in t.fields_mut().into_iter().enumerate() {
             match f.next() {

@@ -9,7 +9,8 @@ use crate::collector::{CollectError, Collector};
 use crate::device_filter::DeviceFilter;
 use crate::paths::{HostPaths, read_text};
 use crate::sink::MetricSink;
-use crate::sys::{self, FsStats};
+use crate::sys;
+pub use crate::sys::FsStats;
 
 /// One mount as upstream labels it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -97,8 +98,9 @@ impl FilesystemCollector {
         parse_mountinfo(&path, &text)
     }
 
-    /// The mount point as seen from `--path.rootfs` (`/host/home` → `/home`).
-    fn strip_rootfs<'a>(&self, mount_point: &'a str) -> Option<&'a str> {
+    /// The mount point as seen from `--path.rootfs` (`/host/home` → `/home`); mounts
+    /// outside it stay as they are, as upstream's prefix strip leaves them.
+    fn strip_rootfs<'a>(&self, mount_point: &'a str) -> &'a str {
         let root = self
             .paths
             .rootfs
@@ -106,12 +108,12 @@ impl FilesystemCollector {
             .unwrap_or("/")
             .trim_end_matches('/');
         if root.is_empty() {
-            return Some(mount_point);
+            return mount_point;
         }
         match mount_point.strip_prefix(root) {
-            Some("") => Some("/"),
-            Some(rest) if rest.starts_with('/') => Some(rest),
-            _ => None,
+            Some("") => "/",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => mount_point,
         }
     }
 }
@@ -142,9 +144,7 @@ impl Collector for FilesystemCollector {
     fn update(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let mut seen = HashSet::new();
         for m in self.mounts()? {
-            let Some(mount_point) = self.strip_rootfs(&m.mount_point) else {
-                continue;
-            };
+            let mount_point = self.strip_rootfs(&m.mount_point);
             if self.mount_points.ignored(mount_point) || self.fs_types.ignored(&m.fs_type) {
                 continue;
             }

@@ -157,7 +157,8 @@ impl Collector for TextfileCollector {
                     .modified()
                     .and_then(|m| m.duration_since(UNIX_EPOCH).map_err(std::io::Error::other))
                 {
-                    mtimes.insert(file, mtime.as_nanos() as f64 / 1e9);
+                    // Whole seconds, as upstream reports them.
+                    mtimes.insert(file, mtime.as_secs() as f64);
                 }
             }
         }

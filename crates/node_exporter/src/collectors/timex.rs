@@ -2,7 +2,8 @@
 
 use crate::collector::{CollectError, Collector};
 use crate::sink::MetricSink;
-use crate::sys::{self, Timex};
+use crate::sys;
+pub use crate::sys::Timex;
 
 /// `adjtimex` returns this state while the clock is not synchronised.
 const TIME_ERROR: i32 = 5;

@@ -2,7 +2,8 @@
 
 use crate::collector::{CollectError, Collector};
 use crate::sink::MetricSink;
-use crate::sys::{self, Utsname};
+use crate::sys;
+pub use crate::sys::Utsname;
 
 pub fn write_uname(sink: &mut MetricSink, u: &Utsname) {
     sink.gauge(
