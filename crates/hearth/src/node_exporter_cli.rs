@@ -113,6 +113,16 @@ pub struct NodeExporterArgs {
     /// Regexp of fields to return for vmstat collector.
     #[arg(long = "collector.vmstat.fields", value_name = "REGEX", default_value = VMSTAT_FIELDS)]
     pub vmstat_fields: String,
+    /// Regexp of net devices to ignore for netclass collector.
+    #[arg(
+        long = "collector.netclass.ignored-devices",
+        value_name = "REGEX",
+        default_value = "^$"
+    )]
+    pub netclass_ignored_devices: String,
+    /// Ignore devices where the speed is invalid.
+    #[arg(long = "collector.netclass.ignore-invalid-speed")]
+    pub netclass_ignore_invalid_speed: bool,
     /// Enables metric node_cpu_guest_seconds_total (default: enabled).
     #[arg(long = "collector.cpu.guest", overrides_with = "no_cpu_guest")]
     pub cpu_guest: bool,
@@ -252,6 +262,8 @@ impl NodeExporterArgs {
             netstat_fields: self.netstat_fields.clone(),
             vmstat_fields: self.vmstat_fields.clone(),
             cpu_guest: !self.no_cpu_guest,
+            netclass_ignored_devices: self.netclass_ignored_devices.clone(),
+            netclass_ignore_invalid_speed: self.netclass_ignore_invalid_speed,
         }
     }
 

@@ -39,6 +39,7 @@ const COLLECTORS: &[&str] = &[
     "hwmon",
     "loadavg",
     "meminfo",
+    "netclass",
     "netdev",
     "netstat",
     "os",
@@ -75,6 +76,7 @@ const NEWER_UPSTREAM: &[(&str, &str)] = &[
 /// Label names current upstream added to families 1.5.0 already had.
 const NEWER_UPSTREAM_LABELS: &[(&str, &str, &str)] = &[
     ("node_disk_info", "rotational", "added in 1.8"),
+    ("node_network_info", "adminstate", "added in 1.8"),
     (
         "node_filesystem_",
         "device_error",

@@ -74,7 +74,7 @@ pub const COLLECTOR_FLAGS: &[CollectorFlag] = collector_flags![
     ("meminfo", true, true),
     ("meminfo_numa", false, false),
     ("mountstats", false, false),
-    ("netclass", true, false),
+    ("netclass", true, true),
     ("netdev", true, true),
     ("netstat", true, true),
     ("network_route", false, false),
@@ -146,6 +146,10 @@ pub struct NodeExporterConfig {
     pub vmstat_fields: String,
     /// `--collector.cpu.guest`: export `node_cpu_guest_seconds_total`.
     pub cpu_guest: bool,
+    /// `--collector.netclass.ignored-devices`.
+    pub netclass_ignored_devices: String,
+    /// `--collector.netclass.ignore-invalid-speed`: drop a speed of -1 (unknown).
+    pub netclass_ignore_invalid_speed: bool,
 }
 
 impl Default for NodeExporterConfig {
@@ -165,6 +169,8 @@ impl Default for NodeExporterConfig {
             netstat_fields: NETSTAT_FIELDS.to_string(),
             vmstat_fields: VMSTAT_FIELDS.to_string(),
             cpu_guest: true,
+            netclass_ignored_devices: "^$".to_string(),
+            netclass_ignore_invalid_speed: false,
         }
     }
 }

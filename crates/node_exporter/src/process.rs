@@ -87,6 +87,12 @@ fn network_bytes() -> Option<(f64, f64)> {
     Some((rx, tx))
 }
 
+/// The process start time never changes: read `/proc/stat`'s boot time once.
+fn start_time(stat: Option<&ProcStat>) -> Option<f64> {
+    static START: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    *START.get_or_init(|| Some(boot_time()? as f64 + stat?.starttime as f64 / CLOCK_TICKS))
+}
+
 impl ProcessSnapshot {
     pub fn read() -> ProcessSnapshot {
         let stat = read_stat();
@@ -98,9 +104,7 @@ impl ProcessSnapshot {
                 .map(|s| (s.utime + s.stime) as f64 / CLOCK_TICKS),
             virtual_memory_bytes: stat.as_ref().map(|s| s.vsize as f64),
             resident_memory_bytes: resident_bytes(),
-            start_time_seconds: stat
-                .as_ref()
-                .and_then(|s| Some(boot_time()? as f64 + s.starttime as f64 / CLOCK_TICKS)),
+            start_time_seconds: start_time(stat.as_ref()),
             open_fds: fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as f64),
             max_fds: limit(&limits, "Max open files"),
             virtual_memory_max_bytes: limit(&limits, "Max address space")

@@ -16,10 +16,11 @@ use hearth_node_exporter::collectors::{
     conntrack::ConntrackCollector, cpu::CpuCollector, cpufreq::CpufreqCollector,
     diskstats::DiskstatsCollector, entropy::EntropyCollector, filefd::FilefdCollector,
     filesystem::FilesystemCollector, hwmon::HwmonCollector, loadavg::LoadavgCollector,
-    meminfo::MeminfoCollector, netdev::NetdevCollector, netstat::NetstatCollector, os::OsCollector,
-    pressure::PressureCollector, sockstat::SockstatCollector, stat::StatCollector,
-    textfile::TextfileCollector, thermal_zone::ThermalZoneCollector, time::TimeCollector, timex,
-    udp_queues::UdpQueuesCollector, uname, vmstat::VmstatCollector,
+    meminfo::MeminfoCollector, netclass::NetclassCollector, netdev::NetdevCollector,
+    netstat::NetstatCollector, os::OsCollector, pressure::PressureCollector,
+    sockstat::SockstatCollector, stat::StatCollector, textfile::TextfileCollector,
+    thermal_zone::ThermalZoneCollector, time::TimeCollector, timex, udp_queues::UdpQueuesCollector,
+    uname, vmstat::VmstatCollector,
 };
 use hearth_node_exporter::config::{
     DISKSTATS_DEVICE_EXCLUDE, FILESYSTEM_FS_TYPES_EXCLUDE, FILESYSTEM_MOUNT_POINTS_EXCLUDE,
@@ -199,6 +200,24 @@ fn netdev() {
         DeviceFilter::new("", "^wlan").unwrap(),
     ));
     assert!(!out.contains("device=\"eth0\"") && out.contains("device=\"wlan0\""));
+}
+
+#[test]
+fn netclass() {
+    check(
+        "netclass",
+        &NetclassCollector::new(paths(), search_regex("^$").unwrap(), false),
+    );
+    let (out, _) = run(&NetclassCollector::new(
+        paths(),
+        search_regex("^lo$").unwrap(),
+        true,
+    ));
+    assert!(!out.contains("device=\"lo\""), "{out}");
+    assert!(
+        !out.contains("node_network_speed_bytes{device=\"wlan0\"}"),
+        "{out}"
+    );
 }
 
 #[test]

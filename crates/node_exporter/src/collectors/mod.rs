@@ -11,6 +11,7 @@ pub mod filesystem;
 pub mod hwmon;
 pub mod loadavg;
 pub mod meminfo;
+pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
@@ -98,6 +99,14 @@ pub fn build(config: &NodeExporterConfig) -> Result<Vec<Box<dyn Collector>>, Con
             "hwmon" => Box::new(hwmon::HwmonCollector::new(p())),
             "loadavg" => Box::new(loadavg::LoadavgCollector::new(p())),
             "meminfo" => Box::new(meminfo::MeminfoCollector::new(p())),
+            "netclass" => Box::new(netclass::NetclassCollector::new(
+                p(),
+                fields(
+                    &config.netclass_ignored_devices,
+                    "--collector.netclass.ignored-devices",
+                )?,
+                config.netclass_ignore_invalid_speed,
+            )),
             "netdev" => Box::new(netdev::NetdevCollector::new(
                 p(),
                 filter(
