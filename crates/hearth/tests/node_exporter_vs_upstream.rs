@@ -184,7 +184,8 @@ fn http_get(port: u16, path: &str) -> Result<String, String> {
     s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
     let raw = String::from_utf8(raw).map_err(|e| e.to_string())?;
     let (head, body) = raw.split_once("\r\n\r\n").ok_or("no HTTP header")?;
-    if !head.starts_with("HTTP/1.") || !head.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+    let ok = head.starts_with("HTTP/1.") && head.split_whitespace().nth(1) == Some("200");
+    if !ok {
         return Err(format!("unexpected response: {head}"));
     }
     Ok(body.to_string())

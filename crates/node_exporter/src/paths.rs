@@ -52,15 +52,30 @@ impl HostPaths {
     }
 }
 
+/// Kernel files are small; this bounds a read of something that is not one.
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads a kernel file with plain `read(2)` calls. `File::read_to_string` first asks
+/// `fstat` and `lseek` for a size hint that kernel files do not have (they report 0 or
+/// 4096); going through `Take` skips that, so a small file costs open, read, read,
+/// close — and this runs hundreds of times per scrape.
+fn read_kernel_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(4096);
+    f.take(MAX_FILE_BYTES).read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Reads a whole file as text.
 pub fn read_text(path: &Path) -> Result<String, CollectError> {
-    fs::read_to_string(path).map_err(|e| CollectError::read(path, e))
+    read_kernel_file(path).map_err(|e| CollectError::read(path, e))
 }
 
 /// Reads a one-value sysfs attribute, trimmed; `None` when it is missing or unreadable
 /// (sysfs attributes come and go with drivers and permissions).
 pub fn read_attr(path: &Path) -> Option<String> {
-    let s = fs::read_to_string(path).ok()?;
+    let s = read_kernel_file(path).ok()?;
     Some(s.trim().to_string())
 }
 

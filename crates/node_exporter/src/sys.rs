@@ -18,6 +18,8 @@ pub struct FsStats {
     pub files_free: u64,
 }
 
+// The libc field types differ between targets (32/64-bit); the casts are no-ops on some.
+#[allow(clippy::unnecessary_cast)]
 pub fn statfs(path: &Path) -> io::Result<FsStats> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
@@ -104,6 +106,7 @@ pub struct Timex {
     pub tai: i32,
 }
 
+#[allow(clippy::unnecessary_cast)]
 pub fn adjtimex() -> io::Result<Timex> {
     let mut buf = MaybeUninit::<libc::timex>::zeroed();
     // SAFETY: a zeroed timex has modes == 0, which only reads the clock state.
@@ -137,6 +140,7 @@ pub fn adjtimex() -> io::Result<Timex> {
 }
 
 /// The local time zone's abbreviation and offset from UTC in seconds at `unix_seconds`.
+#[allow(clippy::unnecessary_cast)]
 pub fn local_zone(unix_seconds: i64) -> Option<(String, i64)> {
     let t = unix_seconds as libc::time_t;
     let mut tm = MaybeUninit::<libc::tm>::zeroed();

@@ -160,9 +160,9 @@ impl CpuCollector {
             cores
                 .entry((package, core))
                 .or_insert_with(|| num("thermal_throttle/core_throttle_count"));
-            if !packages.contains_key(&package) {
+            if let std::collections::btree_map::Entry::Vacant(e) = packages.entry(package) {
                 if let Some(n) = num("thermal_throttle/package_throttle_count") {
-                    packages.insert(package, n);
+                    e.insert(n);
                 }
             }
         }

@@ -3,6 +3,8 @@
 
 use hearth_model::FastRegex;
 
+use crate::device_filter::CachedRegex;
+
 use crate::collector::{CollectError, Collector};
 use crate::paths::{HostPaths, read_attr};
 use crate::sink::MetricSink;
@@ -29,7 +31,7 @@ const NUMBERS: &[(&str, &str, bool)] = &[
 
 pub struct NetclassCollector {
     paths: HostPaths,
-    ignored: FastRegex,
+    ignored: CachedRegex,
     ignore_invalid_speed: bool,
 }
 
@@ -41,7 +43,7 @@ impl NetclassCollector {
     ) -> NetclassCollector {
         NetclassCollector {
             paths,
-            ignored,
+            ignored: CachedRegex::new(ignored),
             ignore_invalid_speed,
         }
     }

@@ -9,18 +9,23 @@ use std::path::{Path, PathBuf};
 
 use hearth_model::FastRegex;
 
+use crate::device_filter::CachedRegex;
+
 use crate::collector::{CollectError, Collector};
 use crate::paths::{HostPaths, read_text};
 use crate::sink::MetricSink;
 
 pub struct NetstatCollector {
     paths: HostPaths,
-    fields: FastRegex,
+    fields: CachedRegex,
 }
 
 impl NetstatCollector {
     pub fn new(paths: HostPaths, fields: FastRegex) -> NetstatCollector {
-        NetstatCollector { paths, fields }
+        NetstatCollector {
+            paths,
+            fields: CachedRegex::new(fields),
+        }
     }
 
     fn net_file(&self, name: &str) -> PathBuf {

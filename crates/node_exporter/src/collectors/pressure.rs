@@ -16,7 +16,10 @@ impl PressureCollector {
 
 /// Per resource, the metric for its `some` and `full` lines. The kernel reports no
 /// meaningful `full` for cpu and no `some` for irq, and upstream exports neither.
-const RESOURCES: &[(&str, Option<(&str, &str)>, Option<(&str, &str)>)] = &[
+/// A metric name and help text.
+type Metric = Option<(&'static str, &'static str)>;
+
+const RESOURCES: &[(&str, Metric, Metric)] = &[
     (
         "cpu",
         Some((

@@ -2,18 +2,23 @@
 
 use hearth_model::FastRegex;
 
+use crate::device_filter::CachedRegex;
+
 use crate::collector::{CollectError, Collector};
 use crate::paths::{HostPaths, parse_field, read_text};
 use crate::sink::MetricSink;
 
 pub struct VmstatCollector {
     paths: HostPaths,
-    fields: FastRegex,
+    fields: CachedRegex,
 }
 
 impl VmstatCollector {
     pub fn new(paths: HostPaths, fields: FastRegex) -> VmstatCollector {
-        VmstatCollector { paths, fields }
+        VmstatCollector {
+            paths,
+            fields: CachedRegex::new(fields),
+        }
     }
 }
 
