@@ -36,8 +36,6 @@ pub enum StartError {
     },
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
-    #[error("node exporter: {0}")]
-    NodeExporter(#[from] node_exporter_cli::NodeExporterError),
 }
 
 /// Runs until SIGINT or SIGTERM.
@@ -65,15 +63,16 @@ async fn serve(opts: Options) -> Result<(), StartError> {
             .map_err(StartError::Serve)
     };
     let (ne_config, ne_http) = node_exporter_cli::default_options();
+    // A port already taken (a real node_exporter on :9100) must not keep the rest of
+    // hearth from starting: report it and carry on without the node exporter.
     let node_exporter = async {
-        node_exporter_cli::serve(
-            ne_config,
-            ne_http,
-            &[opts.node_exporter_listen],
-            shutdown_signal(),
-        )
-        .await
-        .map_err(StartError::from)
+        let listen = [opts.node_exporter_listen];
+        if let Err(e) =
+            node_exporter_cli::serve(ne_config, ne_http, &listen, shutdown_signal()).await
+        {
+            tracing::error!("node exporter not started: {e}");
+        }
+        Ok::<(), StartError>(())
     };
     tokio::try_join!(server, node_exporter).map(|_| ())
 }
