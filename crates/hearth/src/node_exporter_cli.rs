@@ -113,6 +113,20 @@ pub struct NodeExporterArgs {
     /// Regexp of fields to return for vmstat collector.
     #[arg(long = "collector.vmstat.fields", value_name = "REGEX", default_value = VMSTAT_FIELDS)]
     pub vmstat_fields: String,
+    /// Regexp of arp devices to exclude (mutually exclusive to device-include).
+    #[arg(
+        long = "collector.arp.device-exclude",
+        value_name = "REGEX",
+        default_value = ""
+    )]
+    pub arp_device_exclude: String,
+    /// Regexp of arp devices to include (mutually exclusive to device-exclude).
+    #[arg(
+        long = "collector.arp.device-include",
+        value_name = "REGEX",
+        default_value = ""
+    )]
+    pub arp_device_include: String,
     /// Regexp of net devices to ignore for netclass collector.
     #[arg(
         long = "collector.netclass.ignored-devices",
@@ -262,6 +276,8 @@ impl NodeExporterArgs {
             netstat_fields: self.netstat_fields.clone(),
             vmstat_fields: self.vmstat_fields.clone(),
             cpu_guest: !self.no_cpu_guest,
+            arp_device_exclude: self.arp_device_exclude.clone(),
+            arp_device_include: self.arp_device_include.clone(),
             netclass_ignored_devices: self.netclass_ignored_devices.clone(),
             netclass_ignore_invalid_speed: self.netclass_ignore_invalid_speed,
         }

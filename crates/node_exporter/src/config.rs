@@ -42,7 +42,7 @@ macro_rules! collector_flags {
 
 /// Every Linux collector of node_exporter 1.9, with upstream's default.
 pub const COLLECTOR_FLAGS: &[CollectorFlag] = collector_flags![
-    ("arp", true, false),
+    ("arp", true, true),
     ("bcache", true, false),
     ("bonding", true, false),
     ("btrfs", true, false),
@@ -91,11 +91,11 @@ pub const COLLECTOR_FLAGS: &[CollectorFlag] = collector_flags![
     ("rapl", true, false),
     ("runit", false, false),
     ("schedstat", true, false),
-    ("selinux", true, false),
+    ("selinux", true, true),
     ("slabinfo", false, false),
     ("sockstat", true, true),
     ("softirqs", false, false),
-    ("softnet", true, false),
+    ("softnet", true, true),
     ("stat", true, true),
     ("supervisord", false, false),
     ("sysctl", false, false),
@@ -146,6 +146,8 @@ pub struct NodeExporterConfig {
     pub vmstat_fields: String,
     /// `--collector.cpu.guest`: export `node_cpu_guest_seconds_total`.
     pub cpu_guest: bool,
+    pub arp_device_exclude: String,
+    pub arp_device_include: String,
     /// `--collector.netclass.ignored-devices`.
     pub netclass_ignored_devices: String,
     /// `--collector.netclass.ignore-invalid-speed`: drop a speed of -1 (unknown).
@@ -169,6 +171,8 @@ impl Default for NodeExporterConfig {
             netstat_fields: NETSTAT_FIELDS.to_string(),
             vmstat_fields: VMSTAT_FIELDS.to_string(),
             cpu_guest: true,
+            arp_device_exclude: String::new(),
+            arp_device_include: String::new(),
             netclass_ignored_devices: "^$".to_string(),
             netclass_ignore_invalid_speed: false,
         }

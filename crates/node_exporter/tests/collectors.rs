@@ -13,14 +13,14 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use hearth_exposition::encode_text;
 use hearth_node_exporter::collectors::{
-    conntrack::ConntrackCollector, cpu::CpuCollector, cpufreq::CpufreqCollector,
+    arp::ArpCollector, conntrack::ConntrackCollector, cpu::CpuCollector, cpufreq::CpufreqCollector,
     diskstats::DiskstatsCollector, entropy::EntropyCollector, filefd::FilefdCollector,
     filesystem::FilesystemCollector, hwmon::HwmonCollector, loadavg::LoadavgCollector,
     meminfo::MeminfoCollector, netclass::NetclassCollector, netdev::NetdevCollector,
     netstat::NetstatCollector, os::OsCollector, pressure::PressureCollector,
-    sockstat::SockstatCollector, stat::StatCollector, textfile::TextfileCollector,
-    thermal_zone::ThermalZoneCollector, time::TimeCollector, timex, udp_queues::UdpQueuesCollector,
-    uname, vmstat::VmstatCollector,
+    selinux::SelinuxCollector, sockstat::SockstatCollector, softnet::SoftnetCollector,
+    stat::StatCollector, textfile::TextfileCollector, thermal_zone::ThermalZoneCollector,
+    time::TimeCollector, timex, udp_queues::UdpQueuesCollector, uname, vmstat::VmstatCollector,
 };
 use hearth_node_exporter::config::{
     DISKSTATS_DEVICE_EXCLUDE, FILESYSTEM_FS_TYPES_EXCLUDE, FILESYSTEM_MOUNT_POINTS_EXCLUDE,
@@ -274,6 +274,29 @@ fn entropy() {
 #[test]
 fn conntrack() {
     check("conntrack", &ConntrackCollector::new(paths()));
+}
+
+#[test]
+fn arp() {
+    check("arp", &ArpCollector::new(paths(), DeviceFilter::default()));
+}
+
+#[test]
+fn selinux() {
+    check("selinux", &SelinuxCollector::new(paths()));
+    let mut p = paths();
+    p.sysfs = fixtures().join("missing");
+    let (out, r) = run(&SelinuxCollector::new(p));
+    r.unwrap();
+    assert!(
+        out.contains("node_selinux_enabled 0") && !out.contains("mode"),
+        "{out}"
+    );
+}
+
+#[test]
+fn softnet() {
+    check("softnet", &SoftnetCollector::new(paths()));
 }
 
 #[test]

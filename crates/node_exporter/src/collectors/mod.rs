@@ -1,6 +1,7 @@
 //! The collectors, one module each, and [`build`], which turns a configuration into
 //! the list of collectors that run.
 
+pub mod arp;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -16,7 +17,9 @@ pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
+pub mod selinux;
 pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod thermal_zone;
@@ -61,6 +64,17 @@ pub fn build(config: &NodeExporterConfig) -> Result<Vec<Box<dyn Collector>>, Con
     let mut out: Vec<Box<dyn Collector>> = Vec::new();
     for name in names {
         let c: Box<dyn Collector> = match name {
+            "arp" => Box::new(arp::ArpCollector::new(
+                p(),
+                filter(
+                    &config.arp_device_exclude,
+                    &config.arp_device_include,
+                    (
+                        "--collector.arp.device-exclude",
+                        "--collector.arp.device-include",
+                    ),
+                )?,
+            )),
             "conntrack" => Box::new(conntrack::ConntrackCollector::new(p())),
             "cpu" => Box::new(cpu::CpuCollector::new(p(), config.cpu_guest)),
             "cpufreq" => Box::new(cpufreq::CpufreqCollector::new(p())),
@@ -124,6 +138,8 @@ pub fn build(config: &NodeExporterConfig) -> Result<Vec<Box<dyn Collector>>, Con
             )),
             "os" => Box::new(os::OsCollector::new(p())),
             "pressure" => Box::new(pressure::PressureCollector::new(p())),
+            "selinux" => Box::new(selinux::SelinuxCollector::new(p())),
+            "softnet" => Box::new(softnet::SoftnetCollector::new(p())),
             "sockstat" => Box::new(sockstat::SockstatCollector::new(p(), sys::page_size())),
             "stat" => Box::new(stat::StatCollector::new(p())),
             "textfile" => Box::new(textfile::TextfileCollector::new(
