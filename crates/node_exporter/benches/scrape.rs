@@ -1,5 +1,5 @@
 //! One full scrape — every default collector, then text encoding — of this host and of
-//! the recorded fixture host, in parallel (as served) and sequentially.
+//! the recorded fixture host, on one thread and on two.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -17,13 +17,15 @@ fn scrape_and_encode(e: &NodeExporter) -> usize {
 }
 
 fn scrape(c: &mut Criterion) {
-    let host = NodeExporter::new(&NodeExporterConfig::default()).unwrap();
-    c.bench_function("scrape/this_host/parallel", |b| {
+    let host = NodeExporter::new(&NodeExporterConfig::default())
+        .unwrap()
+        .with_workers(2);
+    c.bench_function("scrape/this_host/2_threads", |b| {
         b.iter(|| black_box(scrape_and_encode(&host)))
     });
     let host = NodeExporter::new(&NodeExporterConfig::default())
         .unwrap()
-        .sequential();
+        .with_workers(1);
     c.bench_function("scrape/this_host/sequential", |b| {
         b.iter(|| black_box(scrape_and_encode(&host)))
     });
@@ -34,7 +36,7 @@ fn scrape(c: &mut Criterion) {
         textfile_directories: vec![fixtures.join("textfile/good").display().to_string()],
         ..Default::default()
     };
-    let fixture = NodeExporter::new(&config).unwrap().sequential();
+    let fixture = NodeExporter::new(&config).unwrap().with_workers(1);
     c.bench_function("scrape/fixture_host/sequential", |b| {
         b.iter(|| black_box(scrape_and_encode(&fixture)))
     });
