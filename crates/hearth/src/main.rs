@@ -223,7 +223,7 @@ mod tests {
         let config = args.config();
         assert!(config.collectors.contains(&"filesystem".to_string()));
         assert!(
-            !config.collectors.contains(&"arp".to_string()),
+            !config.collectors.contains(&"zfs".to_string()),
             "not implemented, dropped"
         );
         assert!(config.cpu_guest);
