@@ -1,8 +1,8 @@
 //! The default mode: every component that exists, in one process.
 //!
-//! Today that is hearth's own metrics on the server port; the server, pushgateway,
-//! node exporter, alertmanager and dashboards join here as they land, each on its
-//! upstream port.
+//! Today that is hearth's own metrics on the server port and the node exporter on
+//! :9100; the server, pushgateway, alertmanager and dashboards join here as they land,
+//! each on its upstream port.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,11 +13,16 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 
-use crate::own_metrics;
+use crate::{node_exporter_cli, own_metrics};
+
+/// node_exporter's port, on every interface.
+pub const NODE_EXPORTER_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 9100);
 
 /// What the default mode needs to start.
 pub struct Options {
     pub listen: SocketAddr,
+    pub node_exporter_listen: SocketAddr,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,10 +56,25 @@ async fn serve(opts: Options) -> Result<(), StartError> {
             source,
         })?;
     tracing::info!(address = %opts.listen, "hearth listening (own metrics at /metrics)");
-    axum::serve(listener, router(registry))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(StartError::Serve)
+    let server = async {
+        axum::serve(listener, router(registry))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(StartError::Serve)
+    };
+    let (ne_config, ne_http) = node_exporter_cli::default_options();
+    // A port already taken (a real node_exporter on :9100) must not keep the rest of
+    // hearth from starting: report it and carry on without the node exporter.
+    let node_exporter = async {
+        let listen = [opts.node_exporter_listen];
+        if let Err(e) =
+            node_exporter_cli::serve(ne_config, ne_http, &listen, shutdown_signal()).await
+        {
+            tracing::error!("node exporter not started: {e}");
+        }
+        Ok::<(), StartError>(())
+    };
+    tokio::try_join!(server, node_exporter).map(|_| ())
 }
 
 fn router(registry: Arc<Registry>) -> Router {
@@ -79,7 +99,7 @@ fn router(registry: Arc<Registry>) -> Router {
         .route("/-/ready", get(|| async { "hearth is Ready.\n" }))
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

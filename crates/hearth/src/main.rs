@@ -8,6 +8,7 @@
 mod all_in_one;
 mod build_info;
 mod check_metrics;
+mod node_exporter_cli;
 mod own_metrics;
 
 use std::io::Read;
@@ -20,7 +21,7 @@ use clap::{Args, Parser, Subcommand};
 ///
 /// Without a subcommand, hearth starts every component in one process with data in
 /// ./data. Components land one by one; today that is hearth's own metrics endpoint
-/// (/metrics, /-/healthy, /-/ready) on :9090.
+/// (/metrics, /-/healthy, /-/ready) on :9090 and the node exporter on :9100.
 #[derive(Parser, Debug)]
 #[command(
     name = "hearth",
@@ -44,6 +45,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Export this host's metrics (CPU, memory, disks, filesystems, network, …) like
+    /// Prometheus' node_exporter, with its metric names and flags, on :9100.
+    ///
+    /// Reads /proc and /sys (see --path.procfs, --path.sysfs, --path.rootfs); every
+    /// default Linux collector upstream has is a `--[no-]collector.<name>` flag.
+    /// Metrics of other programs can be dropped as *.prom files into
+    /// --collector.textfile.directory.
+    ///
+    ///   hearth node-exporter --web.listen-address=:9100 --no-collector.hwmon
+    NodeExporter(Box<node_exporter_cli::NodeExporterArgs>),
     /// Utilities that work on files and standard input, like `promtool`.
     Tool {
         #[command(subcommand)]
@@ -122,10 +133,15 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Some(Command::Tool { tool }) => run_tool(tool),
+        Some(Command::NodeExporter(args)) => {
+            init_logging(&cli.log);
+            node_exporter_cli::run(&args)
+        }
         None => {
             init_logging(&cli.log);
             match all_in_one::run(all_in_one::Options {
                 listen: cli.all_in_one.web_listen_address,
+                node_exporter_listen: all_in_one::NODE_EXPORTER_LISTEN,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -171,6 +187,47 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn node_exporter_flags_parse_like_upstream() {
+        let cli = Cli::try_parse_from([
+            "hearth",
+            "node-exporter",
+            "--web.listen-address=:19100",
+            "--web.listen-address",
+            "127.0.0.1:19101",
+            "--collector.disable-defaults",
+            "--collector.cpu",
+            "--collector.meminfo",
+            "--no-collector.meminfo",
+            "--no-collector.wifi",
+            "--collector.textfile.directory=/tmp/x",
+            "--collector.filesystem.mount-points-include=^/$",
+            "--no-collector.cpu.guest",
+        ])
+        .unwrap();
+        let Some(Command::NodeExporter(args)) = cli.command else {
+            panic!("not the node-exporter subcommand");
+        };
+        assert_eq!(args.web_listen_address, [":19100", "127.0.0.1:19101"]);
+        let config = args.config();
+        assert_eq!(config.collectors, ["cpu"]);
+        assert_eq!(config.textfile_directories, ["/tmp/x"]);
+        assert_eq!(config.filesystem_mount_points_exclude, "");
+        assert!(!config.cpu_guest);
+        let cli = Cli::try_parse_from(["hearth", "node-exporter"]).unwrap();
+        let Some(Command::NodeExporter(args)) = cli.command else {
+            panic!("not the node-exporter subcommand");
+        };
+        let config = args.config();
+        assert!(config.collectors.contains(&"filesystem".to_string()));
+        assert!(
+            !config.collectors.contains(&"zfs".to_string()),
+            "not implemented, dropped"
+        );
+        assert!(config.cpu_guest);
+        assert_eq!(args.web_listen_address, [":9100"]);
     }
 
     #[test]

@@ -11,6 +11,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
+use hearth_node_exporter::process::ProcessSnapshot;
+
 use crate::build_info;
 
 /// Builds the registry with `hearth_build_info` and the `process_*` metrics.
@@ -47,8 +49,9 @@ pub fn encode(registry: &Registry) -> String {
     out
 }
 
-/// The `process_*` metrics client libraries export (from `/proc/self`), so dashboards
-/// built for Prometheus' own process metrics work against hearth.
+/// The `process_*` metrics client libraries export, read by the node exporter's
+/// [`ProcessSnapshot`] so every component reports them alike and dashboards built for
+/// Prometheus' own process metrics work against hearth.
 #[derive(Debug)]
 struct ProcessCollector {
     start_time_seconds: f64,
@@ -57,86 +60,9 @@ struct ProcessCollector {
 impl ProcessCollector {
     fn new() -> ProcessCollector {
         ProcessCollector {
-            start_time_seconds: process_start_time().unwrap_or(0.0),
+            start_time_seconds: ProcessSnapshot::read().start_time_seconds.unwrap_or(0.0),
         }
     }
-}
-
-/// Clock ticks per second of `/proc/<pid>/stat` times; 100 on every Linux we target.
-const CLOCK_TICKS: f64 = 100.0;
-
-struct ProcStat {
-    utime: u64,
-    stime: u64,
-    starttime: u64,
-    vsize: u64,
-}
-
-fn read_stat() -> Option<ProcStat> {
-    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces) start after ") ".
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
-    Some(ProcStat {
-        utime: n(11)?,
-        stime: n(12)?,
-        starttime: n(19)?,
-        vsize: n(20)?,
-    })
-}
-
-/// Resident set size from `/proc/self/status` (in kB there, so no page-size guess).
-fn resident_bytes() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb = s
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?;
-    Some(kb.parse::<u64>().ok()? * 1024)
-}
-
-fn boot_time() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/stat").ok()?;
-    s.lines()
-        .find_map(|l| l.strip_prefix("btime "))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-fn process_start_time() -> Option<f64> {
-    let stat = read_stat()?;
-    Some(boot_time()? as f64 + stat.starttime as f64 / CLOCK_TICKS)
-}
-
-fn limit(name: &str) -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = s.lines().find(|l| l.starts_with(name))?;
-    let soft = line[name.len()..].split_whitespace().next()?;
-    if soft == "unlimited" {
-        return Some(f64::INFINITY);
-    }
-    soft.parse().ok()
-}
-
-fn open_fds() -> Option<i64> {
-    Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as i64)
-}
-
-/// Bytes received and sent on all interfaces of the process' network namespace.
-fn network_bytes() -> Option<(u64, u64)> {
-    let s = std::fs::read_to_string("/proc/self/net/dev").ok()?;
-    let (mut rx, mut tx) = (0u64, 0u64);
-    for line in s.lines().skip(2) {
-        let (_, stats) = line.split_once(':')?;
-        let f: Vec<u64> = stats
-            .split_whitespace()
-            .filter_map(|v| v.parse().ok())
-            .collect();
-        rx += f.first().copied().unwrap_or(0);
-        tx += f.get(8).copied().unwrap_or(0);
-    }
-    Some((rx, tx))
 }
 
 fn gauge(
@@ -163,71 +89,66 @@ fn counter(
 
 impl Collector for ProcessCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        if let Some(st) = read_stat() {
-            counter(
-                &mut enc,
+        let p = ProcessSnapshot::read();
+        // prometheus-client appends `_total` to counter names itself.
+        let counters = [
+            (
                 "process_cpu_seconds",
                 "Total user and system CPU time spent in seconds.",
-                (st.utime + st.stime) as f64 / CLOCK_TICKS,
-            )?;
-            gauge(
-                &mut enc,
-                "process_virtual_memory_bytes",
-                "Virtual memory size in bytes.",
-                st.vsize as f64,
-            )?;
-        }
-        if let Some(rss) = resident_bytes() {
-            gauge(
-                &mut enc,
-                "process_resident_memory_bytes",
-                "Resident memory size in bytes.",
-                rss as f64,
-            )?;
-        }
-        gauge(
-            &mut enc,
-            "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
-            self.start_time_seconds,
-        )?;
-        if let Some(n) = open_fds() {
-            gauge(
-                &mut enc,
-                "process_open_fds",
-                "Number of open file descriptors.",
-                n as f64,
-            )?;
-        }
-        if let Some(max) = limit("Max open files") {
-            gauge(
-                &mut enc,
-                "process_max_fds",
-                "Maximum number of open file descriptors.",
-                max,
-            )?;
-        }
-        if let Some(max) = limit("Max address space") {
-            gauge(
-                &mut enc,
-                "process_virtual_memory_max_bytes",
-                "Maximum amount of virtual memory available in bytes.",
-                if max.is_infinite() { -1.0 } else { max },
-            )?;
-        }
-        if let Some((rx, tx)) = network_bytes() {
-            counter(
-                &mut enc,
+                p.cpu_seconds,
+            ),
+            (
                 "process_network_receive_bytes",
                 "Number of bytes received by the process over the network.",
-                rx as f64,
-            )?;
-            counter(
-                &mut enc,
+                p.network_receive_bytes,
+            ),
+            (
                 "process_network_transmit_bytes",
                 "Number of bytes sent by the process over the network.",
-                tx as f64,
-            )?;
+                p.network_transmit_bytes,
+            ),
+        ];
+        for (name, help, v) in counters {
+            if let Some(v) = v {
+                counter(&mut enc, name, help, v)?;
+            }
+        }
+        let gauges = [
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+                p.virtual_memory_bytes,
+            ),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                p.resident_memory_bytes,
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                Some(self.start_time_seconds),
+            ),
+            (
+                "process_open_fds",
+                "Number of open file descriptors.",
+                p.open_fds,
+            ),
+            (
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                p.max_fds,
+            ),
+            (
+                "process_virtual_memory_max_bytes",
+                "Maximum amount of virtual memory available in bytes.",
+                p.virtual_memory_max_bytes,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            if let Some(v) = v {
+                gauge(&mut enc, name, help, v)?;
+            }
         }
         Ok(())
     }
