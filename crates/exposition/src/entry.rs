@@ -60,7 +60,7 @@ pub struct HistogramEntry<'e> {
     pub series: &'e [u8],
     pub name: Cow<'e, str>,
     pub labels: &'e [LabelPair<'e>],
-    pub histogram: HistogramValue,
+    pub histogram: &'e HistogramValue,
     pub timestamp: Option<Timestamp>,
     pub exemplars: &'e [Exemplar],
     pub created_timestamp: Option<Timestamp>,

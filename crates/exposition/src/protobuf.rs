@@ -48,6 +48,7 @@ pub struct ProtobufParser<'a> {
     name: String,
     key: Vec<u8>,
     exemplars: Vec<Exemplar>,
+    histogram: HistogramValue,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,6 +88,7 @@ impl<'a> ProtobufParser<'a> {
             name: String::new(),
             key: Vec::new(),
             exemplars: Vec::new(),
+            histogram: HistogramValue::Float(FloatHistogram::default()),
         }
     }
 
@@ -402,11 +404,13 @@ impl<'a> ProtobufParser<'a> {
             self.key.extend_from_slice(l.value.as_bytes());
         }
         if let Some(histogram) = native {
+            // Kept in the parser so entries stay small (they are moved on every `next`).
+            self.histogram = histogram;
             return Entry::Histogram(HistogramEntry {
                 series: &self.key,
                 name: Cow::Borrowed(&self.name),
                 labels: &self.labels,
-                histogram,
+                histogram: &self.histogram,
                 timestamp,
                 exemplars: &self.exemplars,
                 created_timestamp,

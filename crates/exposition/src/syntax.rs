@@ -68,6 +68,7 @@ pub(crate) fn is_label_start(b: u8) -> bool {
 }
 
 /// End of the metric name starting at `pos` (which must be a metric-name start byte).
+#[inline]
 pub(crate) fn scan_metric_name(b: &[u8], mut pos: usize) -> usize {
     while pos < b.len() && CLASS[b[pos] as usize] & METRIC_CHAR != 0 {
         pos += 1;
@@ -76,6 +77,7 @@ pub(crate) fn scan_metric_name(b: &[u8], mut pos: usize) -> usize {
 }
 
 /// End of the label name starting at `pos` (which must be a label-name start byte).
+#[inline]
 pub(crate) fn scan_label_name(b: &[u8], mut pos: usize) -> usize {
     while pos < b.len() && CLASS[b[pos] as usize] & LABEL_CHAR != 0 {
         pos += 1;
@@ -94,13 +96,20 @@ pub(crate) struct Quoted {
 /// Scans a `"…"` string whose opening quote is at `pos`. A backslash escapes any next
 /// byte. Returns `None` if the string is not closed (or, when `allow_newline` is false,
 /// contains a raw line feed).
+#[inline]
 pub(crate) fn scan_quoted(b: &[u8], pos: usize, allow_newline: bool) -> Option<Quoted> {
     let mut i = pos + 1;
     let mut has_escape = false;
     let mut newlines = 0;
     loop {
-        let off = memchr::memchr3(b'"', b'\\', b'\n', b.get(i..)?)?;
-        i += off;
+        // Label values are short: a plain loop beats memchr's setup for the first bytes.
+        let short_end = b.len().min(i + 32);
+        while i < short_end && !matches!(b[i], b'"' | b'\\' | b'\n') {
+            i += 1;
+        }
+        if i == short_end {
+            i += memchr::memchr3(b'"', b'\\', b'\n', b.get(i..)?)?;
+        }
         match b[i] {
             b'"' => {
                 return Some(Quoted {
@@ -145,6 +154,7 @@ fn quoted_token<'a>(
 
 /// A label name at `p`: a legacy name or a quoted string. Returns the name, whether it
 /// was quoted (a quoted string alone may be the metric name), and the index after it.
+#[inline]
 pub(crate) fn label_name_token<'a>(
     input: &'a str,
     p: usize,
@@ -221,6 +231,7 @@ fn unescape(s: &str, quote: bool) -> Cow<'_, str> {
 
 /// Prometheus rewrites `le` of classic histograms and `quantile` of summaries into the
 /// OpenMetrics float form (`le="1"` becomes `le="1.0"`), so both formats give one series.
+#[inline]
 pub(crate) fn normalize_le_quantile<'a>(
     mtype: MetricType,
     name: &str,

@@ -124,6 +124,9 @@ pub enum ParseFloatError {
 /// in any case. Hexadecimal floats and `_` separators are rejected, as Prometheus does.
 /// Finite numbers too large for f64 are a range error, as in Go.
 pub fn parse_go_float(s: &str) -> Result<f64, ParseFloatError> {
+    if let Some(v) = parse_short_decimal(s) {
+        return Ok(v);
+    }
     let b = s.as_bytes();
     let body = match b.first() {
         Some(b'+' | b'-') => &b[1..],
@@ -160,6 +163,54 @@ pub fn parse_go_float(s: &str) -> Result<f64, ParseFloatError> {
         Ok(v) => Ok(v),
         Err(_) => Err(ParseFloatError::Syntax(s.to_string())),
     }
+}
+
+/// Exact powers of ten up to 10^22 (all representable in f64).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The common case of metric values (`12`, `-0.25`, `1027.5`): a plain decimal with at
+/// most 15 significant digits. Mantissa and power of ten are then exact in f64, so one
+/// division is correctly rounded (Clinger's fast path) and matches a full parse.
+fn parse_short_decimal(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    let (neg, mut i) = match b.first()? {
+        b'-' => (true, 1),
+        b'+' => (false, 1),
+        _ => (false, 0),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0u32;
+    let mut frac_digits = 0usize;
+    let mut seen_point = false;
+    let mut any_digit = false;
+    while i < b.len() {
+        match b[i] {
+            c @ b'0'..=b'9' => {
+                any_digit = true;
+                if mantissa != 0 || c != b'0' {
+                    digits += 1;
+                    if digits > 15 {
+                        return None;
+                    }
+                }
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                if seen_point {
+                    frac_digits += 1;
+                }
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => return None,
+        }
+        i += 1;
+    }
+    if !any_digit || frac_digits >= POW10.len() {
+        return None;
+    }
+    let v = mantissa as f64 / POW10[frac_digits];
+    Some(if neg { -v } else { v })
 }
 
 #[cfg(test)]
@@ -201,6 +252,48 @@ mod tests {
         assert_eq!(format_openmetrics(0.5), "0.5");
         assert_eq!(format_openmetrics(1e6), "1e+06");
         assert_eq!(format_openmetrics(100.0), "100.0");
+    }
+
+    #[test]
+    fn short_decimals_match_the_full_parser() {
+        let cases = [
+            "0",
+            "-0",
+            "1",
+            "1.",
+            ".5",
+            "-0.25",
+            "1027.5",
+            "0.1",
+            "0.3",
+            "123456789012345",
+            "0.000000000000000000001",
+            "9007199254740993",
+            "1.7976931348623157",
+            "00000000000000000000001.5",
+            "+3.25",
+            "0.1234567890123456789",
+        ];
+        for c in cases {
+            let want: f64 = c.parse().unwrap();
+            let got = parse_go_float(c).unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "{c}");
+        }
+        for bad in [".", "-", "-.", "1.2.3", "1a", "1e5", "inf"] {
+            assert!(parse_short_decimal(bad).is_none(), "{bad}");
+        }
+        // Random decimals of every length and point position agree bit for bit.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = format!("{}", x % 10u64.pow((x % 16) as u32 + 1));
+            let point = (x >> 40) as usize % (digits.len() + 1);
+            let s = format!("{}.{}", &digits[..point], &digits[point..]);
+            let want: f64 = s.parse().unwrap();
+            assert_eq!(parse_go_float(&s).unwrap().to_bits(), want.to_bits(), "{s}");
+        }
     }
 
     #[test]
