@@ -9,12 +9,19 @@
 //! Must never know about: exposition formats, PromQL, HTTP. Other crates reach stored
 //! data only through the storage interface, never through these modules' internals.
 
+pub mod block;
 pub mod block_meta;
+pub mod block_source;
 pub mod chunkenc;
 pub mod chunks;
+pub mod compact;
+pub mod db;
 pub mod index;
+pub mod mem_block_source;
 pub mod mem_storage;
+pub mod merge;
 pub mod postings;
+pub mod series_chunker;
 pub mod storage;
 pub mod tombstones;
 pub mod wal;
