@@ -9,6 +9,7 @@ mod all_in_one;
 mod build_info;
 mod check_metrics;
 mod own_metrics;
+mod tsdb_tool;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -57,6 +58,11 @@ enum ToolCommand {
     Check {
         #[command(subcommand)]
         check: CheckCommand,
+    },
+    /// Work with TSDB data directories and blocks (`promtool tsdb …`).
+    Tsdb {
+        #[command(subcommand)]
+        tsdb: tsdb_tool::TsdbCommand,
     },
 }
 
@@ -160,6 +166,7 @@ fn run_tool(tool: ToolCommand) -> ExitCode {
             );
             ExitCode::from(code as u8)
         }
+        ToolCommand::Tsdb { tsdb } => ExitCode::from(tsdb_tool::run(tsdb)),
     }
 }
 

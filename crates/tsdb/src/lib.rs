@@ -9,6 +9,7 @@
 //! Must never know about: exposition formats, PromQL, HTTP. Other crates reach stored
 //! data only through the storage interface, never through these modules' internals.
 
+pub mod backfill;
 pub mod block;
 pub mod block_meta;
 pub mod block_source;
