@@ -119,13 +119,17 @@ fn parse_duration_ms(s: &str) -> Result<i64, String> {
         return Err(bad());
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(bad());
         }
         let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1000,
@@ -398,7 +402,11 @@ fn analyze_text(dir: &Path, block_id: Option<&str>, limit: usize) -> Result<Stri
     let ix = block.index();
     let mut s = String::new();
     let _ = writeln!(s, "Block ID: {}", meta.ulid);
-    let _ = writeln!(s, "Duration: {}", go_duration_ms(meta.max_time - meta.min_time));
+    let _ = writeln!(
+        s,
+        "Duration: {}",
+        go_duration_ms(meta.max_time - meta.min_time)
+    );
     let _ = writeln!(s, "Total Series: {}", meta.stats.num_series);
     let names = ix.label_names();
     let _ = writeln!(s, "Label names: {}", names.len());
@@ -425,7 +433,11 @@ fn analyze_text(dir: &Path, block_id: Option<&str>, limit: usize) -> Result<Stri
             entries += 1;
         }
     }
-    let _ = writeln!(s, "Postings (unique label pairs): {}", pairs_uncovered.len());
+    let _ = writeln!(
+        s,
+        "Postings (unique label pairs): {}",
+        pairs_uncovered.len()
+    );
     let _ = writeln!(s, "Postings entries (total label pairs): {entries}");
     let print = |s: &mut String, title: &str, mut infos: Vec<(String, u64)>| {
         infos.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -439,9 +451,21 @@ fn analyze_text(dir: &Path, block_id: Option<&str>, limit: usize) -> Result<Stri
             .map(|(k, v)| (k, (v as f64 / range as f64) as u64))
             .collect()
     };
-    print(&mut s, "Label pairs most involved in churning", churn(pairs_uncovered));
-    print(&mut s, "Label names most involved in churning", churn(labels_uncovered));
-    print(&mut s, "Most common label pairs", pairs_count.into_iter().collect());
+    print(
+        &mut s,
+        "Label pairs most involved in churning",
+        churn(pairs_uncovered),
+    );
+    print(
+        &mut s,
+        "Label names most involved in churning",
+        churn(labels_uncovered),
+    );
+    print(
+        &mut s,
+        "Most common label pairs",
+        pairs_count.into_iter().collect(),
+    );
     let mut lengths = Vec::new();
     let mut cardinality = Vec::new();
     for n in &names {
@@ -449,7 +473,11 @@ fn analyze_text(dir: &Path, block_id: Option<&str>, limit: usize) -> Result<Stri
         lengths.push((n.to_string(), values.iter().map(|v| v.len() as u64).sum()));
         cardinality.push((n.to_string(), values.len() as u64));
     }
-    print(&mut s, "Label names with highest cumulative label value length", lengths);
+    print(
+        &mut s,
+        "Label names with highest cumulative label value length",
+        lengths,
+    );
     print(&mut s, "Highest cardinality labels", cardinality);
     let mut metrics = Vec::new();
     for v in ix.label_values("__name__").map_err(|e| e.to_string())? {
@@ -481,7 +509,10 @@ mod tests {
         assert_eq!(go_duration_ms(7_200_000), "2h0m0s");
         assert_eq!(go_duration_ms(90_500), "1m30.5s");
         assert_eq!(go_duration_ms(1), "1ms");
-        assert_eq!(go_time_utc(1_700_000_000_000), "2023-11-14 22:13:20 +0000 UTC");
+        assert_eq!(
+            go_time_utc(1_700_000_000_000),
+            "2023-11-14 22:13:20 +0000 UTC"
+        );
         assert_eq!(go_time_utc(1_500), "1970-01-01 00:00:01.5 +0000 UTC");
         assert_eq!(go_base2_bytes(1536), "1KiB512B");
         assert_eq!(go_base2_bytes(0), "0B");
@@ -492,7 +523,11 @@ mod tests {
     fn tabwriter_pads_all_but_the_last_cell() {
         let rows = vec![
             vec!["A".to_string(), "B".to_string(), "C".to_string()],
-            vec!["xxxxxxxxxxxxxxxx".to_string(), "y".to_string(), "z".to_string()],
+            vec![
+                "xxxxxxxxxxxxxxxx".to_string(),
+                "y".to_string(),
+                "z".to_string(),
+            ],
         ];
         assert_eq!(
             tabwrite(&rows, 13, 2),

@@ -139,7 +139,10 @@ mod tests {
     #[test]
     fn block_durations_like_promtool() {
         assert_eq!(compatible_block_duration(0), DEFAULT_BLOCK_DURATION);
-        assert_eq!(compatible_block_duration(3 * 3_600_000), DEFAULT_BLOCK_DURATION);
+        assert_eq!(
+            compatible_block_duration(3 * 3_600_000),
+            DEFAULT_BLOCK_DURATION
+        );
         assert_eq!(compatible_block_duration(6 * 3_600_000), 6 * 3_600_000);
         assert_eq!(compatible_block_duration(24 * 3_600_000), 18 * 3_600_000);
     }
@@ -169,7 +172,10 @@ mod tests {
             (a.clone(), 7 * h, 3.0),
         ]);
         let blocks = backfill(&mut input, dir.path(), 0).unwrap();
-        let ranges: Vec<(i64, i64)> = blocks.iter().map(|b| (b.min_time(), b.max_time())).collect();
+        let ranges: Vec<(i64, i64)> = blocks
+            .iter()
+            .map(|b| (b.min_time(), b.max_time()))
+            .collect();
         assert_eq!(ranges, [(h / 2, h + 1), (7 * h, 7 * h + 1)]);
         assert_eq!(blocks[0].meta().stats.num_samples, 2);
     }
