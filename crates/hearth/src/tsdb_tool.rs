@@ -14,8 +14,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 
 use hearth_exposition::{Entry, OpenMetricsOptions, OpenMetricsParser};
-use hearth_model::{Labels, Timestamp};
-use hearth_tsdb::backfill::{BackfillError, SampleScan, backfill};
+use hearth_tsdb::backfill::{BackfillError, SampleScan, SampleVisitor, backfill};
 use hearth_tsdb::block::Block;
 use hearth_tsdb::db::open_blocks;
 use hearth_tsdb::postings::PostingsSource;
@@ -155,10 +154,7 @@ struct OpenMetricsScan<'a> {
 }
 
 impl SampleScan for OpenMetricsScan<'_> {
-    fn scan(
-        &mut self,
-        f: &mut dyn FnMut(Timestamp, f64, &dyn Fn() -> Labels) -> Result<(), BackfillError>,
-    ) -> Result<(), BackfillError> {
+    fn scan(&mut self, f: &mut SampleVisitor<'_>) -> Result<(), BackfillError> {
         let mut p = OpenMetricsParser::new(self.input, OpenMetricsOptions::default())
             .map_err(|e| BackfillError::Input(format!("parse: {e}")))?;
         loop {

@@ -15,8 +15,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use hearth_model::{Labels, MatchOp, Matcher, Timestamp};
-use hearth_tsdb::backfill::{BackfillError, SampleScan, backfill};
+use hearth_model::{MatchOp, Matcher};
+use hearth_tsdb::backfill::{BackfillError, SampleScan, SampleVisitor, backfill};
 use hearth_tsdb::block::Block;
 use hearth_tsdb::compact::LeveledCompactor;
 use hearth_tsdb::db::open_blocks;
@@ -41,10 +41,7 @@ fn shape(native_histograms: bool) -> Shape {
 struct VecScan<'a>(&'a SeriesSamples);
 
 impl SampleScan for VecScan<'_> {
-    fn scan(
-        &mut self,
-        f: &mut dyn FnMut(Timestamp, f64, &dyn Fn() -> Labels) -> Result<(), BackfillError>,
-    ) -> Result<(), BackfillError> {
+    fn scan(&mut self, f: &mut SampleVisitor<'_>) -> Result<(), BackfillError> {
         for (l, samples) in self.0 {
             for s in samples {
                 if let StoredValue::Float(v) = s.value {

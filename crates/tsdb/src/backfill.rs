@@ -39,15 +39,16 @@ pub enum BackfillError {
     Block(#[from] BlockError),
 }
 
+/// What [`SampleScan::scan`] calls per sample: time, value and a builder of its labels.
+pub type SampleVisitor<'a> =
+    dyn FnMut(Timestamp, f64, &dyn Fn() -> Labels) -> Result<(), BackfillError> + 'a;
+
 /// A replayable input of float samples.
 pub trait SampleScan {
     /// Calls `f(t, v, labels)` for every sample in input order; `labels` builds the
     /// sample's label set (only called for samples that are kept). Stops at the first
     /// error `f` returns.
-    fn scan(
-        &mut self,
-        f: &mut dyn FnMut(Timestamp, f64, &dyn Fn() -> Labels) -> Result<(), BackfillError>,
-    ) -> Result<(), BackfillError>;
+    fn scan(&mut self, f: &mut SampleVisitor<'_>) -> Result<(), BackfillError>;
 }
 
 /// The block duration promtool uses for a requested maximum: the largest of 2h, 6h,
@@ -150,10 +151,7 @@ mod tests {
     struct VecScan(Vec<(Labels, Timestamp, f64)>);
 
     impl SampleScan for VecScan {
-        fn scan(
-            &mut self,
-            f: &mut dyn FnMut(Timestamp, f64, &dyn Fn() -> Labels) -> Result<(), BackfillError>,
-        ) -> Result<(), BackfillError> {
+        fn scan(&mut self, f: &mut SampleVisitor<'_>) -> Result<(), BackfillError> {
             for (l, t, v) in &self.0 {
                 f(*t, *v, &|| l.clone())?;
             }

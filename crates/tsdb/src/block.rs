@@ -9,7 +9,6 @@
 //! Data read at query time is checked too: a bad chunk ends its iterator with an error,
 //! never a panic.
 
-use std::borrow::Cow;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,16 +20,17 @@ use parking_lot::{Mutex, RwLock};
 use hearth_model::{FloatHistogram, Histogram, Labels, Matcher, Timestamp};
 
 use crate::block_meta::{BlockMeta, BlockMetaError, Ulid, read_meta, write_meta};
-use crate::block_source::{BlockSource, SourceChunk, SourceSeries, SourceSeriesIter, SymbolIter};
+use crate::block_source::{BlockSource, SourceChunk, SourceSeries, SourceSeriesIter};
 use crate::chunkenc::{self, ChunkIterator, ChunkSampleIterator, Encoding};
 use crate::chunks::{BlockChunkRef, ChunkFileError, ChunkSegmentReader};
 use crate::index::{ChunkMeta, INDEX_FILENAME, IndexError, IndexReader};
 use crate::postings::{BoxPostings, PostingsSource, postings_for_matchers};
+use crate::series_chunker::reencode;
 use crate::storage::{
     Querier, SampleIterator, SelectHints, Series, SeriesSet, StorageError, ValueType,
 };
 use crate::tombstones::{
-    Interval, Intervals, MemTombstones, TOMBSTONES_FILENAME, TombstoneReader, TombstonesError,
+    Interval, MemTombstones, TOMBSTONES_FILENAME, TombstoneReader, TombstonesError,
     read_tombstones, write_tombstones,
 };
 
@@ -617,17 +617,19 @@ impl SampleIterator for BlockSampleIterator<'_> {
 }
 
 impl BlockSource for Block {
-    fn symbols(&self) -> Result<SymbolIter<'_>, StorageError> {
-        Ok(Box::new(self.index.symbols().map(move |s| {
-            s.map(Cow::Borrowed).map_err(|e| self.index_error(e))
-        })))
+    fn time_range(&self) -> (i64, i64) {
+        let m = self.meta.read();
+        (m.min_time, m.max_time - 1)
     }
 
-    fn series(
-        &self,
-        mint: Timestamp,
-        maxt: Timestamp,
-    ) -> Result<SourceSeriesIter<'_>, StorageError> {
+    fn symbols(&self, _mint: i64, _maxt: i64) -> Result<Vec<String>, StorageError> {
+        self.index
+            .symbols()
+            .map(|s| s.map(str::to_string).map_err(|e| self.index_error(e)))
+            .collect()
+    }
+
+    fn series_in_range(&self, mint: i64, maxt: i64) -> Result<SourceSeriesIter<'_>, StorageError> {
         let mut p = self.index.all_postings().map_err(|e| self.index_error(e))?;
         let mut metas = Vec::new();
         let mut failed = false;
@@ -640,44 +642,66 @@ impl BlockSource for Block {
                     return None;
                 }
                 let id = p.at();
-                let labels = match self.index.series(id, &mut metas) {
-                    Ok(l) => l,
-                    Err(e) => break Err(self.index_error(e)),
-                };
-                let mut chunks = Vec::with_capacity(metas.len());
-                let mut err = None;
-                for m in metas
-                    .iter()
-                    .filter(|m| m.max_time >= mint && m.min_time <= maxt)
-                {
-                    match self.chunks.chunk(BlockChunkRef(m.chunk_ref)) {
-                        Ok(c) => chunks.push(SourceChunk {
-                            encoding: c.encoding,
-                            min_time: m.min_time,
-                            max_time: m.max_time,
-                            data: Cow::Borrowed(c.data),
-                        }),
-                        Err(e) => {
-                            err = Some(self.chunk_error(e));
-                            break;
-                        }
-                    }
+                match self.source_series(id, mint, maxt, &mut metas) {
+                    Ok(Some(s)) => break Ok(s),
+                    Ok(None) => continue,
+                    Err(e) => break Err(e),
                 }
-                if let Some(e) = err {
-                    break Err(e);
-                }
-                if chunks.is_empty() {
-                    continue;
-                }
-                let deleted: Intervals = self.tombstones.get(id);
-                break Ok(SourceSeries {
-                    labels,
-                    chunks,
-                    deleted,
-                });
             };
             failed = r.is_err();
             Some(r)
         })))
+    }
+}
+
+impl Block {
+    /// Series `id` restricted to `[mint, maxt)` with its tombstones applied, or `None`
+    /// when nothing of it is left there.
+    fn source_series(
+        &self,
+        id: u64,
+        mint: i64,
+        maxt: i64,
+        metas: &mut Vec<ChunkMeta>,
+    ) -> Result<Option<SourceSeries>, StorageError> {
+        let labels = self
+            .index
+            .series(id, metas)
+            .map_err(|e| self.index_error(e))?;
+        let deleted = self.trimmed_intervals(id, mint, maxt.saturating_sub(1));
+        let mut chunks = Vec::with_capacity(metas.len());
+        for m in metas.iter() {
+            let span = Interval::new(m.min_time, m.max_time);
+            if span.is_subrange(&deleted) {
+                continue;
+            }
+            let c = self
+                .chunks
+                .chunk(BlockChunkRef(m.chunk_ref))
+                .map_err(|e| self.chunk_error(e))?;
+            let chunk = SourceChunk {
+                encoding: c.encoding,
+                min_time: m.min_time,
+                max_time: m.max_time,
+                data: c.data.to_vec(),
+            };
+            if deleted
+                .iter()
+                .any(|iv| iv.mint <= m.max_time && m.min_time <= iv.maxt)
+            {
+                // Partly deleted or outside the range: keep the rest, re-encoded.
+                let kept = reencode(std::slice::from_ref(&chunk), |t| {
+                    !deleted.iter().any(|iv| iv.in_bounds(t))
+                })
+                .map_err(|e| StorageError::Corruption {
+                    location: self.dir.display().to_string(),
+                    reason: format!("series {labels}: {e}"),
+                })?;
+                chunks.extend(kept);
+            } else {
+                chunks.push(chunk);
+            }
+        }
+        Ok((!chunks.is_empty()).then_some(SourceSeries { labels, chunks }))
     }
 }

@@ -1,57 +1,55 @@
-//! [`BlockSource`]: what the compactor reads a new block from.
+//! [`BlockSource`]: what the compactor reads to write a block, whoever holds the data.
 //!
-//! A persistent block, the in-memory head and test fixtures all expose their data the
-//! same way: the sorted symbols, then, for a time range, every series in label order with
-//! its chunks as encoded bytes and the intervals deleted from it. The compactor does the
-//! rest (trimming to the block range, applying deletions, merging overlaps, writing), so a
-//! source never re-encodes anything.
+//! The head implements it to cut a block from memory; persistent blocks implement it so
+//! that compaction can merge them. The compactor sees only label sets, sorted, and the
+//! encoded chunk bytes of each series, never the head's series or a block's index.
+//!
+//! Contract shared by every implementation:
+//! - a range `[mint, maxt)` is half-open, as block ranges are;
+//! - series come sorted by labels, each once, only if it has samples in the range;
+//! - a series' chunks are sorted by `min_time`, do not overlap, and hold only samples
+//!   inside the range (a source re-encodes chunks that straddle a boundary);
+//! - chunk times are inclusive, as in the index (`min_time` = first sample, `max_time` =
+//!   last sample).
 
-use std::borrow::Cow;
-
-use hearth_model::{Labels, Timestamp};
+use hearth_model::Labels;
 
 use crate::chunkenc::Encoding;
 use crate::storage::StorageError;
-use crate::tombstones::Intervals;
 
-/// One chunk of a series as stored: its encoding, the times of its first and last sample
-/// (both inclusive) and its bytes (borrowed from a mapped file or owned).
+/// One chunk of a series, as it goes into a block's chunk segment file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceChunk<'a> {
+pub struct SourceChunk {
     pub encoding: Encoding,
-    pub min_time: Timestamp,
-    pub max_time: Timestamp,
-    pub data: Cow<'a, [u8]>,
+    /// Timestamp of the first sample (ms).
+    pub min_time: i64,
+    /// Timestamp of the last sample (ms).
+    pub max_time: i64,
+    /// The chunk bytes (header and bit stream, no length or checksum).
+    pub data: Vec<u8>,
 }
 
-/// One series of a source: labels, chunks in time order, deleted intervals.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceSeries<'a> {
+/// A series and its chunks in the requested range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSeries {
     pub labels: Labels,
-    pub chunks: Vec<SourceChunk<'a>>,
-    /// Time ranges whose samples are deleted (tombstones); the compactor drops them.
-    pub deleted: Intervals,
+    pub chunks: Vec<SourceChunk>,
 }
 
-/// Symbols of a source, ascending and distinct.
-pub type SymbolIter<'a> = Box<dyn Iterator<Item = Result<Cow<'a, str>, StorageError>> + 'a>;
+/// Series in a time range, streamed one at a time.
+pub type SourceSeriesIter<'a> = Box<dyn Iterator<Item = Result<SourceSeries, StorageError>> + 'a>;
 
-/// Series of a source, ascending by labels and distinct.
-pub type SourceSeriesIter<'a> =
-    Box<dyn Iterator<Item = Result<SourceSeries<'a>, StorageError>> + 'a>;
+/// Something a block can be written from: the head, or persistent blocks being merged.
+pub trait BlockSource {
+    /// The inclusive time range of the data held (`(i64::MAX, i64::MIN)` when empty).
+    fn time_range(&self) -> (i64, i64);
 
-/// Data a block can be written from.
-pub trait BlockSource: Send + Sync {
-    /// Every label name and value of the source's series (a superset is fine), ascending
-    /// and without duplicates: the new index's symbol table is their union.
-    fn symbols(&self) -> Result<SymbolIter<'_>, StorageError>;
+    /// Every label name and value of the series that have samples in `[mint, maxt)`,
+    /// sorted and deduplicated (a superset is allowed): the block index writes its symbol
+    /// table before any series.
+    fn symbols(&self, mint: i64, maxt: i64) -> Result<Vec<String>, StorageError>;
 
-    /// Every series with at least one chunk overlapping `[mint, maxt]` (inclusive), in
-    /// label order, with those chunks. Chunks may reach outside the range; the compactor
-    /// trims them.
-    fn series(
-        &self,
-        mint: Timestamp,
-        maxt: Timestamp,
-    ) -> Result<SourceSeriesIter<'_>, StorageError>;
+    /// The series with samples in `[mint, maxt)`, sorted by labels, with their chunks
+    /// restricted to that range (see the module documentation).
+    fn series_in_range(&self, mint: i64, maxt: i64) -> Result<SourceSeriesIter<'_>, StorageError>;
 }

@@ -5,35 +5,35 @@
 //! `<ulid>.tmp-for-creation`: chunks through [`ChunkSegmentWriter`], then the index
 //! (symbols first, series in label order) through [`IndexWriter`], meta.json with stats and
 //! lineage, an empty tombstones file, fsync, and a rename to `<ulid>` — a reader sees a
-//! whole block or none. Per series, chunks outside the block range or wholly deleted are
-//! dropped, partly deleted ones re-encoded, and chunks overlapping each other (vertical
-//! compaction of overlapping blocks) merged sample by sample with duplicates removed and
-//! re-encoded 120 samples per chunk; every other chunk is copied byte for byte.
+//! whole block or none. Sources hand over each series' chunks already restricted to the
+//! block range with deletions applied (see [`BlockSource`]); chunks of different sources
+//! that overlap (vertical compaction of overlapping blocks) are merged sample by sample
+//! with duplicates removed and re-encoded 120 samples per chunk; every other chunk is
+//! copied byte for byte.
 //!
 //! Planning ([`LeveledCompactor::plan`]) follows upstream: overlapping blocks first, then
 //! the smallest range (2h → 6h → 18h → …) whose blocks fill it or lie before the newest
 //! block, then blocks with many tombstones.
 
-use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hearth_model::{FloatHistogram, Histogram, Labels, Timestamp};
+use hearth_model::{Labels, Timestamp};
 
 use crate::block::{Block, BlockError, CHUNKS_DIRNAME};
 use crate::block_meta::{
     BlockDesc, BlockMeta, BlockMetaError, COMPACTION_HINT_FROM_OUT_OF_ORDER, Ulid, new_ulid,
     write_meta,
 };
-use crate::block_source::{BlockSource, SourceChunk, SourceSeries, SourceSeriesIter};
-use crate::chunkenc::{self, ChunkIterator, ChunkSampleIterator, Encoding};
+use crate::block_source::{BlockSource, SourceChunk, SourceSeriesIter};
+use crate::chunkenc::{self, Encoding};
 use crate::chunks::{ChunkFileError, ChunkSegmentWriter, DEFAULT_CHUNK_SEGMENT_SIZE};
 use crate::index::{ChunkMeta, INDEX_FILENAME, IndexError, IndexWriter};
-use crate::series_chunker::{SAMPLES_PER_CHUNK, SeriesChunker};
+use crate::series_chunker::{ReencodeError, reencode};
 use crate::storage::StorageError;
-use crate::tombstones::{Interval, MemTombstones, TombstonesError, write_tombstones};
+use crate::tombstones::{MemTombstones, TombstonesError, write_tombstones};
 
 /// Two hours in milliseconds: the head's block range and the smallest block.
 pub const DEFAULT_BLOCK_DURATION: i64 = 2 * 60 * 60 * 1000;
@@ -71,20 +71,11 @@ pub enum CompactError {
     Tombstones(#[from] TombstonesError),
     #[error("reading source: {0}")]
     Source(#[from] StorageError),
-    #[error("series {labels}: chunk {min_time}..{max_time}: {source}")]
-    Chunk {
+    #[error("series {labels}: {source}")]
+    Reencode {
         labels: Labels,
-        min_time: Timestamp,
-        max_time: Timestamp,
         #[source]
-        source: chunkenc::ChunkError,
-    },
-    #[error("series {labels}: re-encoding sample at {t}: {source}")]
-    Encode {
-        labels: Labels,
-        t: Timestamp,
-        #[source]
-        source: chunkenc::AppendError,
+        source: ReencodeError,
     },
     #[error("series {labels} appears twice in one source, or sources are not sorted")]
     Unsorted { labels: Labels },
@@ -417,31 +408,23 @@ fn split_by_range<'a>(ds: &[&'a BlockMeta], tr: i64) -> Vec<Vec<&'a BlockMeta>> 
     out
 }
 
-/// Merges the ascending symbol lists of all sources into the index writer.
-fn add_symbols(sources: &[&dyn BlockSource], indexw: &mut IndexWriter) -> Result<(), CompactError> {
-    let mut its = Vec::with_capacity(sources.len());
+/// Writes the union of the sources' symbols (each sorted) into the index writer.
+fn add_symbols(
+    sources: &[&dyn BlockSource],
+    mint: Timestamp,
+    maxt: Timestamp,
+    indexw: &mut IndexWriter,
+) -> Result<(), CompactError> {
+    let mut all: Vec<String> = Vec::new();
     for s in sources {
-        its.push(s.symbols()?);
+        all.extend(s.symbols(mint, maxt)?);
     }
-    let mut heads: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(its.len());
-    for it in &mut its {
-        heads.push(it.next().transpose()?);
+    if sources.len() > 1 {
+        all.sort_unstable();
+        all.dedup();
     }
-    let mut last: Option<String> = None;
-    loop {
-        let Some(i) = (0..heads.len())
-            .filter(|&i| heads[i].is_some())
-            .min_by(|&a, &b| heads[a].cmp(&heads[b]))
-        else {
-            break;
-        };
-        if let Some(sym) = heads[i].take() {
-            if last.as_deref() != Some(&*sym) {
-                indexw.add_symbol(&sym)?;
-                last = Some(sym.into_owned());
-            }
-        }
-        heads[i] = its[i].next().transpose()?;
+    for sym in &all {
+        indexw.add_symbol(sym)?;
     }
     Ok(())
 }
@@ -454,12 +437,11 @@ fn populate_block(
     indexw: &mut IndexWriter,
     chunkw: &mut ChunkSegmentWriter,
 ) -> Result<(), CompactError> {
-    add_symbols(sources, indexw)?;
-    // Block ranges are half-open, chunk ranges closed.
-    let (mint, maxt) = (meta.min_time, meta.max_time - 1);
+    let (mint, maxt) = (meta.min_time, meta.max_time);
+    add_symbols(sources, mint, maxt, indexw)?;
     let mut its: Vec<std::iter::Peekable<SourceSeriesIter<'_>>> = Vec::with_capacity(sources.len());
     for s in sources {
-        its.push(s.series(mint, maxt)?.peekable());
+        its.push(s.series_in_range(mint, maxt)?.peekable());
     }
     let mut last: Option<Labels> = None;
     loop {
@@ -482,16 +464,16 @@ fn populate_block(
         if last.as_ref().is_some_and(|l| *l >= labels) {
             return Err(CompactError::Unsorted { labels });
         }
-        let mut inputs: Vec<SourceSeries<'_>> = Vec::new();
+        let mut chunks: Vec<SourceChunk> = Vec::new();
         for it in &mut its {
             if let Some(Ok(s)) = it.next_if(|s| matches!(s, Ok(s) if s.labels == labels)) {
-                inputs.push(s);
+                chunks.extend(s.chunks);
             }
         }
-        let chunks = series_chunks(&labels, inputs, mint, maxt)?;
+        let chunks = merge_overlapping(&labels, chunks)?;
         last = Some(labels.clone());
         if chunks.is_empty() {
-            continue; // Everything deleted.
+            continue;
         }
         let batch: Vec<(Encoding, &[u8])> = chunks.iter().map(|c| (c.encoding, &*c.data)).collect();
         let refs = chunkw.write_chunks(&batch)?;
@@ -519,137 +501,15 @@ fn populate_block(
     Ok(())
 }
 
-/// One decoded sample.
-enum Sample {
-    Float(f64),
-    Histogram(Histogram),
-    FloatHistogram(FloatHistogram),
-}
-
-fn read_sample(it: &ChunkIterator<'_>, vt: chunkenc::ValueType) -> Option<Sample> {
-    Some(match vt {
-        chunkenc::ValueType::Float => Sample::Float(it.at().1),
-        chunkenc::ValueType::Histogram => Sample::Histogram(it.at_histogram()?.1),
-        chunkenc::ValueType::FloatHistogram => Sample::FloatHistogram(it.at_float_histogram()?.1),
-        chunkenc::ValueType::None => return None,
-    })
-}
-
-fn append_sample(
-    c: &mut SeriesChunker,
-    t: Timestamp,
-    s: &Sample,
-) -> Result<(), chunkenc::AppendError> {
-    match s {
-        Sample::Float(v) => c.append_float(t, *v),
-        Sample::Histogram(h) => c.append_histogram(t, h),
-        Sample::FloatHistogram(h) => c.append_float_histogram(t, h),
-    }
-}
-
-fn chunk_error(labels: &Labels, c: &SourceChunk<'_>, source: chunkenc::ChunkError) -> CompactError {
-    CompactError::Chunk {
-        labels: labels.clone(),
-        min_time: c.min_time,
-        max_time: c.max_time,
-        source,
-    }
-}
-
-/// Re-encodes the samples of `chunks`, merged by time (duplicates dropped, earlier
-/// chunks winning) and without those `keep` rejects, 120 samples per chunk.
-fn reencode<'a>(
+/// The chunks of one series from all sources, with chunks that overlap each other
+/// (vertical compaction) merged and re-encoded; the others are kept byte for byte.
+fn merge_overlapping(
     labels: &Labels,
-    chunks: &[SourceChunk<'a>],
-    keep: impl Fn(Timestamp) -> bool,
-) -> Result<Vec<SourceChunk<'a>>, CompactError> {
-    let mut its: Vec<ChunkIterator<'_>> = chunks
-        .iter()
-        .map(|c| ChunkIterator::new(c.encoding, &c.data))
-        .collect();
-    let mut vts: Vec<chunkenc::ValueType> = its.iter_mut().map(|it| it.next()).collect();
-    let mut out = SeriesChunker::fixed(SAMPLES_PER_CHUNK);
-    loop {
-        for (i, it) in its.iter().enumerate() {
-            if vts[i] == chunkenc::ValueType::None {
-                if let Some(e) = it.err() {
-                    return Err(chunk_error(labels, &chunks[i], e.clone()));
-                }
-            }
-        }
-        let Some((i, t)) = (0..its.len())
-            .filter(|&i| vts[i] != chunkenc::ValueType::None)
-            .map(|i| (i, its[i].at_t()))
-            .min_by_key(|&(i, t)| (t, i))
-        else {
-            break;
-        };
-        if keep(t) {
-            if let Some(s) = read_sample(&its[i], vts[i]) {
-                append_sample(&mut out, t, &s).map_err(|source| CompactError::Encode {
-                    labels: labels.clone(),
-                    t,
-                    source,
-                })?;
-            }
-        }
-        // Advance every iterator at `t`: one sample per timestamp survives.
-        for j in 0..its.len() {
-            while vts[j] != chunkenc::ValueType::None && its[j].at_t() <= t {
-                vts[j] = its[j].next();
-            }
-        }
-    }
-    Ok(out
-        .finish()
-        .into_iter()
-        .map(|c| SourceChunk {
-            encoding: c.encoding,
-            min_time: c.min_time,
-            max_time: c.max_time,
-            data: Cow::Owned(c.data),
-        })
-        .collect())
-}
-
-/// The output chunks of one series from all its inputs over `[mint, maxt]`.
-fn series_chunks<'a>(
-    labels: &Labels,
-    inputs: Vec<SourceSeries<'a>>,
-    mint: Timestamp,
-    maxt: Timestamp,
-) -> Result<Vec<SourceChunk<'a>>, CompactError> {
-    let mut all: Vec<SourceChunk<'a>> = Vec::new();
-    for s in inputs {
-        let mut deleted = s.deleted;
-        if mint > Timestamp::MIN {
-            deleted.add(Interval::new(Timestamp::MIN, mint - 1));
-        }
-        if maxt < Timestamp::MAX {
-            deleted.add(Interval::new(maxt + 1, Timestamp::MAX));
-        }
-        let deleted = deleted.as_slice();
-        for c in s.chunks {
-            let span = Interval::new(c.min_time, c.max_time);
-            if span.is_subrange(deleted) {
-                continue;
-            }
-            if deleted
-                .iter()
-                .any(|iv| iv.mint <= c.max_time && c.min_time <= iv.maxt)
-            {
-                let kept = reencode(labels, std::slice::from_ref(&c), |t| {
-                    !deleted.iter().any(|iv| iv.in_bounds(t))
-                })?;
-                all.extend(kept);
-            } else {
-                all.push(c);
-            }
-        }
-    }
+    mut all: Vec<SourceChunk>,
+) -> Result<Vec<SourceChunk>, CompactError> {
     all.sort_by_key(|c| (c.min_time, c.max_time));
     let mut out = Vec::with_capacity(all.len());
-    let mut cluster: Vec<SourceChunk<'a>> = Vec::new();
+    let mut cluster: Vec<SourceChunk> = Vec::new();
     let mut cluster_max = Timestamp::MIN;
     for c in all {
         if !cluster.is_empty() && c.min_time > cluster_max {
@@ -670,15 +530,19 @@ fn series_chunks<'a>(
 }
 
 /// Emits a group of mutually overlapping chunks: as is when alone, else merged.
-fn flush_cluster<'a>(
+fn flush_cluster(
     labels: &Labels,
-    cluster: Vec<SourceChunk<'a>>,
-    out: &mut Vec<SourceChunk<'a>>,
+    cluster: Vec<SourceChunk>,
+    out: &mut Vec<SourceChunk>,
 ) -> Result<(), CompactError> {
     if cluster.len() <= 1 {
         out.extend(cluster);
     } else {
-        out.extend(reencode(labels, &cluster, |_| true)?);
+        let merged = reencode(&cluster, |_| true).map_err(|source| CompactError::Reencode {
+            labels: labels.clone(),
+            source,
+        })?;
+        out.extend(merged);
     }
     Ok(())
 }

@@ -38,12 +38,9 @@ pub const DEFAULT_RETENTION: i64 = 15 * 24 * 60 * 60 * 1000;
 /// Directories whose size counts towards size retention besides the blocks.
 const HEAD_DIRS: [&str; 3] = ["wal", "wbl", "chunks_head"];
 
-/// The in-memory head as the database sees it.
+/// The in-memory head as the database sees it; its time range is
+/// [`BlockSource::time_range`].
 pub trait DbHead: BlockSource + Queryable {
-    /// Time of the earliest sample held (`Timestamp::MAX` when empty).
-    fn min_time(&self) -> Timestamp;
-    /// Time of the latest sample held (`Timestamp::MIN` when empty).
-    fn max_time(&self) -> Timestamp;
     /// Deletes the samples of matching series in `[mint, maxt]`.
     fn delete(
         &self,
@@ -412,7 +409,7 @@ impl Db {
             return Some(b.min_time());
         }
         let head = self.head.read().clone()?;
-        let t = head.min_time();
+        let (t, _) = head.time_range();
         (t != Timestamp::MAX).then_some(t)
     }
 
@@ -467,7 +464,7 @@ impl Db {
         let mut metas: Vec<(BlockMeta, u64)> =
             blocks.iter().map(|b| (b.meta(), b.size())).collect();
         // Newest first.
-        metas.sort_by(|a, b| b.0.max_time.cmp(&a.0.max_time));
+        metas.sort_by_key(|m| std::cmp::Reverse(m.0.max_time));
         let mut out: Vec<Ulid> = metas
             .iter()
             .filter(|(m, _)| m.compaction.deletable)
@@ -579,7 +576,8 @@ impl Db {
             }
         }
         if let Some(head) = self.head.read().clone() {
-            if head.min_time() <= maxt && mint <= head.max_time() {
+            let (hmin, hmax) = head.time_range();
+            if hmin <= maxt && mint <= hmax {
                 head.delete(mint, maxt, matchers)?;
             }
         }
@@ -630,7 +628,7 @@ impl Db {
         }
         if with_head {
             if let Some(head) = self.head.read().clone() {
-                let (mint, maxt) = (head.min_time(), head.max_time());
+                let (mint, maxt) = head.time_range();
                 if mint <= maxt {
                     // Block ranges are half-open.
                     self.compactor.write(dir, &*head, mint, maxt + 1, None)?;
@@ -650,7 +648,7 @@ impl Queryable for Db {
             }
         }
         if let Some(head) = self.head.read().clone() {
-            if maxt >= head.min_time() {
+            if maxt >= head.time_range().0 {
                 queriers.push(head.querier(mint, maxt)?);
             }
         }

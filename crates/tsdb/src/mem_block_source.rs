@@ -5,21 +5,19 @@
 //! blocks from without a head. [`MemBlockSource::from_querier`] turns anything queryable
 //! (for example [`MemStorage`](crate::mem_storage::MemStorage)) into one.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hearth_model::{Labels, Timestamp};
 
-use crate::block_source::{BlockSource, SourceChunk, SourceSeries, SourceSeriesIter, SymbolIter};
+use crate::block_source::{BlockSource, SourceChunk, SourceSeries, SourceSeriesIter};
 use crate::chunkenc;
-use crate::series_chunker::{BuiltChunk, SeriesChunker};
+use crate::series_chunker::{SeriesChunker, reencode};
 use crate::storage::{AppendError, Querier, StorageError, ValueType};
-use crate::tombstones::Intervals;
 
 /// Series with chunks, sorted by labels.
 #[derive(Debug, Default, Clone)]
 pub struct MemBlockSource {
-    series: BTreeMap<Labels, (Vec<BuiltChunk>, Intervals)>,
+    series: BTreeMap<Labels, Vec<SourceChunk>>,
 }
 
 impl MemBlockSource {
@@ -28,15 +26,8 @@ impl MemBlockSource {
     }
 
     /// Adds (or replaces) a series with its chunks (time ordered).
-    pub fn insert(&mut self, labels: Labels, chunks: Vec<BuiltChunk>) {
-        self.series.insert(labels, (chunks, Intervals::new()));
-    }
-
-    /// Marks a time range of a series deleted (as a tombstone would).
-    pub fn delete(&mut self, labels: &Labels, mint: Timestamp, maxt: Timestamp) {
-        if let Some((_, ivs)) = self.series.get_mut(labels) {
-            ivs.add(crate::tombstones::Interval::new(mint, maxt));
-        }
+    pub fn insert(&mut self, labels: Labels, chunks: Vec<SourceChunk>) {
+        self.series.insert(labels, chunks);
     }
 
     pub fn len(&self) -> usize {
@@ -51,7 +42,7 @@ impl MemBlockSource {
     pub fn num_samples(&self) -> usize {
         self.series
             .values()
-            .flat_map(|(c, _)| c)
+            .flatten()
             .map(|c| chunkenc::num_samples(c.encoding, &c.data))
             .sum()
     }
@@ -96,38 +87,49 @@ impl MemBlockSource {
 }
 
 impl BlockSource for MemBlockSource {
-    fn symbols(&self) -> Result<SymbolIter<'_>, StorageError> {
+    fn time_range(&self) -> (i64, i64) {
+        let chunks = self.series.values().flatten();
+        let mint = chunks.clone().map(|c| c.min_time).min();
+        let maxt = chunks.map(|c| c.max_time).max();
+        (mint.unwrap_or(i64::MAX), maxt.unwrap_or(i64::MIN))
+    }
+
+    fn symbols(&self, _mint: i64, _maxt: i64) -> Result<Vec<String>, StorageError> {
         let mut syms: BTreeSet<&str> = BTreeSet::new();
         for l in self.series.keys().flat_map(|l| l.iter()) {
             syms.insert(l.name.as_str());
             syms.insert(l.value.as_str());
         }
-        let syms: Vec<&str> = syms.into_iter().collect();
-        Ok(Box::new(syms.into_iter().map(|s| Ok(Cow::Borrowed(s)))))
+        Ok(syms.into_iter().map(str::to_string).collect())
     }
 
-    fn series(
-        &self,
-        mint: Timestamp,
-        maxt: Timestamp,
-    ) -> Result<SourceSeriesIter<'_>, StorageError> {
+    fn series_in_range(&self, mint: i64, maxt: i64) -> Result<SourceSeriesIter<'_>, StorageError> {
         Ok(Box::new(self.series.iter().filter_map(
-            move |(labels, (chunks, deleted))| {
-                let chunks: Vec<SourceChunk<'_>> = chunks
+            move |(labels, chunks)| {
+                let mut out = Vec::new();
+                for c in chunks
                     .iter()
-                    .filter(|c| c.max_time >= mint && c.min_time <= maxt)
-                    .map(|c| SourceChunk {
-                        encoding: c.encoding,
-                        min_time: c.min_time,
-                        max_time: c.max_time,
-                        data: Cow::Borrowed(&c.data),
-                    })
-                    .collect();
-                (!chunks.is_empty()).then(|| {
+                    .filter(|c| c.max_time >= mint && c.min_time < maxt)
+                {
+                    if c.min_time >= mint && c.max_time < maxt {
+                        out.push(c.clone());
+                        continue;
+                    }
+                    // Straddles the range: keep only the samples inside.
+                    match reencode(std::slice::from_ref(c), |t| t >= mint && t < maxt) {
+                        Ok(cs) => out.extend(cs),
+                        Err(e) => {
+                            return Some(Err(StorageError::Corruption {
+                                location: format!("series {labels}"),
+                                reason: e.to_string(),
+                            }));
+                        }
+                    }
+                }
+                (!out.is_empty()).then(|| {
                     Ok(SourceSeries {
                         labels: labels.clone(),
-                        chunks,
-                        deleted: deleted.clone(),
+                        chunks: out,
                     })
                 })
             },

@@ -9,19 +9,14 @@
 
 use hearth_model::{FloatHistogram, Histogram, Timestamp};
 
-use crate::chunkenc::{self, AppendOutcome, ChunkAppender, Encoding, MAX_BYTES_PER_XOR_CHUNK};
+use crate::block_source::SourceChunk;
+use crate::chunkenc::{
+    self, AppendOutcome, ChunkAppender, ChunkIterator, ChunkSampleIterator, Encoding,
+    MAX_BYTES_PER_XOR_CHUNK,
+};
 
 /// Samples per chunk Prometheus aims at (`DefaultSamplesPerChunk`).
 pub const SAMPLES_PER_CHUNK: usize = 120;
-
-/// A chunk the chunker finished.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuiltChunk {
-    pub encoding: Encoding,
-    pub min_time: Timestamp,
-    pub max_time: Timestamp,
-    pub data: Vec<u8>,
-}
 
 #[derive(Debug, Clone, Copy)]
 enum CutRule {
@@ -42,7 +37,7 @@ struct OpenChunk {
 #[derive(Debug)]
 pub struct SeriesChunker {
     rule: CutRule,
-    done: Vec<BuiltChunk>,
+    done: Vec<SourceChunk>,
     open: Option<OpenChunk>,
     /// Head rule: the time at which the open chunk must be cut.
     next_at: Timestamp,
@@ -100,7 +95,7 @@ impl SeriesChunker {
         if let Some(open) = self.open.take() {
             if open.app.num_samples() > 0 {
                 let chunk = open.app.into_chunk();
-                self.done.push(BuiltChunk {
+                self.done.push(SourceChunk {
                     encoding: chunk.encoding(),
                     min_time: open.min_time,
                     max_time: open.max_time,
@@ -185,10 +180,84 @@ impl SeriesChunker {
     }
 
     /// The finished chunks, in time order.
-    pub fn finish(mut self) -> Vec<BuiltChunk> {
+    pub fn finish(mut self) -> Vec<SourceChunk> {
         self.finish_open();
         self.done
     }
+}
+
+/// Why chunks could not be re-encoded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReencodeError {
+    #[error("chunk {min_time}..{max_time}: {source}")]
+    Chunk {
+        min_time: Timestamp,
+        max_time: Timestamp,
+        #[source]
+        source: chunkenc::ChunkError,
+    },
+    #[error("re-encoding sample at {t}: {source}")]
+    Append {
+        t: Timestamp,
+        #[source]
+        source: chunkenc::AppendError,
+    },
+}
+
+/// The samples of `chunks` merged by time (one sample per timestamp, earlier chunks
+/// winning) without those `keep` rejects, re-encoded 120 samples per chunk: how upstream
+/// merges overlapping chunks and rewrites partly deleted ones.
+pub fn reencode(
+    chunks: &[SourceChunk],
+    keep: impl Fn(Timestamp) -> bool,
+) -> Result<Vec<SourceChunk>, ReencodeError> {
+    let mut its: Vec<ChunkIterator<'_>> = chunks
+        .iter()
+        .map(|c| ChunkIterator::new(c.encoding, &c.data))
+        .collect();
+    let mut vts: Vec<chunkenc::ValueType> = its.iter_mut().map(|it| it.next()).collect();
+    let mut out = SeriesChunker::fixed(SAMPLES_PER_CHUNK);
+    loop {
+        for (i, it) in its.iter().enumerate() {
+            if let (chunkenc::ValueType::None, Some(e)) = (vts[i], it.err()) {
+                return Err(ReencodeError::Chunk {
+                    min_time: chunks[i].min_time,
+                    max_time: chunks[i].max_time,
+                    source: e.clone(),
+                });
+            }
+        }
+        let Some((i, t)) = (0..its.len())
+            .filter(|&i| vts[i] != chunkenc::ValueType::None)
+            .map(|i| (i, its[i].at_t()))
+            .min_by_key(|&(i, t)| (t, i))
+        else {
+            break;
+        };
+        if keep(t) {
+            let it = &its[i];
+            let r = match vts[i] {
+                chunkenc::ValueType::Float => out.append_float(t, it.at().1),
+                chunkenc::ValueType::Histogram => match it.at_histogram() {
+                    Some((_, h)) => out.append_histogram(t, &h),
+                    None => Ok(()),
+                },
+                chunkenc::ValueType::FloatHistogram => match it.at_float_histogram() {
+                    Some((_, h)) => out.append_float_histogram(t, &h),
+                    None => Ok(()),
+                },
+                chunkenc::ValueType::None => Ok(()),
+            };
+            r.map_err(|source| ReencodeError::Append { t, source })?;
+        }
+        // Advance every iterator at `t`: one sample per timestamp survives.
+        for j in 0..its.len() {
+            while vts[j] != chunkenc::ValueType::None && its[j].at_t() <= t {
+                vts[j] = its[j].next();
+            }
+        }
+    }
+    Ok(out.finish())
 }
 
 /// End of the `width`-aligned range `t` falls in (upstream's `rangeForTimestamp`).
@@ -210,9 +279,9 @@ fn chunk_end_time(start: Timestamp, cur: Timestamp, max_t: Timestamp, ratio_to_f
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunkenc::{ChunkIterator, ChunkSampleIterator, ValueType};
+    use crate::chunkenc::ValueType;
 
-    fn samples(chunks: &[BuiltChunk]) -> Vec<(i64, f64)> {
+    fn samples(chunks: &[SourceChunk]) -> Vec<(i64, f64)> {
         let mut out = Vec::new();
         for c in chunks {
             let mut it = ChunkIterator::new(c.encoding, &c.data);
@@ -251,6 +320,24 @@ mod tests {
             .map(|c| chunkenc::num_samples(c.encoding, &c.data))
             .collect();
         assert_eq!(counts, [120, 120, 120, 120]);
+    }
+
+    #[test]
+    fn reencode_merges_drops_duplicates_and_filters() {
+        let mut a = SeriesChunker::fixed(120);
+        let mut b = SeriesChunker::fixed(120);
+        for i in 0..10 {
+            a.append_float(i * 2, 1.0).unwrap();
+            b.append_float(i * 3, 2.0).unwrap();
+        }
+        let mut chunks = a.finish();
+        chunks.extend(b.finish());
+        let out = reencode(&chunks, |t| t != 6).unwrap();
+        let got = samples(&out);
+        let ts: Vec<i64> = got.iter().map(|s| s.0).collect();
+        assert_eq!(ts, [0, 2, 3, 4, 8, 9, 10, 12, 14, 15, 16, 18, 21, 24, 27]);
+        // Where both have a sample, the first chunk's wins.
+        assert_eq!(got[0], (0, 1.0));
     }
 
     #[test]

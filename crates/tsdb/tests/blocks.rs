@@ -157,7 +157,7 @@ fn written_block_reads_back_exactly() {
     let q = b.querier(H / 2, H);
     let m = [Matcher::new(MatchOp::Regex, "__name__", "http_requests_total|node_load1").unwrap()];
     let want = expected(&data, |l, t| {
-        (t >= H / 2 && t <= H)
+        (H / 2..=H).contains(&t)
             && matches!(
                 l.get("__name__"),
                 Some("http_requests_total" | "node_load1")
@@ -282,7 +282,7 @@ fn delete_then_clean_tombstones() {
     let old = db.blocks()[0].clone();
     assert!(old.tombstones().total() > 0);
     assert_eq!(old.meta().stats.num_tombstones, old.tombstones().total());
-    let deleted = |l: &Labels, t: i64| !(l.get("job") == Some("api") && t >= H / 2 && t <= H);
+    let deleted = |l: &Labels, t: i64| !(l.get("job") == Some("api") && (H / 2..=H).contains(&t));
     let want = expected(&data, deleted);
     assert_same(
         &dump(db.querier(i64::MIN, i64::MAX).unwrap().as_ref(), &[]),
