@@ -58,7 +58,7 @@ pub enum BlockError {
 }
 
 impl BlockError {
-    pub(crate) fn io(path: &Path, op: &'static str, source: io::Error) -> BlockError {
+    pub fn io(path: &Path, op: &'static str, source: io::Error) -> BlockError {
         BlockError::Io {
             path: path.to_path_buf(),
             op,

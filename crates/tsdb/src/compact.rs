@@ -17,7 +17,7 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use hearth_model::{Labels, Timestamp};
@@ -79,23 +79,12 @@ pub enum CompactError {
     },
     #[error("series {labels} appears twice in one source, or sources are not sorted")]
     Unsorted { labels: Labels },
-    #[error("{}: {op}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        op: &'static str,
-        #[source]
-        source: io::Error,
-    },
     #[error("no blocks to compact")]
     NoBlocks,
 }
 
 fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> CompactError + 'a {
-    move |source| CompactError::Io {
-        path: path.to_path_buf(),
-        op,
-        source,
-    }
+    move |source| CompactError::Block(BlockError::io(path, op, source))
 }
 
 /// Merges the metas of blocks compacted together: union of the time ranges and sources,

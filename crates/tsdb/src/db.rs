@@ -112,13 +112,6 @@ impl DbOptions {
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("{}: {op}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        op: &'static str,
-        #[source]
-        source: io::Error,
-    },
     #[error("lock DB directory {}: {source}", path.display())]
     Locked {
         path: PathBuf,
@@ -136,11 +129,7 @@ pub enum DbError {
 }
 
 fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> DbError + 'a {
-    move |source| DbError::Io {
-        path: path.to_path_buf(),
-        op,
-        source,
-    }
+    move |source| DbError::Block(BlockError::io(path, op, source))
 }
 
 /// A block directory that could not be opened.
