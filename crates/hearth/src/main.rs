@@ -10,6 +10,7 @@ mod build_info;
 mod check_metrics;
 mod node_exporter_cli;
 mod own_metrics;
+mod tsdb_tool;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -68,6 +69,11 @@ enum ToolCommand {
     Check {
         #[command(subcommand)]
         check: CheckCommand,
+    },
+    /// Work with TSDB data directories and blocks (`promtool tsdb …`).
+    Tsdb {
+        #[command(subcommand)]
+        tsdb: tsdb_tool::TsdbCommand,
     },
 }
 
@@ -176,6 +182,7 @@ fn run_tool(tool: ToolCommand) -> ExitCode {
             );
             ExitCode::from(code as u8)
         }
+        ToolCommand::Tsdb { tsdb } => ExitCode::from(tsdb_tool::run(tsdb)),
     }
 }
 
