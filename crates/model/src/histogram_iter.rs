@@ -260,11 +260,19 @@ impl Iterator for ReverseBucketIter<'_> {
                 self.next_index = self.prev_end - 1;
                 self.prev_end -= i64::from(span.length) + i64::from(span.offset);
             }
+            // Spans describing more buckets than there are: skip the missing ones at once.
+            let missing = self.pos.saturating_sub(self.counts.len() as u64);
+            if missing > 0 {
+                let skip = missing.min(u64::from(self.left_in_span));
+                self.left_in_span -= skip as u32;
+                self.pos -= skip;
+                self.next_index -= skip as i64;
+                continue;
+            }
             self.left_in_span -= 1;
             self.pos -= 1;
             let idx = self.next_index;
             self.next_index -= 1;
-            // Spans describing more buckets than there are: skip the missing ones.
             if let Some(&count) = usize::try_from(self.pos)
                 .ok()
                 .and_then(|p| self.counts.get(p))

@@ -1092,3 +1092,7 @@ impl Histogram {
             && self.positive_buckets == other.positive_buckets
     }
 }
+
+#[cfg(test)]
+#[path = "histogram_math_tests.rs"]
+mod tests;

@@ -16,6 +16,7 @@ pub mod histogram_bounds;
 pub mod histogram_gomath;
 pub mod histogram_iter;
 pub mod histogram_math;
+pub mod histogram_trim;
 pub mod intern;
 pub mod labels;
 pub mod matcher;
@@ -30,6 +31,7 @@ pub use histogram::{
     Bucket, CounterResetHint, FloatHistogram, Histogram, HistogramError, HistogramValue, Span,
 };
 pub use histogram_math::{AddOutcome, HistogramOpError};
+pub use histogram_trim::TrimSide;
 pub use intern::Istr;
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, matches_all};
