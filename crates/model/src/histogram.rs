@@ -358,7 +358,7 @@ fn compact_layout<T: Copy + PartialEq + Default>(
         }
         let idx = i64::from(idx);
         match out_spans.last_mut() {
-            Some(last) if idx - end <= max_empty as i64 => {
+            Some(last) if idx - end <= i64::try_from(max_empty).unwrap_or(i64::MAX) => {
                 for _ in end..idx {
                     out_counts.push(zero);
                 }
@@ -486,37 +486,10 @@ impl FloatHistogram {
 }
 
 impl fmt::Display for FloatHistogram {
-    /// The notation of PromQL test files: `{{schema:0 count:3 sum:2 buckets:[1 2]}}`.
+    /// The notation of PromQL test files (upstream's `TestExpression`), e.g.
+    /// `{{schema:1 count:3 sum:2 buckets:[1 2]}}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{{{{schema:{} count:{} sum:{}",
-            self.schema, self.count, self.sum
-        )?;
-        if self.zero_threshold != 0.0 {
-            write!(f, " z_bucket_w:{}", self.zero_threshold)?;
-        }
-        if self.zero_count != 0.0 {
-            write!(f, " z_bucket:{}", self.zero_count)?;
-        }
-        if let Some(s) = self.positive_spans.first() {
-            write!(
-                f,
-                " offset:{} buckets:{:?}",
-                s.offset, self.positive_buckets
-            )?;
-        }
-        if let Some(s) = self.negative_spans.first() {
-            write!(
-                f,
-                " n_offset:{} n_buckets:{:?}",
-                s.offset, self.negative_buckets
-            )?;
-        }
-        if !self.custom_values.is_empty() {
-            write!(f, " custom_values:{:?}", self.custom_values)?;
-        }
-        write!(f, "}}}}")
+        f.write_str(&self.test_expression())
     }
 }
 

@@ -13,6 +13,7 @@ pub mod exemplar;
 pub mod float;
 pub mod histogram;
 pub mod histogram_bounds;
+pub mod histogram_format;
 pub mod histogram_gomath;
 pub mod histogram_iter;
 pub mod histogram_math;
