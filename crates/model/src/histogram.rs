@@ -166,21 +166,38 @@ pub fn bucket_upper_bound(index: i32, schema: i32, custom_values: &[f64]) -> f64
 }
 
 /// Walks spans and their buckets, yielding (bucket index, position in the bucket list).
+/// Indices beyond the `i32` range saturate.
 pub fn span_indices(spans: &[Span]) -> impl Iterator<Item = (i32, usize)> + '_ {
-    let mut idx: i32 = 0;
+    let mut idx: i64 = 0;
     let mut pos = 0usize;
-    spans.iter().enumerate().flat_map(move |(si, s)| {
-        idx = if si == 0 {
-            s.offset
-        } else {
-            idx.saturating_add(s.offset)
-        };
+    spans.iter().flat_map(move |s| {
+        idx = idx.saturating_add(i64::from(s.offset));
         let start = idx;
         let start_pos = pos;
-        idx = idx.saturating_add(s.length as i32);
-        pos += s.length as usize;
-        (0..s.length as i32).map(move |k| (start + k, start_pos + k as usize))
+        idx = idx.saturating_add(i64::from(s.length));
+        pos = pos.saturating_add(s.length as usize);
+        (0..u64::from(s.length)).map(move |k| {
+            let i = start.saturating_add(k as i64);
+            (
+                i32::try_from(i).unwrap_or(if i < 0 { i32::MIN } else { i32::MAX }),
+                start_pos.saturating_add(k as usize),
+            )
+        })
     })
+}
+
+/// The index of the last bucket the spans describe (without walking every bucket).
+fn last_span_index(spans: &[Span]) -> Option<i64> {
+    let mut end: i64 = 0;
+    let mut last = None;
+    for s in spans {
+        end = end.saturating_add(i64::from(s.offset));
+        end = end.saturating_add(i64::from(s.length));
+        if s.length > 0 {
+            last = Some(end - 1);
+        }
+    }
+    last
 }
 
 fn spans_bucket_count(spans: &[Span]) -> u64 {
@@ -237,11 +254,11 @@ fn check_custom(
             index: 0,
         });
     }
-    if let Some((last, _)) = span_indices(positive_spans).last()
-        && i64::from(last) > custom.len() as i64
+    if let Some(last) = last_span_index(positive_spans)
+        && last > custom.len() as i64
     {
         return Err(HistogramError::CustomBucketOutOfRange {
-            index: i64::from(last),
+            index: last,
             bounds: custom.len(),
         });
     }
@@ -346,6 +363,12 @@ fn compact_layout<T: Copy + PartialEq + Default>(
     counts: &[T],
     max_empty: usize,
 ) -> (Vec<Span>, Vec<T>) {
+    // Valid histograms never have wider gaps (schema 8 spans about 2^19 indices); a
+    // wider one stays a gap between spans rather than exhausting memory.
+    const MAX_FILLED_GAP: i64 = 1 << 20;
+    let max_empty = i64::try_from(max_empty)
+        .unwrap_or(i64::MAX)
+        .min(MAX_FILLED_GAP);
     let zero = T::default();
     let mut out_spans: Vec<Span> = Vec::new();
     let mut out_counts: Vec<T> = Vec::new();
@@ -357,21 +380,33 @@ fn compact_layout<T: Copy + PartialEq + Default>(
             continue;
         }
         let idx = i64::from(idx);
-        match out_spans.last_mut() {
-            Some(last) if idx - end <= i64::try_from(max_empty).unwrap_or(i64::MAX) => {
-                for _ in end..idx {
-                    out_counts.push(zero);
+        let gap = idx - end;
+        let extended = match out_spans.last_mut() {
+            Some(last) if (0..=max_empty).contains(&gap) => {
+                match u32::try_from(gap + 1)
+                    .ok()
+                    .and_then(|g| last.length.checked_add(g))
+                {
+                    Some(length) => {
+                        last.length = length;
+                        out_counts.extend((0..gap).map(|_| zero));
+                        true
+                    }
+                    None => false,
                 }
-                last.length += (idx - end) as u32 + 1;
             }
-            Some(_) => out_spans.push(Span {
-                offset: (idx - end) as i32,
+            _ => false,
+        };
+        if !extended {
+            let offset = if out_spans.is_empty() { idx } else { gap };
+            out_spans.push(Span {
+                offset: i32::try_from(offset).unwrap_or(if offset < 0 {
+                    i32::MIN
+                } else {
+                    i32::MAX
+                }),
                 length: 1,
-            }),
-            None => out_spans.push(Span {
-                offset: idx as i32,
-                length: 1,
-            }),
+            });
         }
         out_counts.push(c);
         end = idx + 1;

@@ -92,12 +92,12 @@ impl Iterator for RawBuckets<'_> {
         let count = *self.counts.get(self.pos)?;
         while self.left_in_span == 0 {
             let span = self.spans.get(self.span_idx)?;
-            self.next_index += i64::from(span.offset);
+            self.next_index = self.next_index.saturating_add(i64::from(span.offset));
             self.left_in_span = span.length;
             self.span_idx += 1;
         }
         let idx = self.next_index;
-        self.next_index += 1;
+        self.next_index = self.next_index.saturating_add(1);
         self.left_in_span -= 1;
         self.pos += 1;
         Some((idx, count))

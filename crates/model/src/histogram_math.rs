@@ -331,6 +331,11 @@ fn add_custom_mismatched(
     (spans.spans, counts, comps)
 }
 
+/// Sets the first `n` counts to zero.
+fn zero_prefix(counts: &mut [f64], n: usize) {
+    counts.iter_mut().take(n).for_each(|c| *c = 0.0);
+}
+
 /// Drops empty buckets (keeping runs of at most `max_empty` between populated ones) from
 /// `counts` and its parallel compensation `comp`. A bucket is empty when both are zero.
 fn compact_with_compensation(
@@ -771,24 +776,12 @@ impl FloatHistogram {
             .negative_bucket_iter()
             .take_while(|b| b.upper > -threshold)
             .count();
-        self.positive_buckets
-            .iter_mut()
-            .take(positive)
-            .for_each(|b| *b = 0.0);
-        self.negative_buckets
-            .iter_mut()
-            .take(negative)
-            .for_each(|b| *b = 0.0);
+        zero_prefix(&mut self.positive_buckets, positive);
+        zero_prefix(&mut self.negative_buckets, negative);
         match comp {
             Some(c) => {
-                c.positive_buckets
-                    .iter_mut()
-                    .take(positive)
-                    .for_each(|b| *b = 0.0);
-                c.negative_buckets
-                    .iter_mut()
-                    .take(negative)
-                    .for_each(|b| *b = 0.0);
+                zero_prefix(&mut c.positive_buckets, positive);
+                zero_prefix(&mut c.negative_buckets, negative);
                 compact_with_compensation(
                     &mut self.positive_spans,
                     &mut self.positive_buckets,
@@ -986,9 +979,37 @@ fn reduce_layout(
 /// Whether both span lists describe the same buckets (upstream's `spansMatch`, which
 /// ignores how zero-length and adjacent spans split them).
 pub fn spans_match(a: &[Span], b: &[Span]) -> bool {
-    span_indices(a)
-        .map(|(i, _)| i)
-        .eq(span_indices(b).map(|(i, _)| i))
+    runs(a).eq(runs(b))
+}
+
+/// Maximal runs `(first index, length)` of the buckets spans describe, in O(spans).
+fn runs(spans: &[Span]) -> impl Iterator<Item = (i64, u64)> + '_ {
+    let mut end: i64 = 0;
+    let mut pending: Option<(i64, u64)> = None;
+    let mut iter = spans.iter();
+    std::iter::from_fn(move || {
+        loop {
+            let Some(s) = iter.next() else {
+                return pending.take();
+            };
+            end = end.saturating_add(i64::from(s.offset));
+            let start = end;
+            end = end.saturating_add(i64::from(s.length));
+            if s.length == 0 {
+                continue;
+            }
+            match pending {
+                Some((first, len)) if first.saturating_add(len as i64) == start => {
+                    pending = Some((first, len + u64::from(s.length)));
+                }
+                _ => {
+                    if let Some(done) = pending.replace((start, u64::from(s.length))) {
+                        return Some(done);
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Upstream's `detectReset` for one side: a populated bucket of `previous` that is

@@ -768,3 +768,77 @@ fn trimming() {
     assert_eq!(t.zero_count, 0.5);
     assert_eq!(t.count, 0.5);
 }
+
+/// A histogram with arbitrary, often malformed, contents.
+fn arbitrary(rng: &mut Lcg) -> FloatHistogram {
+    let values = [
+        0.0,
+        1.0,
+        2.5,
+        -1.0,
+        -0.0,
+        f64::NAN,
+        f64::INFINITY,
+        1e308,
+        1e-300,
+    ];
+    let mut pick = |rng: &mut Lcg| values[rng.next(values.len() as u64) as usize];
+    let schemas = [0, 3, 8, -4, -53, 9, -5, 52, i32::MIN, i32::MAX];
+    let mut h = FloatHistogram {
+        schema: schemas[rng.next(schemas.len() as u64) as usize],
+        zero_threshold: [0.0, 0.001, 1.0, f64::NAN, f64::INFINITY][rng.next(5) as usize],
+        zero_count: pick(rng),
+        count: pick(rng),
+        sum: pick(rng),
+        custom_values: (0..rng.next(3)).map(|i| i as f64).collect(),
+        ..Default::default()
+    };
+    for positive in [true, false] {
+        let mut spans = Vec::new();
+        let mut counts = Vec::new();
+        for _ in 0..rng.next(4) {
+            let offset = [0, 1, -3, 5, i32::MAX, i32::MIN][rng.next(6) as usize];
+            let length = [0, 1, 2, u32::MAX][rng.next(4) as usize];
+            spans.push(Span { offset, length });
+            counts.extend((0..length.min(3)).map(|_| pick(rng)));
+        }
+        if rng.next(4) == 0 {
+            counts.pop();
+        }
+        if positive {
+            (h.positive_spans, h.positive_buckets) = (spans, counts);
+        } else {
+            (h.negative_spans, h.negative_buckets) = (spans, counts);
+        }
+    }
+    h
+}
+
+#[test]
+fn arbitrary_inputs_never_panic() {
+    let mut rng = Lcg(42);
+    for _ in 0..3000 {
+        let a = arbitrary(&mut rng);
+        let b = arbitrary(&mut rng);
+        let _ = a.clone().add(&b);
+        let _ = a.clone().sub(&b);
+        let mut comp = None;
+        let mut k = a.clone();
+        let _ = k.kahan_add(&b, &mut comp);
+        let _ = k.kahan_add(&a, &mut comp);
+        let _ = a.detect_reset(&b);
+        let _ = a.equals(&b);
+        let _ = a.clone().reduce_resolution(rng.next(12) as i32 - 4);
+        let _ = a.copy_to_schema(-4);
+        let _ = a.all_bucket_iter().take(100).count();
+        let _ = a.all_reverse_bucket_iter().take(100).count();
+        let _ = a.side_iter(true, 0, 0.5).take(100).count();
+        let _ = a.trim_buckets(1.0, TrimSide::KeepBelow);
+        let _ = a.trim_buckets(f64::NAN, TrimSide::KeepAbove);
+        let _ = a.go_string();
+        let _ = a.test_expression();
+        let mut c = a.clone();
+        c.mul(-2.0).div(0.0);
+        c.compact(1);
+    }
+}

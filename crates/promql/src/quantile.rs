@@ -81,15 +81,8 @@ pub fn bucket_quantile(q: f64, buckets: &mut [ClassicBucket]) -> BucketQuantile 
         value: f64::NAN,
         fix: MonotonicityFix::default(),
     };
-    if q.is_nan() {
-        return result;
-    }
-    if q < 0.0 {
-        result.value = f64::NEG_INFINITY;
-        return result;
-    }
-    if q > 1.0 {
-        result.value = f64::INFINITY;
+    if let Some(value) = invalid_quantile_result(q) {
+        result.value = value;
         return result;
     }
     let buckets = match sort_and_coalesce(buckets) {
@@ -125,6 +118,19 @@ pub fn bucket_quantile(q: f64, buckets: &mut [ClassicBucket]) -> BucketQuantile 
     }
     result.value = bucket_start + (bucket_end - bucket_start) * (rank / count);
     result
+}
+
+/// The result for a φ outside `[0, 1]`: NaN for NaN, `-Inf` below 0, `+Inf` above 1.
+fn invalid_quantile_result(q: f64) -> Option<f64> {
+    if q.is_nan() {
+        Some(f64::NAN)
+    } else if q < 0.0 {
+        Some(f64::NEG_INFINITY)
+    } else if q > 1.0 {
+        Some(f64::INFINITY)
+    } else {
+        None
+    }
 }
 
 /// Sorts by upper bound and merges equal bounds; `None` without a `+Inf` bucket (or
@@ -309,15 +315,11 @@ pub fn histogram_quantile(q: f64, h: &FloatHistogram) -> HistogramQuantile {
         value: f64::NAN,
         info: None,
     };
-    if q < 0.0 {
-        result.value = f64::NEG_INFINITY;
+    if let Some(value) = invalid_quantile_result(q) {
+        result.value = value;
         return result;
     }
-    if q > 1.0 {
-        result.value = f64::INFINITY;
-        return result;
-    }
-    if h.count == 0.0 || q.is_nan() {
+    if h.count == 0.0 {
         return result;
     }
     let custom = h.uses_custom_buckets();
@@ -556,14 +558,11 @@ pub fn histogram_stddev(h: &FloatHistogram) -> f64 {
 /// the two nearest ranks. NaN for no values or NaN `q`; `-Inf` for `q < 0`, `+Inf` for
 /// `q > 1`.
 pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
+    if values.is_empty() {
         return f64::NAN;
     }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
+    if let Some(value) = invalid_quantile_result(q) {
+        return value;
     }
     values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
         (true, true) => Ordering::Equal,
