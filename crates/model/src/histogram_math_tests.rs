@@ -782,7 +782,7 @@ fn arbitrary(rng: &mut Lcg) -> FloatHistogram {
         1e308,
         1e-300,
     ];
-    let mut pick = |rng: &mut Lcg| values[rng.next(values.len() as u64) as usize];
+    let pick = |rng: &mut Lcg| values[rng.next(values.len() as u64) as usize];
     let schemas = [0, 3, 8, -4, -53, 9, -5, 52, i32::MIN, i32::MAX];
     let mut h = FloatHistogram {
         schema: schemas[rng.next(schemas.len() as u64) as usize],
