@@ -651,3 +651,63 @@ fn histograms_test_cases() {
     let checked = cross_check("histograms.test");
     assert!(checked >= 95, "only {checked} cases checked");
 }
+
+/// A step of a tiny deterministic generator: a number below `n`.
+fn rnd(state: &mut u64, n: u64) -> u64 {
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (*state >> 33) % n
+}
+
+#[test]
+fn arbitrary_inputs_never_panic() {
+    let values = [
+        0.0,
+        1.0,
+        -2.0,
+        0.5,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1e308,
+    ];
+    let st = &mut 7u64;
+    let pick = |st: &mut u64| values[rnd(st, values.len() as u64) as usize];
+    for _ in 0..3000 {
+        let mut buckets: Vec<ClassicBucket> = (0..4)
+            .map(|_| ClassicBucket {
+                upper_bound: pick(st),
+                count: pick(st),
+            })
+            .collect();
+        let (q, l, u) = (pick(st), pick(st), pick(st));
+        let _ = bucket_quantile(q, &mut buckets.clone());
+        let _ = bucket_fraction(l, u, &mut buckets);
+        let mut samples: Vec<f64> = (0..3).map(|_| pick(st)).collect();
+        let _ = quantile(q, &mut samples);
+        let spans = vec![
+            hearth_model::Span {
+                offset: [0, -5, i32::MAX][rnd(st, 3) as usize],
+                length: [1, 3, u32::MAX][rnd(st, 3) as usize],
+            };
+            2
+        ];
+        let hist = FloatHistogram {
+            schema: [0, -53, 8, -4, 30][rnd(st, 5) as usize],
+            count: pick(st),
+            sum: pick(st),
+            zero_count: pick(st),
+            zero_threshold: pick(st).abs(),
+            positive_buckets: (0..rnd(st, 5)).map(|_| pick(st)).collect(),
+            positive_spans: spans.clone(),
+            negative_buckets: (0..rnd(st, 5)).map(|_| pick(st)).collect(),
+            negative_spans: spans,
+            custom_values: vec![1.0, 2.0],
+            ..Default::default()
+        };
+        let _ = histogram_quantile(q, &hist);
+        let _ = histogram_fraction(l, u, &hist);
+        let _ = histogram_stdvar(&hist);
+    }
+}
