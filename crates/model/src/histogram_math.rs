@@ -423,6 +423,16 @@ impl FloatHistogram {
         self.combine(other, Combine::Add, None)
     }
 
+    /// Whether any count, the sum or any bucket is infinite (upstream's `HasOverflow`):
+    /// `avg` switches from summing to an incremental mean when a sum overflows.
+    pub fn has_overflow(&self) -> bool {
+        [self.zero_count, self.count, self.sum]
+            .iter()
+            .chain(&self.positive_buckets)
+            .chain(&self.negative_buckets)
+            .any(|v| v.is_infinite())
+    }
+
     /// Subtracts `other` from `self` like [`FloatHistogram::add`] adds (upstream's
     /// `Sub`), with the same counter-reset-hint rules. PromQL's `-` operator must set
     /// the result's hint to `Gauge` afterwards.

@@ -381,6 +381,18 @@ fn evaluate(
                 out.insert(labels, Out::Hist(hist));
             }
         }
+        Expr::Aggregate(a) if a.op == AggregateOp::Avg && a.grouping.is_empty() && !a.without => {
+            let vs = plain_selector(&a.expr)?;
+            if select(vs)
+                .iter()
+                .any(|(_, v)| !matches!(v, SeriesValue::Histogram(_)))
+            {
+                return None;
+            }
+            if let Some(avg) = average(histograms(vs).into_iter().map(|(_, h)| h), infos) {
+                out.insert(Labels::empty(), Out::Hist(avg));
+            }
+        }
         Expr::Aggregate(a) if a.op == AggregateOp::Sum && a.grouping.is_empty() && !a.without => {
             let vs = plain_selector(&a.expr)?;
             if select(vs)
@@ -411,6 +423,64 @@ fn evaluate(
         _ => return None,
     }
     Some(out)
+}
+
+/// Upstream's `avg` of histograms: a Kahan-compensated sum divided by the count, or,
+/// once the sum would overflow, an incremental mean. `None` for incompatible inputs.
+fn average(
+    mut hs: impl Iterator<Item = FloatHistogram>,
+    infos: &mut Infos,
+) -> Option<FloatHistogram> {
+    let mut value = hs.next()?;
+    let mut comp: Option<FloatHistogram> = None;
+    let mut mean: Option<FloatHistogram> = None;
+    let mut count = 1.0;
+    for h in hs {
+        count += 1.0;
+        if mean.is_none() {
+            let (mut v, mut c) = (value.clone(), comp.clone());
+            let outcome = v.kahan_add(&h, &mut c).ok()?;
+            infos.nhcb_reconciled |= outcome.nhcb_bounds_reconciled;
+            if !v.has_overflow() {
+                (value, comp) = (v, c);
+                continue;
+            }
+            let mut m = value.clone();
+            m.div(count - 1.0);
+            mean = Some(m);
+            if let Some(c) = comp.as_mut() {
+                c.div(count - 1.0);
+            }
+        }
+        let weight = (count - 1.0) / count;
+        if let Some(c) = comp.as_mut() {
+            c.mul(weight);
+        }
+        let mut to_add = h.clone();
+        to_add.div(count);
+        let m = mean.as_mut()?;
+        m.mul(weight);
+        let outcome = m.kahan_add(&to_add, &mut comp).ok()?;
+        infos.nhcb_reconciled |= outcome.nhcb_bounds_reconciled;
+    }
+    let mut result = match mean {
+        Some(mut m) => {
+            if let Some(c) = &comp {
+                m.add(c).ok()?;
+            }
+            m
+        }
+        None => {
+            value.div(count);
+            if let Some(mut c) = comp {
+                c.div(count);
+                value.add(&c).ok()?;
+            }
+            value
+        }
+    };
+    result.compact(0);
+    Some(result)
 }
 
 fn floats_match(want: f64, got: f64) -> bool {
