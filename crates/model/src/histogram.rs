@@ -4,6 +4,13 @@
 //! The layout follows `../shared/conformance/specs/native_histograms.md`: populated buckets
 //! are described by spans (offset, length) and the integer form stores bucket counts as
 //! deltas to the previous bucket.
+//!
+//! This module owns the types, bucket bounds, validation and compaction. Its siblings
+//! own the rest: `histogram_bounds` (upstream's exact bound table),
+//! `histogram_iter` (bucket iterators), `histogram_math` (arithmetic, equality,
+//! counter-reset detection, resolution reduction), `histogram_trim` (`</` and `>/`),
+//! `histogram_format` (upstream's text forms) and `histogram_gomath` (Go-exact
+//! `Log2`/`Exp2`).
 
 use std::fmt;
 
