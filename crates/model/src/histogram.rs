@@ -4,8 +4,17 @@
 //! The layout follows `../shared/conformance/specs/native_histograms.md`: populated buckets
 //! are described by spans (offset, length) and the integer form stores bucket counts as
 //! deltas to the previous bucket.
+//!
+//! This module owns the types, bucket bounds, validation and compaction. Its siblings
+//! own the rest: `histogram_bounds` (upstream's exact bound table),
+//! `histogram_iter` (bucket iterators), `histogram_math` (arithmetic, equality,
+//! counter-reset detection, resolution reduction), `histogram_trim` (`</` and `>/`),
+//! `histogram_format` (upstream's text forms) and `histogram_gomath` (Go-exact
+//! `Log2`/`Exp2`).
 
 use std::fmt;
+
+pub use crate::histogram_bounds::exponential_bound;
 
 /// Schema of native histograms with custom bucket boundaries (NHCB).
 pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
@@ -148,68 +157,54 @@ pub fn is_valid_schema(schema: i32) -> bool {
 }
 
 /// The upper bound of bucket `index` in `schema`. For exponential schemas bucket `i`
-/// covers `(base^(i-1), base^i]` with `base = 2^(2^-schema)`; the last finite bucket is
-/// capped at `f64::MAX` as in Prometheus.
+/// covers `(base^(i-1), base^i]` with `base = 2^(2^-schema)`, with upstream's exact bounds
+/// (see [`exponential_bound`]); the last finite bucket is capped at `f64::MAX`. For
+/// custom buckets, index -1 (and below) is `-Inf` and `custom_values.len()` (and
+/// above) is `+Inf`.
 pub fn bucket_upper_bound(index: i32, schema: i32, custom_values: &[f64]) -> f64 {
     if is_custom_buckets_schema(schema) {
-        let len = custom_values.len() as i64;
         let i = i64::from(index);
-        return if i >= len {
-            f64::INFINITY
-        } else if i < 0 {
-            f64::NEG_INFINITY
-        } else {
-            custom_values[i as usize]
+        return match usize::try_from(i) {
+            Ok(u) => custom_values.get(u).copied().unwrap_or(f64::INFINITY),
+            Err(_) => f64::NEG_INFINITY,
         };
     }
-    if schema < 0 {
-        let exp = i64::from(index) << (-schema);
-        if exp == 1024 {
-            return f64::MAX;
-        }
-        return ldexp(1.0, exp);
-    }
-    let frac_idx = index & ((1 << schema) - 1);
-    let frac = exponential_fraction(schema, frac_idx);
-    let exp = i64::from(index >> schema) + 1;
-    if frac == 0.5 && exp == 1025 {
-        return f64::MAX;
-    }
-    ldexp(frac, exp)
-}
-
-/// `0.5 * 2^(j / 2^schema)`, the mantissa of bucket bounds within one power of two.
-fn exponential_fraction(schema: i32, j: i32) -> f64 {
-    if j == 0 {
-        return 0.5;
-    }
-    0.5 * (f64::from(j) / f64::from(1 << schema)).exp2()
-}
-
-/// `frac * 2^exp`, saturating to infinity or zero.
-fn ldexp(frac: f64, exp: i64) -> f64 {
-    let e = exp.clamp(-1100, 1100) as i32;
-    // Split to avoid overflowing the intermediate power.
-    let half = e / 2;
-    frac * 2f64.powi(half) * 2f64.powi(e - half)
+    exponential_bound(index, schema)
 }
 
 /// Walks spans and their buckets, yielding (bucket index, position in the bucket list).
+/// Indices beyond the `i32` range saturate.
 pub fn span_indices(spans: &[Span]) -> impl Iterator<Item = (i32, usize)> + '_ {
-    let mut idx: i32 = 0;
+    let mut idx: i64 = 0;
     let mut pos = 0usize;
-    spans.iter().enumerate().flat_map(move |(si, s)| {
-        idx = if si == 0 {
-            s.offset
-        } else {
-            idx.saturating_add(s.offset)
-        };
+    spans.iter().flat_map(move |s| {
+        idx = idx.saturating_add(i64::from(s.offset));
         let start = idx;
         let start_pos = pos;
-        idx = idx.saturating_add(s.length as i32);
-        pos += s.length as usize;
-        (0..s.length as i32).map(move |k| (start + k, start_pos + k as usize))
+        idx = idx.saturating_add(i64::from(s.length));
+        pos = pos.saturating_add(s.length as usize);
+        (0..u64::from(s.length)).map(move |k| {
+            let i = start.saturating_add(k as i64);
+            (
+                i32::try_from(i).unwrap_or(if i < 0 { i32::MIN } else { i32::MAX }),
+                start_pos.saturating_add(k as usize),
+            )
+        })
     })
+}
+
+/// The index of the last bucket the spans describe (without walking every bucket).
+fn last_span_index(spans: &[Span]) -> Option<i64> {
+    let mut end: i64 = 0;
+    let mut last = None;
+    for s in spans {
+        end = end.saturating_add(i64::from(s.offset));
+        end = end.saturating_add(i64::from(s.length));
+        if s.length > 0 {
+            last = Some(end - 1);
+        }
+    }
+    last
 }
 
 fn spans_bucket_count(spans: &[Span]) -> u64 {
@@ -266,11 +261,11 @@ fn check_custom(
             index: 0,
         });
     }
-    if let Some((last, _)) = span_indices(positive_spans).last()
-        && i64::from(last) > custom.len() as i64
+    if let Some(last) = last_span_index(positive_spans)
+        && last > custom.len() as i64
     {
         return Err(HistogramError::CustomBucketOutOfRange {
-            index: i64::from(last),
+            index: last,
             bounds: custom.len(),
         });
     }
@@ -375,6 +370,12 @@ fn compact_layout<T: Copy + PartialEq + Default>(
     counts: &[T],
     max_empty: usize,
 ) -> (Vec<Span>, Vec<T>) {
+    // Valid histograms never have wider gaps (schema 8 spans about 2^19 indices); a
+    // wider one stays a gap between spans rather than exhausting memory.
+    const MAX_FILLED_GAP: i64 = 1 << 20;
+    let max_empty = i64::try_from(max_empty)
+        .unwrap_or(i64::MAX)
+        .min(MAX_FILLED_GAP);
     let zero = T::default();
     let mut out_spans: Vec<Span> = Vec::new();
     let mut out_counts: Vec<T> = Vec::new();
@@ -386,21 +387,33 @@ fn compact_layout<T: Copy + PartialEq + Default>(
             continue;
         }
         let idx = i64::from(idx);
-        match out_spans.last_mut() {
-            Some(last) if idx - end <= max_empty as i64 => {
-                for _ in end..idx {
-                    out_counts.push(zero);
+        let gap = idx - end;
+        let extended = match out_spans.last_mut() {
+            Some(last) if (0..=max_empty).contains(&gap) => {
+                match u32::try_from(gap + 1)
+                    .ok()
+                    .and_then(|g| last.length.checked_add(g))
+                {
+                    Some(length) => {
+                        last.length = length;
+                        out_counts.extend((0..gap).map(|_| zero));
+                        true
+                    }
+                    None => false,
                 }
-                last.length += (idx - end) as u32 + 1;
             }
-            Some(_) => out_spans.push(Span {
-                offset: (idx - end) as i32,
+            _ => false,
+        };
+        if !extended {
+            let offset = if out_spans.is_empty() { idx } else { gap };
+            out_spans.push(Span {
+                offset: i32::try_from(offset).unwrap_or(if offset < 0 {
+                    i32::MIN
+                } else {
+                    i32::MAX
+                }),
                 length: 1,
-            }),
-            None => out_spans.push(Span {
-                offset: idx as i32,
-                length: 1,
-            }),
+            });
         }
         out_counts.push(c);
         end = idx + 1;
@@ -501,75 +514,24 @@ impl FloatHistogram {
         is_custom_buckets_schema(self.schema)
     }
 
-    /// Positive buckets in ascending order of their bounds.
-    pub fn positive_buckets(&self) -> impl Iterator<Item = Bucket<f64>> + '_ {
-        span_indices(&self.positive_spans).map(move |(idx, pos)| {
-            let upper = bucket_upper_bound(idx, self.schema, &self.custom_values);
-            let lower = if self.uses_custom_buckets() {
-                if idx == 0 {
-                    f64::NEG_INFINITY
-                } else {
-                    bucket_upper_bound(idx - 1, self.schema, &self.custom_values)
-                }
-            } else {
-                bucket_upper_bound(idx - 1, self.schema, &self.custom_values)
-            };
-            Bucket {
-                lower,
-                upper,
-                lower_inclusive: self.uses_custom_buckets() && idx == 0,
-                upper_inclusive: true,
-                count: self.positive_buckets[pos],
-                index: idx,
-            }
-        })
+    /// Positive buckets in ascending order of their bounds (see
+    /// [`FloatHistogram::positive_bucket_iter`]).
+    pub fn positive_buckets(&self) -> crate::histogram_iter::BucketIter<'_> {
+        self.positive_bucket_iter()
     }
 
-    /// Negative buckets in descending order of their absolute bounds (bounds are negative).
-    pub fn negative_buckets(&self) -> impl Iterator<Item = Bucket<f64>> + '_ {
-        span_indices(&self.negative_spans).map(move |(idx, pos)| Bucket {
-            lower: -bucket_upper_bound(idx, self.schema, &self.custom_values),
-            upper: -bucket_upper_bound(idx - 1, self.schema, &self.custom_values),
-            lower_inclusive: true,
-            upper_inclusive: false,
-            count: self.negative_buckets[pos],
-            index: idx,
-        })
+    /// Negative buckets in descending order of their values, i.e. ascending absolute
+    /// bounds (see [`FloatHistogram::negative_bucket_iter`]).
+    pub fn negative_buckets(&self) -> crate::histogram_iter::BucketIter<'_> {
+        self.negative_bucket_iter()
     }
 }
 
 impl fmt::Display for FloatHistogram {
-    /// The notation of PromQL test files: `{{schema:0 count:3 sum:2 buckets:[1 2]}}`.
+    /// The notation of PromQL test files (upstream's `TestExpression`), e.g.
+    /// `{{schema:1 count:3 sum:2 buckets:[1 2]}}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{{{{schema:{} count:{} sum:{}",
-            self.schema, self.count, self.sum
-        )?;
-        if self.zero_threshold != 0.0 {
-            write!(f, " z_bucket_w:{}", self.zero_threshold)?;
-        }
-        if self.zero_count != 0.0 {
-            write!(f, " z_bucket:{}", self.zero_count)?;
-        }
-        if let Some(s) = self.positive_spans.first() {
-            write!(
-                f,
-                " offset:{} buckets:{:?}",
-                s.offset, self.positive_buckets
-            )?;
-        }
-        if let Some(s) = self.negative_spans.first() {
-            write!(
-                f,
-                " n_offset:{} n_buckets:{:?}",
-                s.offset, self.negative_buckets
-            )?;
-        }
-        if !self.custom_values.is_empty() {
-            write!(f, " custom_values:{:?}", self.custom_values)?;
-        }
-        write!(f, "}}}}")
+        f.write_str(&self.test_expression())
     }
 }
 
