@@ -425,28 +425,23 @@ mod tests {
              # TYPE h histogram\nh_bucket{a=\"b\",le=\"1\"} 1\nh_sum{a=\"b\"} 3\nh_count{a=\"b\"} 2\n",
         )
         .unwrap();
-        let s = expand_family(&fams[0]);
-        let got: Vec<String> = s
-            .samples
-            .iter()
-            .map(|x| format!("{} {:?} {}", x.name, x.labels, x.value))
-            .collect();
+        let lines = |f: &proto::MetricFamily| -> Vec<String> {
+            expand_family(f)
+                .samples
+                .iter()
+                .map(|x| format!("{} {:?} {}", x.name, x.labels, x.value))
+                .collect()
+        };
         assert_eq!(
-            got,
+            lines(&fams[0]),
             [
                 "s [(\"quantile\", \"0.5\")] 3",
                 "s_sum [] 10",
                 "s_count [] 4"
             ]
         );
-        let h = expand_family(&fams[1]);
-        let got: Vec<String> = h
-            .samples
-            .iter()
-            .map(|x| format!("{} {:?} {}", x.name, x.labels, x.value))
-            .collect();
         assert_eq!(
-            got,
+            lines(&fams[1]),
             [
                 "h_bucket [(\"a\", \"b\"), (\"le\", \"1\")] 1",
                 "h_bucket [(\"a\", \"b\"), (\"le\", \"+Inf\")] 2",

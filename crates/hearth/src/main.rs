@@ -8,6 +8,7 @@
 mod all_in_one;
 mod build_info;
 mod check_metrics;
+mod component_server;
 mod node_exporter_cli;
 mod own_metrics;
 mod pushgateway_cli;

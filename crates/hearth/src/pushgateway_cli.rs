@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use hearth_node_exporter::http::parse_listen_address;
 use hearth_pushgateway::config::{format_go_duration, parse_go_duration, route_prefix};
 use hearth_pushgateway::{BuildInfo, PushgatewayConfig};
 
 use crate::build_info;
+use crate::component_server::{self, ComponentError};
 
 /// The Pushgateway's flags.
 #[derive(Args, Debug)]
@@ -120,38 +120,16 @@ impl PushgatewayArgs {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PushgatewayError {
-    #[error("{0}")]
-    Config(String),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
-    #[error("HTTP server failed: {0}")]
-    Serve(std::io::Error),
-}
-
 /// Binds every address and serves the pushgateway until `shutdown` resolves.
 pub async fn serve(
     config: PushgatewayConfig,
     addrs: &[SocketAddr],
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), PushgatewayError> {
-    let mut listeners = Vec::new();
-    for &addr in addrs {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| PushgatewayError::Listen { addr, source })?;
-        tracing::info!(address = %addr, "pushgateway listening");
-        listeners.push(l);
-    }
+) -> Result<(), ComponentError> {
+    let listeners = component_server::bind(addrs, "pushgateway").await?;
     hearth_pushgateway::serve(config, listeners, shutdown)
         .await
-        .map_err(PushgatewayError::Serve)
+        .map_err(ComponentError::Serve)
 }
 
 /// The pushgateway with upstream's defaults, for the all-in-one mode.
@@ -164,30 +142,13 @@ pub fn default_config() -> PushgatewayConfig {
 
 /// Runs `hearth pushgateway` until SIGINT, SIGTERM or `/-/quit`.
 pub fn run(args: &PushgatewayArgs, log_level: &str, log_format: &str) -> ExitCode {
-    let result = (|| {
-        let addrs = args
-            .web_listen_address
-            .iter()
-            .map(|a| parse_listen_address(a))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(PushgatewayError::Config)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(PushgatewayError::Runtime)?;
-        tracing::info!(version = build_info::VERSION, "starting pushgateway");
-        rt.block_on(serve(
+    tracing::info!(version = build_info::VERSION, "starting pushgateway");
+    component_server::run(&args.web_listen_address, |addrs| async move {
+        serve(
             args.config(log_level, log_format),
             &addrs,
             crate::all_in_one::shutdown_signal(),
-        ))
-    })();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+        )
+        .await
+    })
 }

@@ -160,10 +160,15 @@ async fn dispatch(pg: Arc<Pushgateway>, req: Request) -> Response {
                 let replace = method == Method::PUT;
                 let headers = req.headers().clone();
                 let body = axum::body::to_bytes(req.into_body(), MAX_PUSH_BYTES).await;
-                push(
-                    &pg, &method, job, job_base64, labels, replace, &headers, body,
-                )
-                .await
+                let req = PushRequest {
+                    job,
+                    job_base64,
+                    labels,
+                    replace,
+                    headers,
+                    body,
+                };
+                push(&pg, &method, req).await
             }
             Method::DELETE => delete(&pg, job, job_base64, labels),
             _ => method_not_allowed(),
@@ -240,20 +245,21 @@ fn delete(pg: &Pushgateway, job: &str, job_base64: bool, labels: &str) -> Respon
     StatusCode::ACCEPTED.into_response()
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn push(
-    pg: &Arc<Pushgateway>,
-    method: &Method,
-    job: &str,
+/// A PUT or POST as it arrived.
+struct PushRequest<'a> {
+    job: &'a str,
     job_base64: bool,
-    labels: &str,
+    labels: &'a str,
     replace: bool,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: Result<Bytes, axum::Error>,
-) -> Response {
+}
+
+/// Handles a push and counts it in the own metrics, whatever its outcome.
+async fn push(pg: &Arc<Pushgateway>, method: &Method, req: PushRequest<'_>) -> Response {
     let started = Instant::now();
-    let size = body.as_ref().map_or(0, Bytes::len);
-    let response = push_response(pg, job, job_base64, labels, replace, headers, body).await;
+    let size = req.body.as_ref().map_or(0, Bytes::len);
+    let response = push_response(pg, req).await;
     pg.own
         .count_request("push", method.as_str(), response.status().as_u16());
     pg.own
@@ -261,15 +267,15 @@ async fn push(
     response
 }
 
-async fn push_response(
-    pg: &Arc<Pushgateway>,
-    job: &str,
-    job_base64: bool,
-    labels: &str,
-    replace: bool,
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::Error>,
-) -> Response {
+async fn push_response(pg: &Arc<Pushgateway>, req: PushRequest<'_>) -> Response {
+    let PushRequest {
+        job,
+        job_base64,
+        labels,
+        replace,
+        headers,
+        body,
+    } = req;
     let key = match GroupingKey::from_path(job, job_base64, labels) {
         Ok(k) => k,
         Err(e) => {
@@ -297,7 +303,7 @@ async fn push_response(
             &format!("Content-Encoding {enc} is not supported by hearth's pushgateway yet"),
         );
     }
-    let families = if is_protobuf(headers) {
+    let families = if is_protobuf(&headers) {
         decode_delimited(&body)
     } else {
         parse_text_families(&body).map_err(|e| e.to_string())
