@@ -7,6 +7,8 @@ use hearth_model::names::{is_legacy_label_name, is_legacy_metric_name, write_esc
 use hearth_model::{Exemplar, MetricType, Timestamp};
 
 use crate::family::{FamilySample, MetricFamily};
+use crate::proto;
+use crate::proto_families::expand_family;
 
 /// The content type of the text format.
 pub const TEXT_CONTENT_TYPE: &str =
@@ -18,36 +20,51 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
 /// Appends families in the text format 0.0.4.
 pub fn encode_text(families: &[MetricFamily], out: &mut String) {
     for f in families {
-        if let Some(help) = &f.help {
-            out.push_str("# HELP ");
-            write_metadata_name(out, &f.name);
-            out.push(' ');
-            for c in help.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    c => out.push(c),
-                }
+        // A family read from text without metadata stays without it.
+        let typed = f.metric_type != MetricType::Unknown || f.help.is_some();
+        write_text_family(out, f, typed);
+    }
+}
+
+/// Appends protobuf families in the text format 0.0.4 exactly as client_golang's
+/// `expfmt.MetricFamilyToText` writes them: HELP when there is one, TYPE always,
+/// samples in [`expand_family`]'s order.
+pub fn encode_proto_text(families: &[proto::MetricFamily], out: &mut String) {
+    for f in families {
+        write_text_family(out, &expand_family(f), true);
+    }
+}
+
+fn write_text_family(out: &mut String, f: &MetricFamily, type_line: bool) {
+    if let Some(help) = &f.help {
+        out.push_str("# HELP ");
+        write_metadata_name(out, &f.name);
+        out.push(' ');
+        for c in help.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
             }
-            out.push('\n');
         }
-        if f.metric_type != MetricType::Unknown || f.help.is_some() {
-            out.push_str("# TYPE ");
-            write_metadata_name(out, &f.name);
+        out.push('\n');
+    }
+    if type_line {
+        out.push_str("# TYPE ");
+        write_metadata_name(out, &f.name);
+        out.push(' ');
+        out.push_str(f.metric_type.as_text_str());
+        out.push('\n');
+    }
+    for s in &f.samples {
+        write_series(out, &s.name, &s.labels);
+        out.push(' ');
+        write_text_float(out, s.value);
+        if let Some(ts) = s.timestamp {
             out.push(' ');
-            out.push_str(f.metric_type.as_text_str());
-            out.push('\n');
+            out.push_str(&ts.to_string());
         }
-        for s in &f.samples {
-            write_series(out, &s.name, &s.labels);
-            out.push(' ');
-            write_text_float(out, s.value);
-            if let Some(ts) = s.timestamp {
-                out.push(' ');
-                out.push_str(&ts.to_string());
-            }
-            out.push('\n');
-        }
+        out.push('\n');
     }
 }
 
@@ -273,6 +290,21 @@ mod tests {
         let mut out = String::new();
         encode_text(&[f], &mut out);
         assert_eq!(out, "# TYPE \"my.gauge\" gauge\n{\"my.gauge\"} 0.5\n");
+    }
+
+    #[test]
+    fn proto_text_output_is_expfmts() {
+        let fams = crate::parse_text_families(
+            b"# HELP g A gauge.\n# TYPE g gauge\ng{b=\"x\"} 1e6\nu 0.5\n# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_sum 0.25\nh_count 3\n",
+        )
+        .unwrap();
+        let mut out = String::new();
+        encode_proto_text(&fams, &mut out);
+        assert_eq!(
+            out,
+            "# HELP g A gauge.\n# TYPE g gauge\ng{b=\"x\"} 1e+06\n# TYPE u untyped\nu 0.5\n\
+             # TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"+Inf\"} 3\nh_sum 0.25\nh_count 3\n"
+        );
     }
 
     #[test]

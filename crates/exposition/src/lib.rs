@@ -16,16 +16,18 @@ pub mod openmetrics;
 #[doc(hidden)]
 pub mod properties;
 pub mod proto;
+pub mod proto_families;
 pub mod protobuf;
 mod syntax;
 pub mod text;
 pub mod validate;
 
-pub use encode::{encode_openmetrics, encode_text};
+pub use encode::{encode_openmetrics, encode_proto_text, encode_text};
 pub use entry::{Entry, HistogramEntry, LabelPair, SampleEntry};
 pub use family::{FamilyCollector, FamilySample, MetricFamily};
 pub use hearth_model::HistogramValue;
 pub use openmetrics::{OpenMetricsOptions, OpenMetricsParser};
+pub use proto_families::{TextFamiliesError, expand_family, parse_text_families};
 pub use protobuf::{ProtobufOptions, ProtobufParser};
 pub use syntax::ParseError;
 pub use text::TextParser;

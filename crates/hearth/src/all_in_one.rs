@@ -1,8 +1,8 @@
 //! The default mode: every component that exists, in one process.
 //!
-//! Today that is hearth's own metrics on the server port and the node exporter on
-//! :9100; the server, pushgateway, alertmanager and dashboards join here as they land,
-//! each on its upstream port.
+//! Today that is hearth's own metrics on the server port, the pushgateway on :9091 and
+//! the node exporter on :9100; the server, alertmanager and dashboards join here as they
+//! land, each on its upstream port.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,16 +13,21 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 
-use crate::{node_exporter_cli, own_metrics};
+use crate::{node_exporter_cli, own_metrics, pushgateway_cli};
 
 /// node_exporter's port, on every interface.
 pub const NODE_EXPORTER_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 9100);
 
+/// The Pushgateway's port, on every interface.
+pub const PUSHGATEWAY_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 9091);
+
 /// What the default mode needs to start.
 pub struct Options {
     pub listen: SocketAddr,
     pub node_exporter_listen: SocketAddr,
+    pub pushgateway_listen: SocketAddr,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +79,16 @@ async fn serve(opts: Options) -> Result<(), StartError> {
         }
         Ok::<(), StartError>(())
     };
-    tokio::try_join!(server, node_exporter).map(|_| ())
+    // Likewise a real Pushgateway on :9091.
+    let pushgateway = async {
+        let listen = [opts.pushgateway_listen];
+        let config = pushgateway_cli::default_config();
+        if let Err(e) = pushgateway_cli::serve(config, &listen, shutdown_signal()).await {
+            tracing::error!("pushgateway not started: {e}");
+        }
+        Ok::<(), StartError>(())
+    };
+    tokio::try_join!(server, node_exporter, pushgateway).map(|_| ())
 }
 
 fn router(registry: Arc<Registry>) -> Router {

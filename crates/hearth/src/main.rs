@@ -8,8 +8,10 @@
 mod all_in_one;
 mod build_info;
 mod check_metrics;
+mod component_server;
 mod node_exporter_cli;
 mod own_metrics;
+mod pushgateway_cli;
 mod tsdb_tool;
 
 use std::io::Read;
@@ -22,7 +24,8 @@ use clap::{Args, Parser, Subcommand};
 ///
 /// Without a subcommand, hearth starts every component in one process with data in
 /// ./data. Components land one by one; today that is hearth's own metrics endpoint
-/// (/metrics, /-/healthy, /-/ready) on :9090 and the node exporter on :9100.
+/// (/metrics, /-/healthy, /-/ready) on :9090, the pushgateway on :9091 and the node
+/// exporter on :9100.
 #[derive(Parser, Debug)]
 #[command(
     name = "hearth",
@@ -56,6 +59,18 @@ enum Command {
     ///
     ///   hearth node-exporter --web.listen-address=:9100 --no-collector.hwmon
     NodeExporter(Box<node_exporter_cli::NodeExporterArgs>),
+    /// Accept metrics pushed by batch jobs and expose them for Prometheus to scrape,
+    /// like Prometheus' Pushgateway, with its API and flags, on :9091.
+    ///
+    /// Jobs push with PUT (replace the group), POST (replace same-name metrics) or
+    /// DELETE on /metrics/job/<job>{/<label>/<value>} (values may be base64url after a
+    /// `<label>@base64` name), in the text format or delimited protobuf; every client
+    /// library's push_to_gateway works. Scrape it with `honor_labels: true`. Groups
+    /// survive restarts with --persistence.file (upstream's file format).
+    ///
+    ///   hearth pushgateway --persistence.file=/var/lib/hearth/pushgateway.db
+    ///   echo 'some_metric 3.14' | curl --data-binary @- localhost:9091/metrics/job/some_job
+    Pushgateway(Box<pushgateway_cli::PushgatewayArgs>),
     /// Utilities that work on files and standard input, like `promtool`.
     Tool {
         #[command(subcommand)]
@@ -111,10 +126,10 @@ struct AllInOneArgs {
 #[derive(Args, Debug)]
 struct LogArgs {
     /// Only log messages with the given severity or above: debug, info, warn, error.
-    #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
+    #[arg(long = "log.level", global = true, default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
     log_level: String,
     /// Output format of log messages: logfmt or json.
-    #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
+    #[arg(long = "log.format", global = true, default_value = "logfmt", value_parser = ["logfmt", "json"])]
     log_format: String,
 }
 
@@ -143,11 +158,16 @@ fn main() -> ExitCode {
             init_logging(&cli.log);
             node_exporter_cli::run(&args)
         }
+        Some(Command::Pushgateway(args)) => {
+            init_logging(&cli.log);
+            pushgateway_cli::run(&args, &cli.log.log_level, &cli.log.log_format)
+        }
         None => {
             init_logging(&cli.log);
             match all_in_one::run(all_in_one::Options {
                 listen: cli.all_in_one.web_listen_address,
                 node_exporter_listen: all_in_one::NODE_EXPORTER_LISTEN,
+                pushgateway_listen: all_in_one::PUSHGATEWAY_LISTEN,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -235,6 +255,44 @@ mod tests {
         );
         assert!(config.cpu_guest);
         assert_eq!(args.web_listen_address, [":9100"]);
+    }
+
+    #[test]
+    fn pushgateway_flags_parse_like_upstream() {
+        let cli = Cli::try_parse_from([
+            "hearth",
+            "pushgateway",
+            "--web.listen-address=127.0.0.1:19091",
+            "--persistence.file=/tmp/pg.db",
+            "--persistence.interval=1m30s",
+            "--web.enable-admin-api",
+            "--push.disable-consistency-check",
+            "--web.route-prefix=gw/",
+            "--log.level=debug",
+        ])
+        .unwrap();
+        let Some(Command::Pushgateway(args)) = cli.command else {
+            panic!("not the pushgateway subcommand");
+        };
+        assert_eq!(cli.log.log_level, "debug");
+        let config = args.config("debug", "logfmt");
+        assert_eq!(config.route_prefix, "/gw");
+        assert_eq!(config.persistence_interval.as_secs(), 90);
+        assert!(config.enable_admin_api && !config.enable_lifecycle);
+        assert!(!config.check_consistency);
+        assert_eq!(config.flags["persistence.interval"], "1m30s");
+        let cli = Cli::try_parse_from(["hearth", "pushgateway"]).unwrap();
+        let Some(Command::Pushgateway(args)) = cli.command else {
+            panic!("not the pushgateway subcommand");
+        };
+        assert_eq!(args.web_listen_address, [":9091"]);
+        let config = args.config("info", "logfmt");
+        assert_eq!(config.persistence_interval.as_secs(), 300);
+        assert_eq!(config.flags["persistence.interval"], "5m0s");
+        assert!(config.persistence_file.is_none() && config.check_consistency);
+        assert!(
+            Cli::try_parse_from(["hearth", "pushgateway", "--persistence.interval=5"]).is_err()
+        );
     }
 
     #[test]

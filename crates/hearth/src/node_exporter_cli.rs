@@ -14,6 +14,7 @@ use hearth_node_exporter::http::{self, BuildInfo, HttpOptions};
 use hearth_node_exporter::{COLLECTOR_FLAGS, HostPaths, NodeExporter, NodeExporterConfig};
 
 use crate::build_info;
+use crate::component_server::{self, ComponentError};
 
 /// node_exporter's flags. `--[no-]collector.<name>` toggles come from
 /// [`CollectorToggles`], one pair per upstream collector.
@@ -301,43 +302,20 @@ fn build() -> BuildInfo {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum NodeExporterError {
-    #[error("{0}")]
-    Config(String),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
-    #[error("HTTP server failed: {0}")]
-    Serve(std::io::Error),
-}
-
 /// Binds every address and serves the exporter until `shutdown` resolves.
 pub async fn serve(
     config: NodeExporterConfig,
     opts: HttpOptions,
     addrs: &[SocketAddr],
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), NodeExporterError> {
-    let exporter =
-        NodeExporter::new(&config).map_err(|e| NodeExporterError::Config(e.to_string()))?;
-    tracing::info!(collectors = ?exporter.collector_names(), "node exporter collectors enabled");
-    let mut listeners = Vec::new();
-    for &addr in addrs {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| NodeExporterError::Listen { addr, source })?;
-        tracing::info!(address = %addr, path = %opts.telemetry_path, "node exporter listening");
-        listeners.push(l);
-    }
+) -> Result<(), ComponentError> {
+    let exporter = NodeExporter::new(&config).map_err(|e| ComponentError::Config(e.to_string()))?;
+    tracing::info!(collectors = ?exporter.collector_names(), path = %opts.telemetry_path, "node exporter collectors enabled");
+    let listeners = component_server::bind(addrs, "node exporter").await?;
     let router = http::router(Arc::new(exporter), opts);
     http::serve(listeners, router, shutdown)
         .await
-        .map_err(NodeExporterError::Serve)
+        .map_err(ComponentError::Serve)
 }
 
 /// The node exporter with upstream's defaults, for the all-in-one mode.
@@ -353,30 +331,13 @@ pub fn default_options() -> (NodeExporterConfig, HttpOptions) {
 
 /// Runs `hearth node-exporter` until SIGINT or SIGTERM.
 pub fn run(args: &NodeExporterArgs) -> ExitCode {
-    let result = (|| {
-        let addrs = args
-            .web_listen_address
-            .iter()
-            .map(|a| http::parse_listen_address(a))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(NodeExporterError::Config)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(NodeExporterError::Runtime)?;
-        rt.block_on(serve(
+    component_server::run(&args.web_listen_address, |addrs| async move {
+        serve(
             args.config(),
             args.http_options(),
             &addrs,
             crate::all_in_one::shutdown_signal(),
-        ))
-    })();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+        )
+        .await
+    })
 }

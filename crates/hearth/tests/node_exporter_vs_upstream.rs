@@ -17,13 +17,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hearth_exposition::{FamilyCollector, MetricFamily, TextParser};
 use hearth_model::MetricType;
+use support::free_port;
+
+mod support;
 
 const UPSTREAM: &str = "prometheus-node-exporter";
 
@@ -109,63 +112,9 @@ impl Drop for Exporter {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn have_upstream() -> bool {
-    Command::new(UPSTREAM)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Installs Debian's package when it is missing and we may.
 fn ensure_upstream() -> Result<(), String> {
-    if have_upstream() {
-        return Ok(());
-    }
-    if !is_root() {
-        return Err(format!(
-            "{UPSTREAM} is not installed and we are not root to apt-get install it"
-        ));
-    }
-    let install = || {
-        Command::new("apt-get")
-            .args(["install", "-y", "-q", UPSTREAM])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !install() {
-        let _ = Command::new("apt-get")
-            .args(["update", "-q"])
-            .stdout(Stdio::null())
-            .status();
-        if !install() {
-            return Err(format!("apt-get install {UPSTREAM} failed"));
-        }
-    }
-    if have_upstream() {
-        Ok(())
-    } else {
-        Err(format!("{UPSTREAM} still not runnable after install"))
-    }
+    support::ensure_debian(UPSTREAM, UPSTREAM)
 }
 
 fn hearth_bin() -> PathBuf {
