@@ -4,12 +4,14 @@
 //! implementation of it for tests (`mem_storage`), chunk encodings (`chunkenc`), chunk
 //! segment files (`chunks`), the write-ahead log (`wal`), the block index and tombstones
 //! (`index`, `tombstones`), postings lists and their set operations (`postings`), block
-//! metadata (`block_meta`). The head, blocks and compaction join as they land.
+//! metadata (`block_meta`), and the interface the compactor reads blocks from
+//! (`block_source`). The head, blocks and compaction join as they land.
 //!
 //! Must never know about: exposition formats, PromQL, HTTP. Other crates reach stored
 //! data only through the storage interface, never through these modules' internals.
 
 pub mod block_meta;
+pub mod block_source;
 pub mod chunkenc;
 pub mod chunks;
 pub mod index;
