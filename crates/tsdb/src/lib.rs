@@ -5,7 +5,8 @@
 //! segment files (`chunks`), the write-ahead log (`wal`), the block index and tombstones
 //! (`index`, `tombstones`), postings lists and their set operations (`postings`), block
 //! metadata (`block_meta`), and the interface the compactor reads blocks from
-//! (`block_source`). The head, blocks and compaction join as they land.
+//! (`block_source`), and the head: in-memory series, chunks, WAL replay and
+//! truncation (`head`). Blocks and compaction join as they land.
 //!
 //! Must never know about: exposition formats, PromQL, HTTP. Other crates reach stored
 //! data only through the storage interface, never through these modules' internals.
@@ -14,6 +15,7 @@ pub mod block_meta;
 pub mod block_source;
 pub mod chunkenc;
 pub mod chunks;
+pub mod head;
 pub mod index;
 pub mod mem_storage;
 pub mod postings;

@@ -32,6 +32,10 @@ pub enum AppendError {
     OutOfOrderExemplar,
     #[error("exemplar label set is too long: {0} UTF-8 characters, the limit is 128")]
     ExemplarLabelsTooLong(usize),
+    /// The exemplar has no timestamp and its series no sample to take one from (storages
+    /// that keep exemplars need the time).
+    #[error("exemplar has no timestamp and its series has no sample to take it from")]
+    ExemplarWithoutTimestamp,
     #[error("invalid histogram: {0}")]
     InvalidHistogram(String),
     #[error("label set has duplicate label name {0:?}")]
