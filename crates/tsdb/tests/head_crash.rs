@@ -138,8 +138,13 @@ fn sigkill_never_loses_committed_samples() {
             }
         });
         // Let it start (replay) and commit at least once, then kill at a random moment.
-        let first = rx.recv_timeout(Duration::from_secs(60));
-        let mut lines: Vec<String> = first.into_iter().collect();
+        let mut lines: Vec<String> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !lines.iter().any(|l| l.starts_with("c ")) && Instant::now() < deadline {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
+                lines.push(l);
+            }
+        }
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;

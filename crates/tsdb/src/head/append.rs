@@ -27,7 +27,7 @@ use super::chunk_disk::PendingWrite;
 use super::exemplars::ExemplarCheck;
 use super::isolation::CommitGuard;
 use super::series::{
-    Appended, ChunkLoc, MemSeries, SeriesState, is_stale_histogram, same_histogram, stale_histogram,
+    ChunkLoc, MemSeries, SeriesState, is_stale_histogram, same_histogram, stale_histogram,
 };
 use super::{HeadShared, stats};
 
@@ -100,6 +100,10 @@ struct Touched {
     /// Newest in-order sample pending in this transaction: time and value (a float, or
     /// the index of a pending histogram).
     last: Option<(i64, PendingValue)>,
+    /// Samples pending for it; the commit releases the series after the last one.
+    samples: u32,
+    /// This transaction counts in the series' `pending_appenders`.
+    counted: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,7 +113,8 @@ enum PendingValue {
 }
 
 struct PendingHistogram {
-    series: Arc<MemSeries>,
+    /// Index into `touched`.
+    owner: u32,
     t: i64,
     h: HistogramValue,
 }
@@ -122,11 +127,13 @@ pub struct HeadAppender<'a> {
     ooo_window: i64,
     new_series: Vec<RefSeries>,
     floats: Vec<RefSample>,
-    float_series: Vec<Arc<MemSeries>>,
+    /// Index into `touched` of each float sample's series.
+    float_owner: Vec<u32>,
     histograms: Vec<PendingHistogram>,
     exemplars: Vec<(Arc<MemSeries>, Exemplar, i64)>,
     metadata: Vec<(Arc<MemSeries>, Metadata)>,
-    touched: HashMap<SeriesRef, Touched>,
+    touched: Vec<Touched>,
+    touched_index: HashMap<SeriesRef, u32>,
     finished: bool,
 }
 
@@ -142,52 +149,52 @@ impl<'a> HeadAppender<'a> {
             ooo_window: head.opts.out_of_order_time_window,
             new_series: Vec::new(),
             floats: Vec::new(),
-            float_series: Vec::new(),
+            float_owner: Vec::new(),
             histograms: Vec::new(),
             exemplars: Vec::new(),
             metadata: Vec::new(),
-            touched: HashMap::new(),
+            touched: Vec::new(),
+            touched_index: HashMap::new(),
             finished: false,
         }
     }
 
-    /// The series for an append: by cached reference, else by labels (created if new).
-    fn series_for(
-        &mut self,
-        r: Option<SeriesRef>,
-        labels: &Labels,
-    ) -> Result<Arc<MemSeries>, AppendError> {
-        if let Some(r) = r {
-            if let Some(t) = self.touched.get(&r) {
-                return Ok(t.series.clone());
-            }
-            if let Some(s) = self.head.series.get_by_ref(r) {
-                return Ok(s);
-            }
+    /// The series of an append, as an index into `touched`: by cached reference, else by
+    /// labels (created if new).
+    fn resolve(&mut self, r: Option<SeriesRef>, labels: &Labels) -> Result<u32, AppendError> {
+        if let Some(r) = r
+            && let Some(&i) = self.touched_index.get(&r)
+        {
+            return Ok(i);
         }
-        if labels.is_empty() {
-            return Err(AppendError::EmptyLabels);
-        }
-        let (s, created) = self.head.get_or_create(labels, true)?;
-        if created {
-            self.new_series.push(RefSeries {
-                series_ref: s.series_ref,
-                labels: labels.clone(),
-            });
-        }
-        Ok(s)
-    }
-
-    /// Records that this transaction uses `series` (so garbage collection keeps it) and
-    /// returns what it already holds for it.
-    fn touch(&mut self, series: &Arc<MemSeries>, st: &mut SeriesState) -> &mut Touched {
-        self.touched.entry(series.series_ref).or_insert_with(|| {
-            st.pending_appenders += 1;
-            Touched {
-                series: series.clone(),
-                last: None,
+        let series = match r.and_then(|r| self.head.series.get_by_ref(r)) {
+            Some(s) => s,
+            None => {
+                if labels.is_empty() {
+                    return Err(AppendError::EmptyLabels);
+                }
+                let (s, created) = self.head.get_or_create(labels, true)?;
+                if created {
+                    self.new_series.push(RefSeries {
+                        series_ref: s.series_ref,
+                        labels: labels.clone(),
+                    });
+                }
+                if let Some(&i) = self.touched_index.get(&s.series_ref) {
+                    return Ok(i);
+                }
+                s
             }
-        })
+        };
+        let i = self.touched.len() as u32;
+        self.touched_index.insert(series.series_ref, i);
+        self.touched.push(Touched {
+            series,
+            last: None,
+            samples: 0,
+            counted: false,
+        });
+        Ok(i)
     }
 
     /// Adds a float sample; see [`Appender::append`].
@@ -198,20 +205,33 @@ impl<'a> HeadAppender<'a> {
         t: Timestamp,
         v: f64,
     ) -> Result<SeriesRef, AppendError> {
-        let m = &self.head.metrics;
+        let head = self.head;
+        let m = &head.metrics;
         if self.ooo_window == 0 && t < self.min_valid_time {
             stats::inc(&m.out_of_bound_float);
             return Err(AppendError::OutOfBounds);
         }
-        let series = self.series_for(r, labels)?;
-        let mut st = series.state.lock();
-        let committed = committed_last(&st);
-        let series_is_histogram = st.is_histogram();
-        let last_hist_kind = st.last_histogram().cloned();
+        let idx = self.resolve(r, labels)?;
         let (head_max_t, min_valid, window) =
             (self.head_max_t, self.min_valid_time, self.ooo_window);
-        let pending_last = self.touch(&series, &mut st).last;
-        drop(st);
+        let touched = &mut self.touched[idx as usize];
+        let sref = touched.series.series_ref;
+        let pending_last = touched.last;
+        let (committed, series_is_histogram, last_hist) = {
+            let mut st = touched.series.state.lock();
+            if !touched.counted {
+                // Garbage collection must not remove the series under this transaction.
+                st.pending_appenders += 1;
+                touched.counted = true;
+            }
+            let hist = st.is_histogram();
+            let last_hist = if hist == Some(true) && is_stale_nan(v) {
+                st.last_histogram().cloned()
+            } else {
+                None
+            };
+            (committed_last(&st), hist, last_hist)
+        };
         let pending_hist = match pending_last {
             Some((_, PendingValue::Histogram(i))) => Some(i),
             Some((_, PendingValue::Float(_))) => None,
@@ -226,11 +246,9 @@ impl<'a> HeadAppender<'a> {
                 .histograms
                 .get(i)
                 .map(|h| h.h.clone())
-                .or(last_hist_kind)
+                .or(last_hist)
                 .unwrap_or(HistogramValue::Integer(Default::default()));
-            let sref = series.series_ref;
-            let labels = series.labels.clone();
-            return self.append_histogram(Some(sref), &labels, t, &stale_histogram(&like));
+            return self.append_histogram(Some(sref), labels, t, &stale_histogram(&like));
         }
         let last = match pending_last {
             Some((lt, PendingValue::Float(x))) => Some((lt, LastValue::Float(x))),
@@ -249,23 +267,22 @@ impl<'a> HeadAppender<'a> {
                 return Err(e);
             }
         };
+        let touched = &mut self.touched[idx as usize];
         if !ooo {
             if pending_last.is_some_and(|(lt, _)| lt == t) {
                 // An identical duplicate of a pending sample: nothing to add.
-                return Ok(series.series_ref);
+                return Ok(sref);
             }
-            if let Some(touched) = self.touched.get_mut(&series.series_ref) {
-                touched.last = Some((t, PendingValue::Float(v)));
-            }
+            touched.last = Some((t, PendingValue::Float(v)));
         }
+        touched.samples += 1;
         self.floats.push(RefSample {
-            series_ref: series.series_ref,
+            series_ref: sref,
             st: 0,
             t,
             v,
         });
-        let sref = series.series_ref;
-        self.float_series.push(series);
+        self.float_owner.push(idx);
         Ok(sref)
     }
 
@@ -277,7 +294,8 @@ impl<'a> HeadAppender<'a> {
         t: Timestamp,
         h: &HistogramValue,
     ) -> Result<SeriesRef, AppendError> {
-        let m = &self.head.metrics;
+        let head = self.head;
+        let m = &head.metrics;
         if t < self.min_valid_time {
             stats::inc(&m.out_of_bound_histogram);
             return Err(AppendError::OutOfBounds);
@@ -289,15 +307,23 @@ impl<'a> HeadAppender<'a> {
             };
             valid.map_err(|e| AppendError::InvalidHistogram(e.to_string()))?;
         }
-        let series = self.series_for(r, labels)?;
-        let mut st = series.state.lock();
-        let committed_t = st.max_time();
-        let committed_same = (committed_t == t).then(|| match st.last_histogram() {
-            Some(last) if st.is_histogram() == Some(true) => same_histogram(last, h),
-            _ => false,
-        });
-        let pending_last = self.touch(&series, &mut st).last;
-        drop(st);
+        let idx = self.resolve(r, labels)?;
+        let touched = &mut self.touched[idx as usize];
+        let sref = touched.series.series_ref;
+        let pending_last = touched.last;
+        let (committed_t, committed_same) = {
+            let mut st = touched.series.state.lock();
+            if !touched.counted {
+                st.pending_appenders += 1;
+                touched.counted = true;
+            }
+            let ct = st.max_time();
+            let same = (ct == t).then(|| match st.last_histogram() {
+                Some(last) if st.is_histogram() == Some(true) => same_histogram(last, h),
+                _ => false,
+            });
+            (ct, same)
+        };
         let (last_t, same) = match pending_last {
             Some((lt, PendingValue::Histogram(i))) => (
                 lt,
@@ -316,20 +342,16 @@ impl<'a> HeadAppender<'a> {
                 return Err(AppendError::OutOfOrderSample);
             }
             match same {
-                Some(true) => return Ok(series.series_ref),
+                Some(true) => return Ok(sref),
                 Some(false) => return Err(AppendError::DuplicateSampleForTimestamp),
                 None => {}
             }
         }
-        let idx = self.histograms.len();
-        let touched = self
-            .touched
-            .get_mut(&series.series_ref)
-            .ok_or(AppendError::UnknownSeriesRef(series.series_ref))?;
-        touched.last = Some((t, PendingValue::Histogram(idx)));
-        let sref = series.series_ref;
+        let touched = &mut self.touched[idx as usize];
+        touched.last = Some((t, PendingValue::Histogram(self.histograms.len())));
+        touched.samples += 1;
         self.histograms.push(PendingHistogram {
-            series,
+            owner: idx,
             t,
             h: h.clone(),
         });
@@ -356,8 +378,9 @@ impl<'a> HeadAppender<'a> {
                 .ok_or(AppendError::UnknownSeriesRef(r))?,
         };
         let pending_t = self
-            .touched
+            .touched_index
             .get(&series.series_ref)
+            .and_then(|&i| self.touched.get(i as usize))
             .and_then(|t| t.last.map(|l| l.0));
         let t = match (e.timestamp, pending_t) {
             (Some(t), _) | (None, Some(t)) => t,
@@ -446,9 +469,12 @@ impl<'a> HeadAppender<'a> {
             return;
         }
         self.finished = true;
-        for t in self.touched.values() {
-            let mut st = t.series.state.lock();
-            st.pending_appenders = st.pending_appenders.saturating_sub(1);
+        for t in &mut self.touched {
+            if t.counted {
+                let mut st = t.series.state.lock();
+                st.pending_appenders = st.pending_appenders.saturating_sub(1);
+                t.counted = false;
+            }
         }
         self.head
             .metrics
@@ -495,7 +521,7 @@ impl<'a> HeadAppender<'a> {
             .iter()
             .filter_map(|p| match &p.h {
                 HistogramValue::Integer(h) => Some(RefHistogramSample {
-                    series_ref: p.series.series_ref,
+                    series_ref: self.touched[p.owner as usize].series.series_ref,
                     st: 0,
                     t: p.t,
                     h: h.clone(),
@@ -517,7 +543,7 @@ impl<'a> HeadAppender<'a> {
             .iter()
             .filter_map(|p| match &p.h {
                 HistogramValue::Float(fh) => Some(RefFloatHistogramSample {
-                    series_ref: p.series.series_ref,
+                    series_ref: self.touched[p.owner as usize].series.series_ref,
                     st: 0,
                     t: p.t,
                     fh: fh.clone(),
@@ -575,7 +601,13 @@ impl<'a> HeadAppender<'a> {
         };
         let m = &head.metrics;
         let (mut floats_ok, mut ooo_ok) = (0u64, 0u64);
-        for (s, series) in self.floats.iter().zip(&self.float_series) {
+        for (s, &owner) in self.floats.iter().zip(&self.float_owner) {
+            let Touched {
+                series,
+                samples,
+                counted,
+                ..
+            } = &mut self.touched[owner as usize];
             let mut st = series.state.lock();
             let placement = float_appendable(
                 s.t,
@@ -592,7 +624,7 @@ impl<'a> HeadAppender<'a> {
                         floats_ok += 1;
                         apply.in_min = apply.in_min.min(s.t);
                         apply.in_max = apply.in_max.max(s.t);
-                        apply.chunks(series, &mut st, out);
+                        head.note_chunks(series, &mut st, out);
                     }
                 }
                 Ok(true) => {
@@ -606,23 +638,31 @@ impl<'a> HeadAppender<'a> {
                 Err(AppendError::OutOfBounds) => stats::inc(&m.out_of_bound_float),
                 Err(_) => {}
             }
+            release_after_last(samples, counted, &mut st);
         }
         let mut hists_ok = 0u64;
         for p in &self.histograms {
-            let mut st = p.series.state.lock();
+            let Touched {
+                series,
+                samples,
+                counted,
+                ..
+            } = &mut self.touched[p.owner as usize];
+            let mut st = series.state.lock();
             if p.t <= st.max_time() {
                 if p.t < st.max_time() {
                     stats::inc(&m.out_of_order_histogram);
                 }
-                continue;
+            } else {
+                apply.mark_commit(series, &mut st);
+                if let Ok(out) = st.append_histogram(p.t, &p.h, head.chunk_opts) {
+                    hists_ok += 1;
+                    apply.in_min = apply.in_min.min(p.t);
+                    apply.in_max = apply.in_max.max(p.t);
+                    head.note_chunks(series, &mut st, out);
+                }
             }
-            apply.mark_commit(&p.series, &mut st);
-            if let Ok(out) = st.append_histogram(p.t, &p.h, head.chunk_opts) {
-                hists_ok += 1;
-                apply.in_min = apply.in_min.min(p.t);
-                apply.in_max = apply.in_max.max(p.t);
-                apply.chunks(&p.series, &mut st, out);
-            }
+            release_after_last(samples, counted, &mut st);
         }
         for (series, md) in &self.metadata {
             series.state.lock().extra_mut().metadata = Some(md.clone());
@@ -646,6 +686,15 @@ impl<'a> HeadAppender<'a> {
             tracing::error!(error = %e, "writing head chunks to disk failed; they stay in memory");
         }
         Ok(())
+    }
+}
+
+/// Releases the series once its last pending sample is applied, under the same lock.
+fn release_after_last(samples: &mut u32, counted: &mut bool, st: &mut SeriesState) {
+    *samples = samples.saturating_sub(1);
+    if *samples == 0 && *counted {
+        st.pending_appenders = st.pending_appenders.saturating_sub(1);
+        *counted = false;
     }
 }
 
@@ -674,10 +723,6 @@ impl Apply<'_, '_> {
         );
         st.prev_maxt = st.max_time();
         st.commit_id = self.guard.id;
-    }
-
-    fn chunks(&self, series: &Arc<MemSeries>, st: &mut SeriesState, out: Appended) {
-        self.head.note_chunks(series, st, out);
     }
 
     /// Inserts an out-of-order sample; a full buffer becomes a chunk, written at once

@@ -629,10 +629,13 @@ impl StripedSeriesMap {
         (1u64 << self.bits) - 1
     }
 
+    /// A page holds `PAGE` consecutive references and whole pages go to stripes, so an
+    /// appender walking a target's series (created together, so numbered together)
+    /// stays on one lock and one page for many samples.
     fn ref_slot(&self, r: SeriesRef) -> (&RwLock<RefStripe>, u64, usize) {
-        let stripe = &self.by_ref[(r & self.mask()) as usize];
-        let idx = r >> self.bits;
-        (stripe, idx / PAGE as u64, (idx % PAGE as u64) as usize)
+        let page = r / PAGE as u64;
+        let stripe = &self.by_ref[(page & self.mask()) as usize];
+        (stripe, page >> self.bits, (r % PAGE as u64) as usize)
     }
 
     fn hash_stripe(&self, hash: u64) -> &RwLock<HashTable<Arc<MemSeries>>> {

@@ -1,0 +1,274 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The head: append throughput (10k series × 120 scrapes through cached references, with
+//! and without the WAL), WAL replay time, and a 2h query of one series. Before the
+//! criterion runs, a one-shot report measures heap per active series at 500k series of
+//! 10 labels (counted by this binary's allocator) and replay of 10M samples.
+//!
+//! `HEARTH_HEAD_BENCH_REPORT=0` skips the report; `HEARTH_HEAD_BENCH_SERIES` changes its
+//! series count.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group};
+use hearth_model::{Labels, MatchOp, Matcher};
+use hearth_tsdb::head::{Head, HeadOptions};
+use hearth_tsdb::storage::{Querier, SeriesRef, ValueType};
+
+/// Counts live heap bytes, so memory per series is measured, not guessed.
+struct CountingAlloc;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// A Prometheus-like label set: 200 series per target (50 metric names × 4 `le`), the
+/// target's labels shared by its series.
+fn series_labels(i: usize) -> Labels {
+    let (target, k) = (i / 200, i % 200);
+    Labels::new([
+        (
+            "__name__",
+            format!("http_request_duration_seconds_{}", k / 4),
+        ),
+        ("cluster", "prod-eu-1".to_string()),
+        ("container", format!("app-{}", target % 20)),
+        ("endpoint", "http-metrics".to_string()),
+        (
+            "instance",
+            format!(
+                "10.{}.{}.{}:9100",
+                target / 65536,
+                target / 256 % 256,
+                target % 256
+            ),
+        ),
+        ("job", format!("kubernetes-pods-{}", target % 50)),
+        ("le", ["0.1", "0.5", "1", "+Inf"][k % 4].to_string()),
+        ("namespace", format!("team-{}", target % 30)),
+        ("pod", format!("app-{}-7d9f8c6b5-x{target:05}", target % 20)),
+        ("service", format!("svc-{}", target % 40)),
+    ])
+}
+
+fn no_wal() -> HeadOptions {
+    HeadOptions {
+        wal: None,
+        ..HeadOptions::default()
+    }
+}
+
+/// Appends `scrapes` rounds of every series, one commit per round of 10k samples
+/// (a scrape's size), through cached references.
+fn scrape_rounds(
+    head: &Head,
+    refs: &mut [Option<SeriesRef>],
+    labels: &[Labels],
+    from: i64,
+    scrapes: i64,
+) {
+    for s in 0..scrapes {
+        let t = from + s * 15_000;
+        for chunk in refs.chunks_mut(10_000).zip(labels.chunks(10_000)) {
+            let mut app = head.appender();
+            for (r, l) in chunk.0.iter_mut().zip(chunk.1) {
+                *r = Some(app.append(*r, l, t, (t / 1000) as f64 * 0.25).unwrap());
+            }
+            app.commit().unwrap();
+        }
+    }
+}
+
+fn report() {
+    if std::env::var("HEARTH_HEAD_BENCH_REPORT").as_deref() == Ok("0") {
+        return;
+    }
+    let n: usize = std::env::var("HEARTH_HEAD_BENCH_SERIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500_000);
+    let labels: Vec<Labels> = (0..n).map(series_labels).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (heap0, rss0) = (LIVE.load(Ordering::Relaxed), rss_bytes());
+    let head = Head::open(dir.path(), no_wal()).unwrap();
+    let mut refs = vec![None; n];
+    let start = Instant::now();
+    scrape_rounds(&head, &mut refs, &labels, 0, 1);
+    let created = start.elapsed();
+    let per = |heap: isize| (heap - heap0) as f64 / n as f64;
+    let heap1 = LIVE.load(Ordering::Relaxed);
+    let rss1 = rss_bytes();
+    println!(
+        "head memory, {n} series × 10 labels, 1 sample each: {:.0} B/series heap \
+         (label sets built by the caller included), {:.0} B/series RSS; created in {created:.2?}",
+        per(heap1),
+        (rss1 - rss0) as f64 / n as f64
+    );
+    let start = Instant::now();
+    scrape_rounds(&head, &mut refs, &labels, 15_000, 59);
+    let took = start.elapsed();
+    head.mmap_head_chunks().unwrap();
+    println!(
+        "head memory, 60 samples each (open chunks half full): {:.0} B/series heap, \
+         {:.0} B/series RSS; {:.2} M samples/s appending without WAL",
+        per(LIVE.load(Ordering::Relaxed)),
+        (rss_bytes() - rss0) as f64 / n as f64,
+        (59 * n) as f64 / took.as_secs_f64() / 1e6
+    );
+    drop(head);
+    drop(labels);
+
+    // Replay of 10M samples: 100k series × 100 scrapes, with chunks written to disk.
+    let dir = tempfile::tempdir().unwrap();
+    let series = 100_000;
+    let labels: Vec<Labels> = (0..series).map(series_labels).collect();
+    let head = Head::open(dir.path(), HeadOptions::default()).unwrap();
+    let mut refs = vec![None; series];
+    let start = Instant::now();
+    scrape_rounds(&head, &mut refs, &labels, 0, 100);
+    let took = start.elapsed();
+    head.close().unwrap();
+    println!(
+        "append with WAL: 10M samples in {took:.2?} = {:.2} M samples/s",
+        10.0 / took.as_secs_f64()
+    );
+    let heap_before = LIVE.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let head = Head::open(dir.path(), HeadOptions::default()).unwrap();
+    let took = start.elapsed();
+    let r = head.replay_stats();
+    println!(
+        "replay of 10M samples ({} series, {} mmapped chunks): {took:.2?}; heap after replay {:.0} MiB",
+        r.series,
+        r.mmapped_chunks,
+        (LIVE.load(Ordering::Relaxed) - heap_before) as f64 / (1 << 20) as f64
+    );
+}
+
+fn append(c: &mut Criterion) {
+    let n = 10_000;
+    let labels: Vec<Labels> = (0..n).map(series_labels).collect();
+    let mut g = c.benchmark_group("head_append");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements((n * 120) as u64));
+    for (name, wal) in [("no_wal", false), ("wal_snappy", true)] {
+        g.bench_function(format!("10k_series_x_120_{name}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = tempfile::tempdir().unwrap();
+                    let opts = if wal {
+                        HeadOptions::default()
+                    } else {
+                        no_wal()
+                    };
+                    let head = Head::open(dir.path(), opts).unwrap();
+                    let mut refs = vec![None; n];
+                    // Series creation is not what is measured.
+                    scrape_rounds(&head, &mut refs, &labels, 0, 1);
+                    let start = Instant::now();
+                    scrape_rounds(&head, &mut refs, &labels, 15_000, 120);
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
+fn replay(c: &mut Criterion) {
+    let series = 10_000;
+    let labels: Vec<Labels> = (0..series).map(series_labels).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let head = Head::open(dir.path(), HeadOptions::default()).unwrap();
+    let mut refs = vec![None; series];
+    scrape_rounds(&head, &mut refs, &labels, 0, 100);
+    head.close().unwrap();
+    let mut g = c.benchmark_group("head_replay");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(1_000_000));
+    g.bench_function("1M_samples_10k_series", |b| {
+        b.iter(|| {
+            let head = Head::open(dir.path(), HeadOptions::default()).unwrap();
+            black_box(head.num_series());
+            // Replay only reads; dropping without close leaves the files as they were
+            // apart from one new empty segment per open.
+        })
+    });
+    g.finish();
+}
+
+fn query(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let head = Head::open(dir.path(), no_wal()).unwrap();
+    let labels: Vec<Labels> = (0..1000).map(series_labels).collect();
+    let mut refs = vec![None; labels.len()];
+    // 2h of 15s scrapes: 480 samples, four chunks, three of them on disk.
+    scrape_rounds(&head, &mut refs, &labels, 0, 480);
+    head.mmap_head_chunks().unwrap();
+    let m = [
+        Matcher::new(
+            MatchOp::Equal,
+            "__name__",
+            "http_request_duration_seconds_7",
+        )
+        .unwrap(),
+        Matcher::new(MatchOp::Equal, "le", "0.5").unwrap(),
+        Matcher::new(MatchOp::Equal, "instance", "10.0.0.3:9100").unwrap(),
+    ];
+    let mut g = c.benchmark_group("head_query");
+    g.throughput(Throughput::Elements(480));
+    g.bench_function("one_series_2h", |b| {
+        b.iter(|| {
+            let q = head.querier(0, 2 * 3_600_000);
+            let set = q.select(true, None, &m).unwrap();
+            let mut it = set.series[0].iterator();
+            let mut sum = 0.0;
+            while it.next() == ValueType::Float {
+                sum += it.at().1;
+            }
+            black_box(sum)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, append, replay, query);
+
+fn main() {
+    report();
+    benches();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}
