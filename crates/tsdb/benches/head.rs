@@ -4,8 +4,8 @@
 //! criterion runs, a one-shot report measures heap per active series at 500k series of
 //! 10 labels (counted by this binary's allocator) and replay of 10M samples.
 //!
-//! `HEARTH_HEAD_BENCH_REPORT=0` skips the report; `HEARTH_HEAD_BENCH_SERIES` changes its
-//! series count.
+//! `HEARTH_HEAD_BENCH_REPORT=0` skips the report (`=memory` or `=replay` runs one part);
+//! `HEARTH_HEAD_BENCH_SERIES` changes the series count of the memory part.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -108,9 +108,19 @@ fn scrape_rounds(
 }
 
 fn report() {
-    if std::env::var("HEARTH_HEAD_BENCH_REPORT").as_deref() == Ok("0") {
+    let part = std::env::var("HEARTH_HEAD_BENCH_REPORT").unwrap_or_default();
+    if part == "0" {
         return;
     }
+    if part != "replay" {
+        memory_report();
+    }
+    if part != "memory" {
+        replay_report();
+    }
+}
+
+fn memory_report() {
     let n: usize = std::env::var("HEARTH_HEAD_BENCH_SERIES")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -143,10 +153,10 @@ fn report() {
         (rss_bytes() - rss0) as f64 / n as f64,
         (59 * n) as f64 / took.as_secs_f64() / 1e6
     );
-    drop(head);
-    drop(labels);
+}
 
-    // Replay of 10M samples: 100k series × 100 scrapes, with chunks written to disk.
+/// Appends and replays 10M samples: 100k series × 100 scrapes.
+fn replay_report() {
     let dir = tempfile::tempdir().unwrap();
     let series = 100_000;
     let labels: Vec<Labels> = (0..series).map(series_labels).collect();

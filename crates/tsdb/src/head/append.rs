@@ -119,6 +119,22 @@ struct PendingHistogram {
     h: HistogramValue,
 }
 
+/// The growable parts of an appender, reused by the next one (as upstream pools them):
+/// a scrape of 10k series should not grow them from nothing every time.
+#[derive(Default)]
+pub(crate) struct AppendBuffers {
+    floats: Vec<RefSample>,
+    float_owner: Vec<u32>,
+    touched: Vec<Touched>,
+    touched_index: HashMap<SeriesRef, u32>,
+    wal: Vec<u8>,
+}
+
+/// Buffers larger than this are dropped rather than pooled.
+const MAX_POOLED_SAMPLES: usize = 1 << 20;
+/// Buffers kept for reuse at most.
+const MAX_POOLED: usize = 16;
+
 /// A transaction on the head; see the module documentation.
 pub struct HeadAppender<'a> {
     head: &'a HeadShared,
@@ -134,6 +150,7 @@ pub struct HeadAppender<'a> {
     metadata: Vec<(Arc<MemSeries>, Metadata)>,
     touched: Vec<Touched>,
     touched_index: HashMap<SeriesRef, u32>,
+    wal_buf: Vec<u8>,
     finished: bool,
 }
 
@@ -142,19 +159,21 @@ impl<'a> HeadAppender<'a> {
         head.metrics
             .active_appenders
             .fetch_add(1, Ordering::Relaxed);
+        let b = head.append_pool.lock().pop().unwrap_or_default();
         HeadAppender {
             head,
             min_valid_time: head.appendable_min_valid_time(),
             head_max_t: head.max_time.load(Ordering::Acquire),
             ooo_window: head.opts.out_of_order_time_window,
             new_series: Vec::new(),
-            floats: Vec::new(),
-            float_owner: Vec::new(),
+            floats: b.floats,
+            float_owner: b.float_owner,
             histograms: Vec::new(),
             exemplars: Vec::new(),
             metadata: Vec::new(),
-            touched: Vec::new(),
-            touched_index: HashMap::new(),
+            touched: b.touched,
+            touched_index: b.touched_index,
+            wal_buf: b.wal,
             finished: false,
         }
     }
@@ -480,15 +499,34 @@ impl<'a> HeadAppender<'a> {
             .metrics
             .active_appenders
             .fetch_sub(1, Ordering::Relaxed);
+        if self.floats.capacity() <= MAX_POOLED_SAMPLES {
+            let mut b = AppendBuffers {
+                floats: std::mem::take(&mut self.floats),
+                float_owner: std::mem::take(&mut self.float_owner),
+                touched: std::mem::take(&mut self.touched),
+                touched_index: std::mem::take(&mut self.touched_index),
+                wal: std::mem::take(&mut self.wal_buf),
+            };
+            b.floats.clear();
+            b.float_owner.clear();
+            b.touched.clear();
+            b.touched_index.clear();
+            b.wal.clear();
+            let mut pool = self.head.append_pool.lock();
+            if pool.len() < MAX_POOLED {
+                pool.push(b);
+            }
+        }
     }
 
     /// Encodes every record of the transaction and logs them as one batch.
-    fn log(&self) -> Result<(), AppendError> {
+    fn log(&mut self) -> Result<(), AppendError> {
         let Some(wal) = &self.head.wal else {
             return Ok(());
         };
         let enc = RecordEncoder::default();
-        let mut buf = Vec::with_capacity(64 + self.floats.len() * 12);
+        let mut buf = std::mem::take(&mut self.wal_buf);
+        buf.clear();
         let mut bounds = Vec::with_capacity(6);
         let mut add = |buf: &mut Vec<u8>, f: &mut dyn FnMut(&mut Vec<u8>)| {
             let start = buf.len();
@@ -578,9 +616,13 @@ impl<'a> HeadAppender<'a> {
             add(&mut buf, &mut |b| enc.exemplars(&ex, b));
         }
         let recs: Vec<&[u8]> = bounds.iter().map(|&(s, e)| &buf[s..e]).collect();
-        wal.lock()
+        let r = wal
+            .lock()
             .log(&recs)
-            .map_err(|e| AppendError::Io(format!("write to WAL: {e}")))
+            .map_err(|e| AppendError::Io(format!("write to WAL: {e}")));
+        drop(recs);
+        self.wal_buf = buf;
+        r
     }
 
     fn commit_inner(&mut self) -> Result<(), AppendError> {

@@ -173,6 +173,7 @@ pub(crate) struct HeadShared {
     /// Truncations one at a time.
     truncating: Mutex<()>,
     replay: Mutex<ReplayStats>,
+    append_pool: Mutex<Vec<append::AppendBuffers>>,
 }
 
 /// The head. Appenders borrow it; queriers share its state and may outlive it.
@@ -236,6 +237,7 @@ impl Head {
             last_wal_truncation: AtomicI64::new(i64::MIN),
             truncating: Mutex::new(()),
             replay: Mutex::new(ReplayStats::default()),
+            append_pool: Mutex::new(Vec::new()),
             dir,
             opts,
         };
