@@ -14,6 +14,9 @@ use hearth_model::{Labels, MatchOp, Matcher};
 use hearth_tsdb::head::{Head, HeadOptions};
 use hearth_tsdb::storage::{Querier, ValueType};
 
+/// A series as sorted `name=value` strings and its (ms, value) samples.
+type RawSeries = (Vec<String>, Vec<(i64, f64)>);
+
 fn prometheus() -> bool {
     let ok = Command::new("prometheus")
         .arg("--version")
@@ -88,12 +91,12 @@ impl Prometheus {
 
     /// The raw samples of `selector` over the last hour at `time` (seconds): per series
     /// labels (as sorted name=value strings) and (ms, value) pairs.
-    fn raw(&self, selector: &str, time: f64) -> Vec<(Vec<String>, Vec<(i64, f64)>)> {
+    fn raw(&self, selector: &str, time: f64) -> Vec<RawSeries> {
         let q = encode(&format!("{selector}[1h]"));
         let (code, body) = get(self.port, &format!("/api/v1/query?query={q}&time={time}")).unwrap();
         assert_eq!(code, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let mut out: Vec<(Vec<String>, Vec<(i64, f64)>)> = v["data"]["result"]
+        let mut out: Vec<RawSeries> = v["data"]["result"]
             .as_array()
             .unwrap()
             .iter()
@@ -133,10 +136,10 @@ impl Prometheus {
 }
 
 /// The samples hearth has for `matchers`, in the shape of [`Prometheus::raw`].
-fn hearth_raw(head: &Head, matchers: &[Matcher]) -> Vec<(Vec<String>, Vec<(i64, f64)>)> {
+fn hearth_raw(head: &Head, matchers: &[Matcher]) -> Vec<RawSeries> {
     let q = head.querier(i64::MIN, i64::MAX);
     let set = q.select(true, None, matchers).unwrap();
-    let mut out: Vec<(Vec<String>, Vec<(i64, f64)>)> = set
+    let mut out: Vec<RawSeries> = set
         .series
         .iter()
         .map(|s| {
