@@ -12,8 +12,6 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use hashbrown::HashMap;
-
 use hearth_model::{Exemplar, HistogramValue, Labels, Metadata, Timestamp, is_stale_nan};
 
 use crate::chunkenc::Encoding;
@@ -96,7 +94,9 @@ fn committed_last(st: &SeriesState) -> Option<(i64, LastValue)> {
 
 /// What this transaction holds for a series.
 struct Touched {
-    series: Arc<MemSeries>,
+    /// Dropped by the commit right after the series' last sample, while it is in cache.
+    series: Option<Arc<MemSeries>>,
+    series_ref: SeriesRef,
     /// Newest in-order sample pending in this transaction: time and value (a float, or
     /// the index of a pending histogram).
     last: Option<(i64, PendingValue)>,
@@ -126,7 +126,6 @@ pub(crate) struct AppendBuffers {
     floats: Vec<RefSample>,
     float_owner: Vec<u32>,
     touched: Vec<Touched>,
-    touched_index: HashMap<SeriesRef, u32>,
     wal: Vec<u8>,
 }
 
@@ -149,8 +148,9 @@ pub struct HeadAppender<'a> {
     exemplars: Vec<(Arc<MemSeries>, Exemplar, i64)>,
     metadata: Vec<(Arc<MemSeries>, Metadata)>,
     touched: Vec<Touched>,
-    touched_index: HashMap<SeriesRef, u32>,
     wal_buf: Vec<u8>,
+    /// Marks the series this transaction touched (see `SeriesState::pending_owner`).
+    id: u32,
     finished: bool,
 }
 
@@ -172,48 +172,63 @@ impl<'a> HeadAppender<'a> {
             exemplars: Vec::new(),
             metadata: Vec::new(),
             touched: b.touched,
-            touched_index: b.touched_index,
             wal_buf: b.wal,
+            id: head
+                .next_appender_id
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_add(1),
             finished: false,
         }
     }
 
-    /// The series of an append, as an index into `touched`: by cached reference, else by
-    /// labels (created if new).
-    fn resolve(&mut self, r: Option<SeriesRef>, labels: &Labels) -> Result<u32, AppendError> {
-        if let Some(r) = r
-            && let Some(&i) = self.touched_index.get(&r)
-        {
-            return Ok(i);
+    /// The series of an append: by cached reference, else by labels (created if new).
+    fn resolve(
+        &mut self,
+        r: Option<SeriesRef>,
+        labels: &Labels,
+    ) -> Result<Arc<MemSeries>, AppendError> {
+        if let Some(s) = r.and_then(|r| self.head.series.get_by_ref(r)) {
+            return Ok(s);
         }
-        let series = match r.and_then(|r| self.head.series.get_by_ref(r)) {
-            Some(s) => s,
-            None => {
-                if labels.is_empty() {
-                    return Err(AppendError::EmptyLabels);
-                }
-                let (s, created) = self.head.get_or_create(labels, true)?;
-                if created {
-                    self.new_series.push(RefSeries {
-                        series_ref: s.series_ref,
-                        labels: labels.clone(),
-                    });
-                }
-                if let Some(&i) = self.touched_index.get(&s.series_ref) {
-                    return Ok(i);
-                }
-                s
-            }
-        };
-        let i = self.touched.len() as u32;
-        self.touched_index.insert(series.series_ref, i);
+        if labels.is_empty() {
+            return Err(AppendError::EmptyLabels);
+        }
+        let (s, created) = self.head.get_or_create(labels, true)?;
+        if created {
+            self.new_series.push(RefSeries {
+                series_ref: s.series_ref,
+                labels: labels.clone(),
+            });
+        }
+        Ok(s)
+    }
+
+    /// This transaction's entry for `series` (locked as `st`), made on first use. The
+    /// series remembers the entry, so no map of the transaction's series is needed.
+    fn mark(&mut self, series: &Arc<MemSeries>, st: &mut SeriesState) -> usize {
+        let i = st.pending_index as usize;
+        let mine = st.pending_owner == self.id
+            && self
+                .touched
+                .get(i)
+                .and_then(|t| t.series.as_ref())
+                .is_some_and(|s| Arc::ptr_eq(s, series));
+        if mine {
+            return i;
+        }
+        let i = self.touched.len();
         self.touched.push(Touched {
-            series,
+            series: Some(series.clone()),
+            series_ref: series.series_ref,
             last: None,
             samples: 0,
-            counted: false,
+            counted: true,
         });
-        Ok(i)
+        // Garbage collection must not remove the series under this transaction.
+        st.pending_appenders += 1;
+        st.pending_owner = self.id;
+        st.pending_index = i as u32;
+        i
     }
 
     /// Adds a float sample; see [`Appender::append`].
@@ -230,27 +245,23 @@ impl<'a> HeadAppender<'a> {
             stats::inc(&m.out_of_bound_float);
             return Err(AppendError::OutOfBounds);
         }
-        let idx = self.resolve(r, labels)?;
+        let series = self.resolve(r, labels)?;
+        let sref = series.series_ref;
         let (head_max_t, min_valid, window) =
             (self.head_max_t, self.min_valid_time, self.ooo_window);
-        let touched = &mut self.touched[idx as usize];
-        let sref = touched.series.series_ref;
-        let pending_last = touched.last;
-        let (committed, series_is_histogram, last_hist) = {
-            let mut st = touched.series.state.lock();
-            if !touched.counted {
-                // Garbage collection must not remove the series under this transaction.
-                st.pending_appenders += 1;
-                touched.counted = true;
-            }
+        let (idx, committed, series_is_histogram, last_hist) = {
+            let mut st = series.state.lock();
+            let idx = self.mark(&series, &mut st);
             let hist = st.is_histogram();
             let last_hist = if hist == Some(true) && is_stale_nan(v) {
                 st.last_histogram().cloned()
             } else {
                 None
             };
-            (committed_last(&st), hist, last_hist)
+            (idx, committed_last(&st), hist, last_hist)
         };
+        drop(series);
+        let pending_last = self.touched[idx].last;
         let pending_hist = match pending_last {
             Some((_, PendingValue::Histogram(i))) => Some(i),
             Some((_, PendingValue::Float(_))) => None,
@@ -286,7 +297,7 @@ impl<'a> HeadAppender<'a> {
                 return Err(e);
             }
         };
-        let touched = &mut self.touched[idx as usize];
+        let touched = &mut self.touched[idx];
         if !ooo {
             if pending_last.is_some_and(|(lt, _)| lt == t) {
                 // An identical duplicate of a pending sample: nothing to add.
@@ -301,7 +312,7 @@ impl<'a> HeadAppender<'a> {
             t,
             v,
         });
-        self.float_owner.push(idx);
+        self.float_owner.push(idx as u32);
         Ok(sref)
     }
 
@@ -326,23 +337,20 @@ impl<'a> HeadAppender<'a> {
             };
             valid.map_err(|e| AppendError::InvalidHistogram(e.to_string()))?;
         }
-        let idx = self.resolve(r, labels)?;
-        let touched = &mut self.touched[idx as usize];
-        let sref = touched.series.series_ref;
-        let pending_last = touched.last;
-        let (committed_t, committed_same) = {
-            let mut st = touched.series.state.lock();
-            if !touched.counted {
-                st.pending_appenders += 1;
-                touched.counted = true;
-            }
+        let series = self.resolve(r, labels)?;
+        let sref = series.series_ref;
+        let (idx, committed_t, committed_same) = {
+            let mut st = series.state.lock();
+            let idx = self.mark(&series, &mut st);
             let ct = st.max_time();
             let same = (ct == t).then(|| match st.last_histogram() {
                 Some(last) if st.is_histogram() == Some(true) => same_histogram(last, h),
                 _ => false,
             });
-            (ct, same)
+            (idx, ct, same)
         };
+        drop(series);
+        let pending_last = self.touched[idx].last;
         let (last_t, same) = match pending_last {
             Some((lt, PendingValue::Histogram(i))) => (
                 lt,
@@ -366,11 +374,11 @@ impl<'a> HeadAppender<'a> {
                 None => {}
             }
         }
-        let touched = &mut self.touched[idx as usize];
+        let touched = &mut self.touched[idx];
         touched.last = Some((t, PendingValue::Histogram(self.histograms.len())));
         touched.samples += 1;
         self.histograms.push(PendingHistogram {
-            owner: idx,
+            owner: idx as u32,
             t,
             h: h.clone(),
         });
@@ -396,11 +404,12 @@ impl<'a> HeadAppender<'a> {
                 .get_by_labels(labels.hash(), labels)
                 .ok_or(AppendError::UnknownSeriesRef(r))?,
         };
-        let pending_t = self
-            .touched_index
-            .get(&series.series_ref)
-            .and_then(|&i| self.touched.get(i as usize))
-            .and_then(|t| t.last.map(|l| l.0));
+        let pending_t = {
+            let st = series.state.lock();
+            let t = self.touched.get(st.pending_index as usize);
+            t.filter(|t| st.pending_owner == self.id && t.series_ref == series.series_ref)
+                .and_then(|t| t.last.map(|l| l.0))
+        };
         let t = match (e.timestamp, pending_t) {
             (Some(t), _) | (None, Some(t)) => t,
             (None, None) => {
@@ -489,8 +498,10 @@ impl<'a> HeadAppender<'a> {
         }
         self.finished = true;
         for t in &mut self.touched {
-            if t.counted {
-                let mut st = t.series.state.lock();
+            if t.counted
+                && let Some(s) = &t.series
+            {
+                let mut st = s.state.lock();
                 st.pending_appenders = st.pending_appenders.saturating_sub(1);
                 t.counted = false;
             }
@@ -504,13 +515,11 @@ impl<'a> HeadAppender<'a> {
                 floats: std::mem::take(&mut self.floats),
                 float_owner: std::mem::take(&mut self.float_owner),
                 touched: std::mem::take(&mut self.touched),
-                touched_index: std::mem::take(&mut self.touched_index),
                 wal: std::mem::take(&mut self.wal_buf),
             };
             b.floats.clear();
             b.float_owner.clear();
             b.touched.clear();
-            b.touched_index.clear();
             b.wal.clear();
             let mut pool = self.head.append_pool.lock();
             if pool.len() < MAX_POOLED {
@@ -559,7 +568,7 @@ impl<'a> HeadAppender<'a> {
             .iter()
             .filter_map(|p| match &p.h {
                 HistogramValue::Integer(h) => Some(RefHistogramSample {
-                    series_ref: self.touched[p.owner as usize].series.series_ref,
+                    series_ref: self.touched[p.owner as usize].series_ref,
                     st: 0,
                     t: p.t,
                     h: h.clone(),
@@ -581,7 +590,7 @@ impl<'a> HeadAppender<'a> {
             .iter()
             .filter_map(|p| match &p.h {
                 HistogramValue::Float(fh) => Some(RefFloatHistogramSample {
-                    series_ref: self.touched[p.owner as usize].series.series_ref,
+                    series_ref: self.touched[p.owner as usize].series_ref,
                     st: 0,
                     t: p.t,
                     fh: fh.clone(),
@@ -645,11 +654,14 @@ impl<'a> HeadAppender<'a> {
         let (mut floats_ok, mut ooo_ok) = (0u64, 0u64);
         for (s, &owner) in self.floats.iter().zip(&self.float_owner) {
             let Touched {
-                series,
+                series: Some(series),
                 samples,
                 counted,
                 ..
-            } = &mut self.touched[owner as usize];
+            } = &mut self.touched[owner as usize]
+            else {
+                continue;
+            };
             let mut st = series.state.lock();
             let placement = float_appendable(
                 s.t,
@@ -680,16 +692,22 @@ impl<'a> HeadAppender<'a> {
                 Err(AppendError::OutOfBounds) => stats::inc(&m.out_of_bound_float),
                 Err(_) => {}
             }
-            release_after_last(samples, counted, &mut st);
+            if release_after_last(samples, counted, &mut st) {
+                drop(st);
+                self.touched[owner as usize].series = None;
+            }
         }
         let mut hists_ok = 0u64;
         for p in &self.histograms {
             let Touched {
-                series,
+                series: Some(series),
                 samples,
                 counted,
                 ..
-            } = &mut self.touched[p.owner as usize];
+            } = &mut self.touched[p.owner as usize]
+            else {
+                continue;
+            };
             let mut st = series.state.lock();
             if p.t <= st.max_time() {
                 if p.t < st.max_time() {
@@ -704,7 +722,10 @@ impl<'a> HeadAppender<'a> {
                     head.note_chunks(series, &mut st, out);
                 }
             }
-            release_after_last(samples, counted, &mut st);
+            if release_after_last(samples, counted, &mut st) {
+                drop(st);
+                self.touched[p.owner as usize].series = None;
+            }
         }
         for (series, md) in &self.metadata {
             series.state.lock().extra_mut().metadata = Some(md.clone());
@@ -731,13 +752,18 @@ impl<'a> HeadAppender<'a> {
     }
 }
 
-/// Releases the series once its last pending sample is applied, under the same lock.
-fn release_after_last(samples: &mut u32, counted: &mut bool, st: &mut SeriesState) {
+/// Releases the series once its last pending sample is applied, under the same lock;
+/// returns whether that was the last one.
+fn release_after_last(samples: &mut u32, counted: &mut bool, st: &mut SeriesState) -> bool {
     *samples = samples.saturating_sub(1);
-    if *samples == 0 && *counted {
+    if *samples > 0 {
+        return false;
+    }
+    if *counted {
         st.pending_appenders = st.pending_appenders.saturating_sub(1);
         *counted = false;
     }
+    true
 }
 
 /// Bookkeeping while a commit applies its samples.

@@ -33,7 +33,7 @@ mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use hashbrown::HashMap;
@@ -174,6 +174,7 @@ pub(crate) struct HeadShared {
     truncating: Mutex<()>,
     replay: Mutex<ReplayStats>,
     append_pool: Mutex<Vec<append::AppendBuffers>>,
+    next_appender_id: AtomicU32,
 }
 
 /// The head. Appenders borrow it; queriers share its state and may outlive it.
@@ -238,6 +239,7 @@ impl Head {
             truncating: Mutex::new(()),
             replay: Mutex::new(ReplayStats::default()),
             append_pool: Mutex::new(Vec::new()),
+            next_appender_id: AtomicU32::new(0),
             dir,
             opts,
         };

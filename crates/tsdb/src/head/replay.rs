@@ -17,6 +17,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
@@ -203,7 +204,112 @@ struct Buffers {
     markers: Vec<RefMmapMarker>,
 }
 
-/// State of one replay.
+/// Work for a replay worker: the records' effects on the series of its partition, in
+/// WAL order.
+enum Work {
+    Floats(Vec<RefSample>),
+    Histograms(Vec<(u64, i64, HistogramValue)>),
+    /// The mapped chunks of a series record.
+    Attach(u64, Vec<ChunkMeta>, Vec<ChunkMeta>),
+    /// A whole-series deletion (upstream's stale-series truncation tombstone).
+    Delete(u64),
+}
+
+/// Samples per message to a worker.
+const WORK_BATCH: usize = 5000;
+/// Messages a worker may have queued: bounds replay memory.
+const WORK_QUEUE: usize = 16;
+
+/// What a worker did.
+#[derive(Debug, Clone, Copy)]
+struct WorkerResult {
+    min_time: i64,
+    max_time: i64,
+    unknown_refs: u64,
+}
+
+/// Applies work to the series of one partition.
+fn replay_worker(head: &HeadShared, rx: Receiver<Work>) -> WorkerResult {
+    let mut r = WorkerResult {
+        min_time: i64::MAX,
+        max_time: i64::MIN,
+        unknown_refs: 0,
+    };
+    let opts = head.chunk_opts;
+    let appended =
+        |r: &mut WorkerResult, series: &Arc<MemSeries>, st: &mut SeriesState, t: i64, out| {
+            r.min_time = r.min_time.min(t);
+            r.max_time = r.max_time.max(t);
+            head.note_chunks(series, st, out);
+        };
+    for work in rx {
+        match work {
+            Work::Floats(v) => {
+                for s in &v {
+                    let Some(series) = head.series.get_by_ref(s.series_ref) else {
+                        r.unknown_refs += 1;
+                        continue;
+                    };
+                    let mut st = series.state.lock();
+                    if is_stale_nan(s.v) && st.is_histogram() == Some(true) {
+                        let h = stale_histogram(&histogram_kind(&st));
+                        if let Ok(out) = st.append_histogram(s.t, &h, opts) {
+                            stats::inc(&head.metrics.histogram_samples_appended);
+                            appended(&mut r, &series, &mut st, s.t, out);
+                        }
+                        continue;
+                    }
+                    if let Ok(out) = st.append_float(s.t, s.v, opts) {
+                        stats::inc(&head.metrics.float_samples_appended);
+                        appended(&mut r, &series, &mut st, s.t, out);
+                    }
+                }
+            }
+            Work::Histograms(v) => {
+                for (sref, t, h) in &v {
+                    let Some(series) = head.series.get_by_ref(*sref) else {
+                        r.unknown_refs += 1;
+                        continue;
+                    };
+                    let mut st = series.state.lock();
+                    if let Ok(out) = st.append_histogram(*t, h, opts) {
+                        stats::inc(&head.metrics.histogram_samples_appended);
+                        appended(&mut r, &series, &mut st, *t, out);
+                    }
+                }
+            }
+            Work::Attach(sref, in_order, ooo) => {
+                let Some(series) = head.series.get_by_ref(sref) else {
+                    continue;
+                };
+                let mut st = series.state.lock();
+                attach_chunks(&mut st, in_order);
+                if !ooo.is_empty() {
+                    st.ooo
+                        .get_or_insert_with(Default::default)
+                        .chunks
+                        .extend(ooo);
+                }
+            }
+            Work::Delete(sref) => {
+                if let Some(s) = head.series.get_by_ref(sref) {
+                    head.postings.write().delete(s.series_ref, &s.labels);
+                    head.series.remove(&s);
+                    head.num_series.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+        }
+        if head.mmap_due()
+            && let Err(e) = head.mmap_head_chunks()
+        {
+            tracing::error!(error = %e, "writing head chunks during replay failed");
+        }
+    }
+    r
+}
+
+/// The decoding side of one replay: reads records, creates series, and hands samples to
+/// the workers, partitioned by series so that each series' samples stay in order.
 struct Replay<'h> {
     head: &'h HeadShared,
     loaded: LoadedChunks,
@@ -211,13 +317,21 @@ struct Replay<'h> {
     multi_ref: HashMap<u64, u64>,
     dec: RecordDecoder,
     buf: Buffers,
+    workers: Vec<SyncSender<Work>>,
+    floats: Vec<Vec<RefSample>>,
+    histograms: Vec<Vec<(u64, i64, HistogramValue)>>,
     min_time: i64,
     max_time: i64,
 }
 
 impl Replay<'_> {
-    fn resolve(&mut self, r: u64, t: i64) -> Option<Arc<MemSeries>> {
-        let r = match self.multi_ref.get(&r) {
+    fn partition(&self, r: u64) -> usize {
+        (r % self.workers.len() as u64) as usize
+    }
+
+    /// The reference samples of WAL reference `r` go to.
+    fn map_ref(&mut self, r: u64, t: i64) -> u64 {
+        match self.multi_ref.get(&r) {
             Some(&kept) => {
                 // Samples of the duplicate keep its series record in checkpoints.
                 let mut exp = self.head.wal_expiries.lock();
@@ -226,8 +340,50 @@ impl Replay<'_> {
                 kept
             }
             None => r,
-        };
-        self.head.series.get_by_ref(r)
+        }
+    }
+
+    fn send(&mut self, i: usize, work: Work) {
+        // A worker only stops when its queue closes; a failed send means it panicked,
+        // which the scope reports when it joins.
+        let _ = self.workers[i].send(work);
+    }
+
+    fn flush(&mut self, i: usize) {
+        if !self.floats[i].is_empty() {
+            let v = std::mem::take(&mut self.floats[i]);
+            self.send(i, Work::Floats(v));
+        }
+        if !self.histograms[i].is_empty() {
+            let v = std::mem::take(&mut self.histograms[i]);
+            self.send(i, Work::Histograms(v));
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for i in 0..self.workers.len() {
+            self.flush(i);
+        }
+    }
+
+    fn push_float(&mut self, s: RefSample) {
+        let i = self.partition(s.series_ref);
+        let p = &mut self.floats[i];
+        if p.capacity() == 0 {
+            p.reserve(WORK_BATCH);
+        }
+        p.push(s);
+        if p.len() >= WORK_BATCH {
+            self.flush(i);
+        }
+    }
+
+    fn push_histogram(&mut self, r: u64, t: i64, h: HistogramValue) {
+        let i = self.partition(r);
+        self.histograms[i].push((r, t, h));
+        if self.histograms[i].len() >= WORK_BATCH {
+            self.flush(i);
+        }
     }
 
     fn apply(&mut self, rec: &[u8], stats: &mut ReplayStats) -> Result<(), String> {
@@ -250,27 +406,13 @@ impl Replay<'_> {
                 let mut v = std::mem::take(&mut self.buf.samples);
                 v.clear();
                 self.dec.samples(rec, &mut v).map_err(err)?;
-                for s in &v {
-                    stats.samples += 1;
+                stats.samples += v.len() as u64;
+                for mut s in v.drain(..) {
                     if s.t < min_valid {
                         continue;
                     }
-                    let Some(series) = self.resolve(s.series_ref, s.t) else {
-                        stats.unknown_refs += 1;
-                        continue;
-                    };
-                    let mut st = series.state.lock();
-                    if is_stale_nan(s.v) && st.is_histogram() == Some(true) {
-                        let like = histogram_kind(&st);
-                        self.histogram(&series, &mut st, s.t, &stale_histogram(&like));
-                        continue;
-                    }
-                    if let Ok(out) = st.append_float(s.t, s.v, head.chunk_opts) {
-                        stats::inc(&head.metrics.float_samples_appended);
-                        self.min_time = self.min_time.min(s.t);
-                        self.max_time = self.max_time.max(s.t);
-                        head.note_chunks(&series, &mut st, out);
-                    }
+                    s.series_ref = self.map_ref(s.series_ref, s.t);
+                    self.push_float(s);
                 }
                 self.buf.samples = v;
             }
@@ -280,15 +422,12 @@ impl Replay<'_> {
                 let mut v = std::mem::take(&mut self.buf.histograms);
                 v.clear();
                 self.dec.histogram_samples(rec, &mut v).map_err(err)?;
+                stats.histograms += v.len() as u64;
                 for s in v.drain(..) {
-                    stats.histograms += 1;
-                    self.replay_histogram(
-                        s.series_ref,
-                        s.t,
-                        HistogramValue::Integer(s.h),
-                        min_valid,
-                        stats,
-                    );
+                    if s.t >= min_valid {
+                        let r = self.map_ref(s.series_ref, s.t);
+                        self.push_histogram(r, s.t, HistogramValue::Integer(s.h));
+                    }
                 }
                 self.buf.histograms = v;
             }
@@ -298,15 +437,12 @@ impl Replay<'_> {
                 let mut v = std::mem::take(&mut self.buf.float_histograms);
                 v.clear();
                 self.dec.float_histogram_samples(rec, &mut v).map_err(err)?;
+                stats.histograms += v.len() as u64;
                 for s in v.drain(..) {
-                    stats.histograms += 1;
-                    self.replay_histogram(
-                        s.series_ref,
-                        s.t,
-                        HistogramValue::Float(s.fh),
-                        min_valid,
-                        stats,
-                    );
+                    if s.t >= min_valid {
+                        let r = self.map_ref(s.series_ref, s.t);
+                        self.push_histogram(r, s.t, HistogramValue::Float(s.fh));
+                    }
                 }
                 self.buf.float_histograms = v;
             }
@@ -319,7 +455,8 @@ impl Replay<'_> {
                     if e.t < min_valid {
                         continue;
                     }
-                    let Some(series) = self.resolve(e.series_ref, e.t) else {
+                    let r = self.map_ref(e.series_ref, e.t);
+                    let Some(series) = head.series.get_by_ref(r) else {
                         stats.unknown_refs += 1;
                         continue;
                     };
@@ -366,17 +503,17 @@ impl Replay<'_> {
                     head.last_series_id
                         .fetch_max(t.series_ref, Ordering::AcqRel);
                     if t.mint == i64::MIN && t.maxt == i64::MAX {
-                        // A whole series deleted (upstream's stale-series truncation).
                         let r = self
                             .multi_ref
                             .get(&t.series_ref)
                             .copied()
                             .unwrap_or(t.series_ref);
                         if let Some(s) = head.series.get_by_ref(r) {
+                            // A later series record with these labels makes a new series.
                             head.series.unlink_hash(&s);
-                            head.postings.write().delete(s.series_ref, &s.labels);
-                            head.series.remove(&s);
-                            head.num_series.fetch_sub(1, Ordering::AcqRel);
+                            let i = self.partition(r);
+                            self.flush(i);
+                            self.send(i, Work::Delete(r));
                         }
                         continue;
                     }
@@ -392,47 +529,7 @@ impl Replay<'_> {
             // are skipped so that a downgrade works, as upstream.
             _ => {}
         }
-        if head.mmap_due()
-            && let Err(e) = head.mmap_head_chunks()
-        {
-            tracing::error!(error = %e, "writing head chunks during replay failed");
-        }
         Ok(())
-    }
-
-    fn replay_histogram(
-        &mut self,
-        r: u64,
-        t: i64,
-        h: HistogramValue,
-        min_valid: i64,
-        stats: &mut ReplayStats,
-    ) {
-        if t < min_valid {
-            return;
-        }
-        let Some(series) = self.resolve(r, t) else {
-            stats.unknown_refs += 1;
-            return;
-        };
-        let mut st = series.state.lock();
-        self.histogram(&series, &mut st, t, &h);
-    }
-
-    fn histogram(
-        &mut self,
-        series: &Arc<MemSeries>,
-        st: &mut SeriesState,
-        t: i64,
-        h: &HistogramValue,
-    ) {
-        let head = self.head;
-        if let Ok(out) = st.append_histogram(t, h, head.chunk_opts) {
-            stats::inc(&head.metrics.histogram_samples_appended);
-            self.min_time = self.min_time.min(t);
-            self.max_time = self.max_time.max(t);
-            head.note_chunks(series, st, out);
-        }
     }
 
     /// A series record: create the series (or map a duplicate definition to the one
@@ -442,8 +539,7 @@ impl Replay<'_> {
         head.last_series_id
             .fetch_max(s.series_ref, Ordering::AcqRel);
         let hash = s.labels.hash();
-        let existing = head.series.get_by_labels(hash, &s.labels);
-        let series = match existing {
+        let series = match head.series.get_by_labels(hash, &s.labels) {
             Some(e) => {
                 if e.series_ref != s.series_ref {
                     self.multi_ref.insert(s.series_ref, e.series_ref);
@@ -489,14 +585,10 @@ impl Replay<'_> {
         for c in &ooo {
             head.update_ooo_min_max_time(c.min_time, c.max_time);
         }
-        let mut st = series.state.lock();
-        attach_chunks(&mut st, in_order);
-        if !ooo.is_empty() {
-            st.ooo
-                .get_or_insert_with(Default::default)
-                .chunks
-                .extend(ooo);
-        }
+        // Through the series' worker, behind the samples already queued for it.
+        let i = self.partition(series.series_ref);
+        self.flush(i);
+        self.send(i, Work::Attach(series.series_ref, in_order, ooo));
     }
 }
 
@@ -586,18 +678,71 @@ pub(crate) fn replay_wal(
         stats::inc(&head.metrics.wal_corruptions);
     }
     let dir = wal.dir().to_path_buf();
-    let mut r = Replay {
-        head,
-        loaded: std::mem::take(&mut loaded),
-        multi_ref: HashMap::new(),
-        dec: RecordDecoder::new(),
-        buf: Buffers::default(),
-        min_time: i64::MAX,
-        max_time: i64::MIN,
-    };
+    let h: &HeadShared = head;
+    let n = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
+    let (outcome, results) = std::thread::scope(|scope| {
+        let mut senders = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = sync_channel::<Work>(WORK_QUEUE);
+            senders.push(tx);
+            handles.push(scope.spawn(move || replay_worker(h, rx)));
+        }
+        let mut r = Replay {
+            head: h,
+            loaded: std::mem::take(&mut loaded),
+            multi_ref: HashMap::new(),
+            dec: RecordDecoder::new(),
+            buf: Buffers::default(),
+            workers: senders,
+            floats: vec![Vec::new(); n],
+            histograms: vec![Vec::new(); n],
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+        };
+        let outcome = read_wal(&mut r, &dir, stats);
+        r.flush_all();
+        let (min, max) = (r.min_time, r.max_time);
+        // Closing the queues ends the workers.
+        drop(r);
+        let mut results = vec![WorkerResult {
+            min_time: min,
+            max_time: max,
+            unknown_refs: 0,
+        }];
+        for handle in handles {
+            match handle.join() {
+                Ok(w) => results.push(w),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        (outcome, results)
+    });
+    for w in &results {
+        head.update_min_max_time(w.min_time, w.max_time);
+        stats.unknown_refs += w.unknown_refs;
+    }
+    if let Some(c) = outcome? {
+        stats::inc(&head.metrics.wal_corruptions);
+        stats.wal_corruption = Some(c.to_string());
+        tracing::warn!(error = %c, "WAL corrupt; repairing (later records are lost)");
+        wal.repair(&c)?;
+    }
+    Ok(())
+}
+
+/// Reads the checkpoint and the segments after it; returns the corruption that ended
+/// the segments early, if any.
+fn read_wal(
+    r: &mut Replay<'_>,
+    dir: &Path,
+    stats: &mut ReplayStats,
+) -> Result<Option<CorruptionError>, HeadError> {
     let mut first = None;
     let start = Instant::now();
-    if let Some((cp_dir, index)) = last_checkpoint(&dir)? {
+    if let Some((cp_dir, index)) = last_checkpoint(dir)? {
         stats.checkpoint = Some(index);
         first = index.checked_add(1);
         let mut reader = WalReader::from_ranges(&[SegmentRange::all(&cp_dir)])?;
@@ -611,25 +756,16 @@ pub(crate) fn replay_wal(
     stats.checkpoint_duration = start.elapsed();
     let start = Instant::now();
     let mut reader = WalReader::from_ranges(&[SegmentRange {
-        dir: dir.clone(),
+        dir: dir.to_path_buf(),
         first,
         last: None,
     }])?;
-    let corruption = read_all(&mut reader, &dir, |rec| r.apply(rec, stats))?;
+    let corruption = read_all(&mut reader, dir, |rec| r.apply(rec, stats))?;
     if let Some(t) = reader.torn_tail() {
         stats.wal_torn_tail = Some(describe_torn(t));
     }
     stats.wal_duration = start.elapsed();
-    let (min_time, max_time) = (r.min_time, r.max_time);
-    drop(r);
-    head.update_min_max_time(min_time, max_time);
-    if let Some(c) = corruption {
-        stats::inc(&head.metrics.wal_corruptions);
-        stats.wal_corruption = Some(c.to_string());
-        tracing::warn!(error = %c, "WAL corrupt; repairing (later records are lost)");
-        wal.repair(&c)?;
-    }
-    Ok(())
+    Ok(corruption)
 }
 
 /// Replays the write-behind log: out-of-order samples, and m-map markers telling which

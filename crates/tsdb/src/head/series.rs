@@ -142,6 +142,10 @@ pub(crate) struct SeriesState {
     /// Open appenders that validated samples against this series and have not committed
     /// or rolled back: garbage collection must not remove it under them.
     pub(crate) pending_appenders: u32,
+    /// The open transaction that last touched the series and its entry there, so that a
+    /// transaction finds its own state without a map (checked, never trusted alone).
+    pub(crate) pending_owner: u32,
+    pub(crate) pending_index: u32,
     /// The histogram chunk's end time was already estimated (upstream's
     /// `histogramChunkHasComputedEndTime`).
     hist_end_computed: bool,
@@ -173,6 +177,8 @@ impl MemSeries {
                 extra: None,
                 mmap_queued: false,
                 pending_appenders: 0,
+                pending_owner: 0,
+                pending_index: 0,
                 hist_end_computed: false,
             }),
         }
@@ -593,10 +599,64 @@ struct RefPage {
 }
 
 /// Series of one reference stripe, in pages allocated on demand: a reference costs one
-/// pointer, and lookups hash only the page number.
+/// pointer. References are handed out in sequence, so pages are found by index; the few
+/// a WAL may bring from far away go to a map instead of stretching the vector.
 #[derive(Default)]
 struct RefStripe {
-    pages: HashMap<u64, RefPage>,
+    dense: Vec<Option<RefPage>>,
+    sparse: HashMap<u64, RefPage>,
+}
+
+/// Pages per stripe kept in the vector (64 Ki pages of 64 references × 4096 stripes
+/// cover refs up to 2^40).
+const DENSE_PAGES: u64 = 1 << 16;
+
+impl RefStripe {
+    fn page(&self, page: u64) -> Option<&RefPage> {
+        if page < DENSE_PAGES {
+            self.dense.get(page as usize)?.as_ref()
+        } else {
+            self.sparse.get(&page)
+        }
+    }
+
+    fn page_mut(&mut self, page: u64) -> Option<&mut RefPage> {
+        if page < DENSE_PAGES {
+            self.dense.get_mut(page as usize)?.as_mut()
+        } else {
+            self.sparse.get_mut(&page)
+        }
+    }
+
+    fn page_or_new(&mut self, page: u64) -> &mut RefPage {
+        let new = || RefPage {
+            slots: Box::new([const { None }; PAGE]),
+            live: 0,
+        };
+        if page < DENSE_PAGES {
+            let i = page as usize;
+            if self.dense.len() <= i {
+                self.dense.resize_with(i + 1, || None);
+            }
+            self.dense[i].get_or_insert_with(new)
+        } else {
+            self.sparse.entry(page).or_insert_with(new)
+        }
+    }
+
+    fn remove_page(&mut self, page: u64) {
+        if page < DENSE_PAGES {
+            if let Some(p) = self.dense.get_mut(page as usize) {
+                *p = None;
+            }
+        } else {
+            self.sparse.remove(&page);
+        }
+    }
+
+    fn pages(&self) -> impl Iterator<Item = &RefPage> {
+        self.dense.iter().flatten().chain(self.sparse.values())
+    }
 }
 
 /// Series by reference and by label hash, each split into stripes with their own lock
@@ -645,7 +705,7 @@ impl StripedSeriesMap {
     pub(crate) fn get_by_ref(&self, r: SeriesRef) -> Option<Arc<MemSeries>> {
         let (stripe, page, slot) = self.ref_slot(r);
         let s = stripe.read();
-        s.pages.get(&page).and_then(|p| p.slots[slot].clone())
+        s.page(page).and_then(|p| p.slots[slot].clone())
     }
 
     pub(crate) fn get_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
@@ -676,10 +736,7 @@ impl StripedSeriesMap {
     fn insert_ref(&self, series: Arc<MemSeries>) {
         let (stripe, page, slot) = self.ref_slot(series.series_ref);
         let mut s = stripe.write();
-        let p = s.pages.entry(page).or_insert_with(|| RefPage {
-            slots: Box::new([const { None }; PAGE]),
-            live: 0,
-        });
+        let p = s.page_or_new(page);
         if p.slots[slot].replace(series).is_none() {
             p.live += 1;
         }
@@ -697,12 +754,12 @@ impl StripedSeriesMap {
         }
         let (stripe, page, slot) = self.ref_slot(series.series_ref);
         let mut s = stripe.write();
-        if let Some(p) = s.pages.get_mut(&page)
+        if let Some(p) = s.page_mut(page)
             && p.slots[slot].take().is_some()
         {
             p.live -= 1;
             if p.live == 0 {
-                s.pages.remove(&page);
+                s.remove_page(page);
             }
         }
     }
@@ -726,8 +783,7 @@ impl StripedSeriesMap {
             batch.extend(
                 stripe
                     .read()
-                    .pages
-                    .values()
+                    .pages()
                     .flat_map(|p| p.slots.iter().flatten().cloned()),
             );
             for s in &batch {
