@@ -14,18 +14,40 @@ use hearth_model::{Istr, Labels};
 use crate::postings::{BoxPostings, ListPostings, PostingsSource, empty, merge};
 
 /// Refs of one label pair. Most values of high-cardinality labels belong to one series,
-/// which then needs no allocation of its own.
+/// which then needs no allocation of its own; lists hold 4-byte refs until a ref needs
+/// more (after four billion series were ever created).
 #[derive(Debug, Clone)]
 enum RefList {
     One(u64),
-    Many(Vec<u64>),
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Default for RefList {
+    fn default() -> Self {
+        RefList::Narrow(Vec::new())
+    }
+}
+
+/// Postings over a list of 4-byte refs.
+#[derive(Debug, Clone, Copy)]
+struct NarrowRefs<'a>(&'a [u32]);
+
+impl crate::postings::RefList for NarrowRefs<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, i: usize) -> u64 {
+        u64::from(self.0[i])
+    }
 }
 
 impl RefList {
-    fn as_slice(&self) -> &[u64] {
+    fn postings(&self) -> BoxPostings<'_> {
         match self {
-            RefList::One(r) => std::slice::from_ref(r),
-            RefList::Many(v) => v,
+            RefList::One(r) => Box::new(ListPostings::new(std::slice::from_ref(r))),
+            RefList::Narrow(v) => Box::new(ListPostings::new(NarrowRefs(v))),
+            RefList::Wide(v) => Box::new(ListPostings::new(v.as_slice())),
         }
     }
 
@@ -34,31 +56,63 @@ impl RefList {
             RefList::One(r) if *r == id => {}
             RefList::One(r) => {
                 let (a, b) = if *r < id { (*r, id) } else { (id, *r) };
-                *self = RefList::Many(vec![a, b]);
+                *self = match (u32::try_from(a), u32::try_from(b)) {
+                    (Ok(a), Ok(b)) => RefList::Narrow(vec![a, b]),
+                    _ => RefList::Wide(vec![a, b]),
+                };
             }
-            RefList::Many(v) => insert_sorted(v, id),
+            RefList::Narrow(v) => match u32::try_from(id) {
+                Ok(id) => insert_sorted(v, id),
+                Err(_) => {
+                    let mut wide: Vec<u64> = v.iter().map(|r| u64::from(*r)).collect();
+                    insert_sorted(&mut wide, id);
+                    *self = RefList::Wide(wide);
+                }
+            },
+            RefList::Wide(v) => insert_sorted(v, id),
         }
     }
 
     /// Removes `id`; returns whether the list is now empty.
     fn remove(&mut self, id: u64) -> bool {
-        match self {
-            RefList::One(r) => *r == id,
-            RefList::Many(v) => {
+        let only = match self {
+            RefList::One(r) => return *r == id,
+            RefList::Narrow(v) => {
+                if let Ok(i) = u32::try_from(id).map_or(Err(0), |id| v.binary_search(&id)) {
+                    v.remove(i);
+                }
+                match v.as_slice() {
+                    [] => return true,
+                    [r] => u64::from(*r),
+                    _ => return false,
+                }
+            }
+            RefList::Wide(v) => {
                 if let Ok(i) = v.binary_search(&id) {
                     v.remove(i);
                 }
-                if v.len() == 1 {
-                    *self = RefList::One(v[0]);
-                    return false;
+                match v.as_slice() {
+                    [] => return true,
+                    [r] => *r,
+                    _ => return false,
                 }
-                v.is_empty()
             }
+        };
+        *self = RefList::One(only);
+        false
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        match self {
+            RefList::One(_) => 1,
+            RefList::Narrow(v) => v.len(),
+            RefList::Wide(v) => v.len(),
         }
     }
 }
 
-fn insert_sorted(list: &mut Vec<u64>, id: u64) {
+fn insert_sorted<T: Ord + Copy>(list: &mut Vec<T>, id: T) {
     match list.last() {
         Some(&last) if last >= id => {
             if let Err(i) = list.binary_search(&id) {
@@ -73,7 +127,7 @@ fn insert_sorted(list: &mut Vec<u64>, id: u64) {
 #[derive(Debug, Default)]
 pub(crate) struct HeadPostings {
     by_name: BTreeMap<Istr, BTreeMap<Istr, RefList>>,
-    all: Vec<u64>,
+    all: RefList,
 }
 
 impl HeadPostings {
@@ -87,7 +141,7 @@ impl HeadPostings {
                 }
             }
         }
-        insert_sorted(&mut self.all, id);
+        self.all.insert(id);
     }
 
     pub(crate) fn delete(&mut self, id: u64, labels: &Labels) {
@@ -105,8 +159,8 @@ impl HeadPostings {
                 self.by_name.remove(l.name.as_str());
             }
         }
-        if let Ok(i) = self.all.binary_search(&id) {
-            self.all.remove(i);
+        if self.all.remove(id) {
+            self.all = RefList::default();
         }
     }
 
@@ -122,11 +176,12 @@ impl HeadPostings {
 
     /// The refs of `name=value` (empty when unknown).
     #[cfg(test)]
-    pub(crate) fn refs(&self, name: &str, value: &str) -> &[u64] {
+    pub(crate) fn refs(&self, name: &str, value: &str) -> Vec<u64> {
         self.by_name
             .get(name)
             .and_then(|v| v.get(value))
-            .map_or(&[], RefList::as_slice)
+            .map(|l| crate::postings::collect(&mut l.postings()))
+            .unwrap_or_default()
     }
 
     /// Every distinct label name and value, sorted and deduplicated.
@@ -177,13 +232,13 @@ impl PostingsSource for HeadPostings {
         let lists = values
             .iter()
             .filter_map(|v| by_value.get(*v))
-            .map(|l| Box::new(ListPostings::new(l.as_slice())) as BoxPostings<'_>)
+            .map(RefList::postings)
             .collect();
         Ok(merge(lists))
     }
 
     fn all_postings(&self) -> Result<BoxPostings<'_>, Infallible> {
-        Ok(Box::new(ListPostings::new(self.all.as_slice())))
+        Ok(self.all.postings())
     }
 
     fn postings_for_label_matching(
@@ -199,7 +254,7 @@ impl PostingsSource for HeadPostings {
             .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
             .take_while(|(v, _)| v.starts_with(prefix))
             .filter(|(v, _)| matches(v))
-            .map(|(_, l)| Box::new(ListPostings::new(l.as_slice())) as BoxPostings<'_>)
+            .map(|(_, l)| l.postings())
             .collect();
         Ok(merge(lists))
     }
@@ -237,5 +292,23 @@ mod tests {
         assert!(ix.label_values("job").map(|v| v.as_str()).eq(["b"]));
         assert_eq!(ix.symbols(), ["__name__", "b", "job", "up"]);
         assert_eq!(ix.len(), 1);
+    }
+
+    #[test]
+    fn ref_lists_widen_past_four_bytes() {
+        let mut l = RefList::One(7);
+        l.insert(3);
+        l.insert(u64::from(u32::MAX) + 5);
+        l.insert(9);
+        assert!(matches!(l, RefList::Wide(_)));
+        assert_eq!(
+            crate::postings::collect(&mut l.postings()),
+            [3, 7, 9, u64::from(u32::MAX) + 5]
+        );
+        assert!(!l.remove(3));
+        assert!(!l.remove(9));
+        assert!(!l.remove(u64::from(u32::MAX) + 5));
+        assert!(matches!(l, RefList::One(7)));
+        assert!(l.remove(7));
     }
 }

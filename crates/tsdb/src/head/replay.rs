@@ -325,8 +325,10 @@ struct Replay<'h> {
 }
 
 impl Replay<'_> {
+    /// Whole pages of 64 references go to one worker, as to one stripe of the series
+    /// map: workers then never share a stripe lock or a page.
     fn partition(&self, r: u64) -> usize {
-        (r % self.workers.len() as u64) as usize
+        ((r / 64) % self.workers.len() as u64) as usize
     }
 
     /// The reference samples of WAL reference `r` go to.
