@@ -17,8 +17,8 @@ use hearth_model::{Exemplar, HistogramValue, Labels, Metadata, Timestamp, is_sta
 use crate::chunkenc::Encoding;
 use crate::storage::{AppendError, Appender, SeriesRef};
 use crate::wal::record::{
-    RecordEncoder, RefExemplar, RefFloatHistogramSample, RefHistogramSample, RefMetadata,
-    RefMmapMarker, RefSample, RefSeries, metric_type_to_wal,
+    HistogramSample, RecordEncoder, RefExemplar, RefFloatHistogramSample, RefHistogramSample,
+    RefMetadata, RefMmapMarker, RefSample, RefSeries, metric_type_to_wal,
 };
 
 use super::chunk_disk::PendingWrite;
@@ -563,52 +563,26 @@ impl<'a> HeadAppender<'a> {
         if !self.floats.is_empty() {
             add(&mut buf, &mut |b| enc.samples(&self.floats, b));
         }
-        let ints: Vec<RefHistogramSample> = self
-            .histograms
-            .iter()
-            .filter_map(|p| match &p.h {
-                HistogramValue::Integer(h) => Some(RefHistogramSample {
-                    series_ref: self.touched[p.owner as usize].series_ref,
+        let (mut ints, mut floats) = (Vec::new(), Vec::new());
+        for p in &self.histograms {
+            let series_ref = self.touched[p.owner as usize].series_ref;
+            match &p.h {
+                HistogramValue::Integer(h) => ints.push(RefHistogramSample {
+                    series_ref,
                     st: 0,
                     t: p.t,
                     h: h.clone(),
                 }),
-                HistogramValue::Float(_) => None,
-            })
-            .collect();
-        if !ints.is_empty() {
-            let mut custom = false;
-            add(&mut buf, &mut |b| custom = enc.histogram_samples(&ints, b));
-            if custom {
-                add(&mut buf, &mut |b| {
-                    enc.custom_buckets_histogram_samples(&ints, b)
-                });
-            }
-        }
-        let floats: Vec<RefFloatHistogramSample> = self
-            .histograms
-            .iter()
-            .filter_map(|p| match &p.h {
-                HistogramValue::Float(fh) => Some(RefFloatHistogramSample {
-                    series_ref: self.touched[p.owner as usize].series_ref,
+                HistogramValue::Float(fh) => floats.push(RefFloatHistogramSample {
+                    series_ref,
                     st: 0,
                     t: p.t,
                     fh: fh.clone(),
                 }),
-                HistogramValue::Integer(_) => None,
-            })
-            .collect();
-        if !floats.is_empty() {
-            let mut custom = false;
-            add(&mut buf, &mut |b| {
-                custom = enc.float_histogram_samples(&floats, b)
-            });
-            if custom {
-                add(&mut buf, &mut |b| {
-                    enc.custom_buckets_float_histogram_samples(&floats, b)
-                });
             }
         }
+        add_histograms(&mut add, &mut buf, enc, &ints);
+        add_histograms(&mut add, &mut buf, enc, &floats);
         // After the samples, as upstream: readers of the WAL (remote write) see the
         // series' samples before its exemplars.
         if !self.exemplars.is_empty() {
@@ -749,6 +723,24 @@ impl<'a> HeadAppender<'a> {
             tracing::error!(error = %e, "writing head chunks to disk failed; they stay in memory");
         }
         Ok(())
+    }
+}
+
+/// Adds the records of `items` (exponential-bucket and custom-bucket ones apart, as
+/// upstream writes them) through `add`.
+fn add_histograms<S: HistogramSample>(
+    add: &mut impl FnMut(&mut Vec<u8>, &mut dyn FnMut(&mut Vec<u8>)),
+    buf: &mut Vec<u8>,
+    enc: RecordEncoder,
+    items: &[S],
+) {
+    if items.is_empty() {
+        return;
+    }
+    let mut custom = false;
+    add(buf, &mut |b| custom = enc.histograms(items, b));
+    if custom {
+        add(buf, &mut |b| enc.custom_bucket_histograms(items, b));
     }
 }
 

@@ -7,11 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::ops::Bound;
 
 use hearth_model::{Istr, Labels};
 
-use crate::postings::{BoxPostings, ListPostings, PostingsSource, empty, merge};
+use crate::postings::{
+    BoxPostings, ListPostings, PostingsSource, empty, merge, values_with_prefix,
+};
 
 /// Refs of one label pair. Most values of high-cardinality labels belong to one series,
 /// which then needs no allocation of its own; lists hold 4-byte refs until a ref needs
@@ -214,8 +215,8 @@ impl PostingsSource for HeadPostings {
         let Some(values) = self.by_name.get(name) else {
             return Ok(());
         };
-        for (v, _) in values.range::<str, _>((Bound::Included(prefix), Bound::Unbounded)) {
-            if !v.starts_with(prefix) || !f(v) {
+        for (v, _) in values_with_prefix(values, prefix) {
+            if !f(v) {
                 break;
             }
         }
@@ -250,9 +251,7 @@ impl PostingsSource for HeadPostings {
         let Some(values) = self.by_name.get(name) else {
             return Ok(empty());
         };
-        let lists = values
-            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(v, _)| v.starts_with(prefix))
+        let lists = values_with_prefix(values, prefix)
             .filter(|(v, _)| matches(v))
             .map(|(_, l)| l.postings())
             .collect();

@@ -23,7 +23,7 @@ use crate::storage::{
 
 use super::HeadShared;
 use super::chunk_disk::MappedHeadFile;
-use super::series::{ChunkLoc, MemSeries, SeriesState};
+use super::series::{ChunkLoc, ChunkMeta, MemSeries, SeriesState};
 
 /// Where the bytes of a chunk in a snapshot are.
 #[derive(Debug)]
@@ -97,16 +97,18 @@ pub(crate) fn chunk_handles(
     in_order_maxt: i64,
 ) -> ChunkHandles {
     let overlaps = |a: i64, b: i64, hi: i64| a <= hi && b >= mint;
-    let mut in_order: Vec<SnapChunk> = st
-        .chunks
-        .iter()
-        .filter(|c| overlaps(c.min_time, c.max_time, in_order_maxt))
-        .map(|c| SnapChunk {
-            data: snap(head, &c.loc),
-            min_time: c.min_time,
-            max_time: c.max_time,
-        })
-        .collect();
+    let handles = |chunks: &[ChunkMeta], hi: i64| -> Vec<SnapChunk> {
+        chunks
+            .iter()
+            .filter(|c| overlaps(c.min_time, c.max_time, hi))
+            .map(|c| SnapChunk {
+                data: snap(head, &c.loc),
+                min_time: c.min_time,
+                max_time: c.max_time,
+            })
+            .collect()
+    };
+    let mut in_order = handles(&st.chunks, in_order_maxt);
     if let Some(o) = &st.open
         && o.app.num_samples() > 0
         && overlaps(o.min_time, o.max_time, in_order_maxt)
@@ -123,16 +125,7 @@ pub(crate) fn chunk_handles(
     }
     let (mut ooo, mut ooo_buffer) = (Vec::new(), Vec::new());
     if let Some(o) = &st.ooo {
-        ooo = o
-            .chunks
-            .iter()
-            .filter(|c| overlaps(c.min_time, c.max_time, maxt))
-            .map(|c| SnapChunk {
-                data: snap(head, &c.loc),
-                min_time: c.min_time,
-                max_time: c.max_time,
-            })
-            .collect();
+        ooo = handles(&o.chunks, maxt);
         ooo_buffer = o
             .head
             .iter()
