@@ -203,6 +203,23 @@ impl<'a> HeadAppender<'a> {
         Ok(s)
     }
 
+    /// A series that must exist already (for exemplars and metadata), by reference or
+    /// labels.
+    fn existing_series(
+        &self,
+        r: SeriesRef,
+        labels: &Labels,
+    ) -> Result<Arc<MemSeries>, AppendError> {
+        match self.head.series.get_by_ref(r) {
+            Some(s) => Ok(s),
+            None => self
+                .head
+                .series
+                .get_by_labels(labels.hash(), labels)
+                .ok_or(AppendError::UnknownSeriesRef(r)),
+        }
+    }
+
     /// This transaction's entry for `series` (locked as `st`), made on first use. The
     /// series remembers the entry, so no map of the transaction's series is needed.
     fn mark(&mut self, series: &Arc<MemSeries>, st: &mut SeriesState) -> usize {
@@ -396,14 +413,7 @@ impl<'a> HeadAppender<'a> {
         if self.head.exemplars.capacity() == 0 {
             return Ok(r);
         }
-        let series = match self.head.series.get_by_ref(r) {
-            Some(s) => s,
-            None => self
-                .head
-                .series
-                .get_by_labels(labels.hash(), labels)
-                .ok_or(AppendError::UnknownSeriesRef(r))?,
-        };
+        let series = self.existing_series(r, labels)?;
         let pending_t = {
             let st = series.state.lock();
             let t = self.touched.get(st.pending_index as usize);
@@ -436,14 +446,7 @@ impl<'a> HeadAppender<'a> {
         labels: &Labels,
         m: &Metadata,
     ) -> Result<SeriesRef, AppendError> {
-        let series = match self.head.series.get_by_ref(r) {
-            Some(s) => s,
-            None => self
-                .head
-                .series
-                .get_by_labels(labels.hash(), labels)
-                .ok_or(AppendError::UnknownSeriesRef(r))?,
-        };
+        let series = self.existing_series(r, labels)?;
         let changed = series
             .state
             .lock()
