@@ -131,15 +131,10 @@ pub struct SelectHints {
     pub range: i64,
 }
 
-/// The kind of value an iterator is positioned on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueType {
-    /// Exhausted (or failed: see [`SampleIterator::err`]).
-    None,
-    Float,
-    Histogram,
-    FloatHistogram,
-}
+/// The kind of value an iterator is positioned on (`None`: exhausted, or failed — see
+/// [`SampleIterator::err`]). One type with the chunk iterators', so that storages pass
+/// what chunks say straight through.
+pub use crate::chunkenc::ValueType;
 
 /// Walks one series' samples in time order, from chunks, without materialising them.
 pub trait SampleIterator: Send {

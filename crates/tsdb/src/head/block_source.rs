@@ -12,9 +12,7 @@ use std::sync::atomic::Ordering;
 use hearth_model::{FloatHistogram, Histogram};
 
 use crate::block_source::{BlockSource, SourceChunk, SourceSeries, SourceSeriesIter};
-use crate::chunkenc::{
-    AppendOutcome, ChunkAppender, ChunkSampleIterator, Encoding, ValueType as ChunkValueType,
-};
+use crate::chunkenc::{AppendOutcome, ChunkAppender, ChunkSampleIterator, Encoding, ValueType};
 use crate::postings::{PostingsSource, collect};
 use crate::storage::StorageError;
 
@@ -112,14 +110,14 @@ fn decode_in_range(
             let vt = it.next();
             let t = it.at_t();
             let v = match vt {
-                ChunkValueType::None => break,
+                ValueType::None => break,
                 _ if t < mint || t >= maxt => continue,
-                ChunkValueType::Float => Value::Float(it.at().1),
-                ChunkValueType::Histogram => match it.at_histogram() {
+                ValueType::Float => Value::Float(it.at().1),
+                ValueType::Histogram => match it.at_histogram() {
                     Some((_, h)) => Value::Histogram(h),
                     None => continue,
                 },
-                ChunkValueType::FloatHistogram => match it.at_float_histogram() {
+                ValueType::FloatHistogram => match it.at_float_histogram() {
                     Some((_, h)) => Value::FloatHistogram(h),
                     None => continue,
                 },

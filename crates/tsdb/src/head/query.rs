@@ -12,9 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use hearth_model::{FloatHistogram, Histogram, Labels, Matcher, Timestamp};
 
-use crate::chunkenc::{
-    Chunk, ChunkIterator, ChunkSampleIterator, Encoding, ValueType as ChunkValueType,
-};
+use crate::chunkenc::{Chunk, ChunkIterator, ChunkSampleIterator, Encoding};
 use crate::chunks::HeadChunkRef;
 use crate::postings::{collect, postings_for_matchers};
 use crate::storage::{
@@ -150,7 +148,7 @@ pub(crate) fn merge_ooo(
     let mut out: Vec<(i64, f64)> = buffer.to_vec();
     for c in chunks {
         let mut it = c.iter()?;
-        while it.next() == ChunkValueType::Float {
+        while it.next() == ValueType::Float {
             let (t, v) = it.at();
             if t >= mint && t <= maxt {
                 out.push((t, v));
@@ -381,21 +379,12 @@ pub(crate) struct HeadSampleIterator<'a> {
     next_chunk: usize,
     cur: Option<ChunkIterator<'a>>,
     /// What the in-order stream is positioned on.
-    in_vt: ChunkValueType,
+    in_vt: ValueType,
     ooo_pos: usize,
     started: bool,
     from_ooo: bool,
     vt: ValueType,
     err: Option<StorageError>,
-}
-
-fn storage_type(v: ChunkValueType) -> ValueType {
-    match v {
-        ChunkValueType::None => ValueType::None,
-        ChunkValueType::Float => ValueType::Float,
-        ChunkValueType::Histogram => ValueType::Histogram,
-        ChunkValueType::FloatHistogram => ValueType::FloatHistogram,
-    }
 }
 
 impl<'a> HeadSampleIterator<'a> {
@@ -413,7 +402,7 @@ impl<'a> HeadSampleIterator<'a> {
             maxt,
             next_chunk: 0,
             cur: None,
-            in_vt: ChunkValueType::None,
+            in_vt: ValueType::None,
             ooo_pos: 0,
             started: false,
             from_ooo: false,
@@ -441,7 +430,7 @@ impl<'a> HeadSampleIterator<'a> {
     }
 
     /// Ends the in-order stream, recording a chunk decoding error if there was one.
-    fn end_in_order(&mut self) -> ChunkValueType {
+    fn end_in_order(&mut self) -> ValueType {
         if let Some(e) = self.cur.as_ref().and_then(|c| c.err()) {
             self.err = Some(StorageError::Corruption {
                 location: "head chunk".to_string(),
@@ -450,12 +439,12 @@ impl<'a> HeadSampleIterator<'a> {
         }
         self.cur = None;
         self.next_chunk = self.chunks.len();
-        self.in_vt = ChunkValueType::None;
-        ChunkValueType::None
+        self.in_vt = ValueType::None;
+        ValueType::None
     }
 
     /// Advances the in-order stream to its next sample in range.
-    fn in_next(&mut self) -> ChunkValueType {
+    fn in_next(&mut self) -> ValueType {
         loop {
             if self.err.is_some() {
                 return self.end_in_order();
@@ -467,7 +456,7 @@ impl<'a> HeadSampleIterator<'a> {
                 continue;
             };
             let vt = it.next();
-            if vt == ChunkValueType::None {
+            if vt == ValueType::None {
                 if it.err().is_some() {
                     return self.end_in_order();
                 }
@@ -487,9 +476,9 @@ impl<'a> HeadSampleIterator<'a> {
     }
 
     /// Moves the in-order stream to its first sample at or after `t`.
-    fn in_seek(&mut self, t: i64) -> ChunkValueType {
+    fn in_seek(&mut self, t: i64) -> ValueType {
         let t = t.max(self.mint);
-        if self.in_vt != ChunkValueType::None
+        if self.in_vt != ValueType::None
             && let Some(it) = &self.cur
             && it.at_t() >= t
         {
@@ -517,7 +506,7 @@ impl<'a> HeadSampleIterator<'a> {
             return self.in_next();
         };
         let vt = it.seek(t);
-        if vt == ChunkValueType::None {
+        if vt == ValueType::None {
             if it.err().is_some() {
                 return self.end_in_order();
             }
@@ -538,7 +527,7 @@ impl<'a> HeadSampleIterator<'a> {
             return self.vt;
         }
         let in_t = match (&self.cur, self.in_vt) {
-            (Some(it), vt) if vt != ChunkValueType::None => Some(it.at_t()),
+            (Some(it), vt) if vt != ValueType::None => Some(it.at_t()),
             _ => None,
         };
         // An out-of-order sample at the time of an in-order one loses.
@@ -554,7 +543,7 @@ impl<'a> HeadSampleIterator<'a> {
             (None, None) => ValueType::None,
             (Some(_), None) => {
                 self.from_ooo = false;
-                storage_type(self.in_vt)
+                self.in_vt
             }
             (None, Some(_)) => {
                 self.from_ooo = true;
@@ -566,7 +555,7 @@ impl<'a> HeadSampleIterator<'a> {
             }
             (Some(_), Some(_)) => {
                 self.from_ooo = false;
-                storage_type(self.in_vt)
+                self.in_vt
             }
         };
         self.vt
