@@ -17,6 +17,12 @@
 //!   the open chunk and not yet written chunks are the heap the samples cost;
 //! - a querier sees whole commits only (see [`isolation`]).
 //!
+//! Not yet: head tombstones (`admin/tsdb/delete_series`; WAL tombstone records are
+//! counted and skipped, whole-series deletions applied), out-of-order native histograms
+//! (refused as out of order), the chunk snapshot on shutdown, start timestamps (XOR2 and
+//! the ST histogram encodings). The write-behind log is truncated by the database after
+//! out-of-order compaction ([`Head::truncate_wbl`]).
+//!
 //! Must never know about: block files, compaction policy, PromQL.
 
 mod append;
