@@ -50,24 +50,35 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// An absolute URL from a configuration file, printed with its password redacted.
+/// An absolute URL from a configuration file, printed as written (password redacted).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ConfigUrl(pub url::Url);
+pub struct ConfigUrl {
+    pub url: url::Url,
+    written: String,
+}
 
 impl ConfigUrl {
     pub fn parse(s: &str) -> Result<ConfigUrl, String> {
         url::Url::parse(s)
-            .map(ConfigUrl)
+            .map(|url| ConfigUrl {
+                url,
+                written: s.to_string(),
+            })
             .map_err(|e| format!("parse {s:?}: {e}"))
     }
 
     /// The URL with any password replaced by `xxxxx`, as upstream prints it.
     pub fn redacted(&self) -> String {
-        let mut u = self.0.clone();
-        if u.password().is_some() {
-            let _ = u.set_password(Some("xxxxx"));
+        if self.url.password().is_none() {
+            return self.written.clone();
         }
+        let mut u = self.url.clone();
+        let _ = u.set_password(Some("xxxxx"));
         u.to_string()
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.url.as_str()
     }
 }
 
@@ -368,7 +379,7 @@ crate::deserialize_with_inline!(
         "scopes" => scopes, "token_url" => token_url, "endpoint_params" => endpoint_params,
         "tls_config" => tls_config,
     },
-    inline { proxy }
+    inline { proxy: ProxyConfig }
 );
 
 impl OAuth2 {
@@ -735,7 +746,7 @@ impl HttpClientConfig {
             b = b.tls_version_max(reqwest_tls_version(v));
         }
         if let Some(proxy_url) = &self.proxy.proxy_url {
-            let mut p = reqwest::Proxy::all(proxy_url.0.as_str())
+            let mut p = reqwest::Proxy::all(proxy_url.as_str())
                 .map_err(|e| HttpClientError::Build(e.to_string()))?;
             if !self.proxy.no_proxy.is_empty() {
                 p = p.no_proxy(reqwest::NoProxy::from_string(&self.proxy.no_proxy));

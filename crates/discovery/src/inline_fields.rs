@@ -33,13 +33,6 @@ where
     Ok(map.next_value::<Option<T>>()?.unwrap_or_default())
 }
 
-/// The message for a key no part accepts, in the form the configuration loader turns
-/// into a "did you mean" hint.
-pub fn unknown_field_message(key: &str, groups: &[&[&str]]) -> String {
-    let all: Vec<&str> = groups.iter().flat_map(|g| g.iter().copied()).collect();
-    format!("unknown field `{key}`, expected one of {}", all.join(", "))
-}
-
 /// Implements `Deserialize` for a struct made of its own keys plus inline parts.
 ///
 /// The struct must implement `Default` (upstream's defaults) and have a method
@@ -50,7 +43,7 @@ macro_rules! deserialize_with_inline {
     (
         $ty:ty,
         fields { $($key:literal => $field:ident),* $(,)? },
-        inline { $($inline:ident),* $(,)? }
+        inline { $($inline:ident : $inline_ty:ty),* $(,)? }
     ) => {
         impl<'de> ::serde::Deserialize<'de> for $ty {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -81,12 +74,14 @@ macro_rules! deserialize_with_inline {
                                             continue;
                                         }
                                     )*
-                                    return Err(::serde::de::Error::custom(
-                                        $crate::inline_fields::unknown_field_message(
-                                            other,
-                                            &[OWN $(, inline_fields_of(&value.$inline))*],
-                                        ),
-                                    ));
+                                    static ALL: ::std::sync::LazyLock<Vec<&'static str>> =
+                                        ::std::sync::LazyLock::new(|| {
+                                            let mut all: Vec<&'static str> = OWN.to_vec();
+                                            $(all.extend(inline_fields_of::<$inline_ty>());)*
+                                            all
+                                        });
+                                    let all: &'static [&'static str] = &ALL;
+                                    return Err(::serde::de::Error::unknown_field(other, all));
                                 }
                             }
                         }
@@ -95,9 +90,7 @@ macro_rules! deserialize_with_inline {
                     }
                 }
                 #[allow(dead_code)]
-                fn inline_fields_of<T: $crate::inline_fields::InlineFields>(
-                    _: &T,
-                ) -> &'static [&'static str] {
+                fn inline_fields_of<T: $crate::inline_fields::InlineFields>() -> &'static [&'static str] {
                     T::FIELDS
                 }
                 d.deserialize_map(V)

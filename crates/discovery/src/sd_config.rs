@@ -69,7 +69,7 @@ impl Default for HttpSdConfig {
 crate::deserialize_with_inline!(
     HttpSdConfig,
     fields { "refresh_interval" => refresh_interval, "url" => url },
-    inline { http_client }
+    inline { http_client: HttpClientConfig }
 );
 
 impl HttpSdConfig {
@@ -78,10 +78,10 @@ impl HttpSdConfig {
             return Err("URL is missing".into());
         }
         let u = ConfigUrl::parse(&self.url)?;
-        if u.0.scheme() != "http" && u.0.scheme() != "https" {
+        if u.url.scheme() != "http" && u.url.scheme() != "https" {
             return Err("URL scheme must be 'http' or 'https'".into());
         }
-        if u.0.host_str().is_none_or(str::is_empty) {
+        if u.url.host_str().is_none_or(str::is_empty) {
             return Err("host is missing in URL".into());
         }
         self.http_client.validate()
@@ -189,7 +189,7 @@ crate::deserialize_with_inline!(
         "namespaces" => namespaces, "selectors" => selectors,
         "attach_metadata" => attach_metadata,
     },
-    inline { http_client }
+    inline { http_client: HttpClientConfig }
 );
 
 const KUBERNETES_ROLES: &[&str] = &[

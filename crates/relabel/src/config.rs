@@ -404,7 +404,10 @@ impl Serialize for RelabelConfig {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("RelabelConfig", 7)?;
         match &self.source_labels {
-            Some(v) if !v.is_empty() => s.serialize_field("source_labels", v)?,
+            // Flow style (`[a, b]`), as upstream's `yaml:",flow"`.
+            Some(v) if !v.is_empty() => {
+                s.serialize_field("source_labels", &serde_saphyr::FlowSeq(v))?
+            }
             _ => s.skip_field("source_labels")?,
         }
         if !self.separator.is_empty() {
