@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::omitempty::{is_false, is_zero_u64};
 use hearth_discovery::ModelDuration;
 use hearth_model::{Labels, ValidationScheme};
 use serde::ser::SerializeMap;
@@ -254,13 +255,6 @@ impl LabelMap {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-fn is_zero_u64(n: &u64) -> bool {
-    *n == 0
 }
 
 /// `global`.

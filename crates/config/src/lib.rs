@@ -17,6 +17,7 @@ mod alerting;
 mod error;
 mod global;
 mod load;
+mod omitempty;
 mod remote;
 mod scrape;
 mod storage;

@@ -83,6 +83,41 @@ fn position<T>(s: &Spanned<T>) -> Option<(usize, usize)> {
     (l.line() > 0).then_some((l.line() as usize, l.column() as usize))
 }
 
+/// The entries of a list section, each checked by `check`: a null entry and a repeated
+/// non-empty name are errors at the entry, worded as upstream (`what` is e.g.
+/// "scrape config").
+fn checked_entries<T>(
+    file: &str,
+    list: Option<Vec<Spanned<Option<T>>>>,
+    what: &str,
+    name: impl Fn(&T) -> &String,
+    mut check: impl FnMut(&mut T) -> Result<(), String>,
+) -> Result<Vec<T>, ConfigError> {
+    let mut seen: HashMap<String, ()> = HashMap::new();
+    let mut out = Vec::new();
+    for entry in list.unwrap_or_default() {
+        let pos = position(&entry);
+        let Some(mut value) = entry.value else {
+            return Err(ConfigError::new(
+                file,
+                pos,
+                format!("empty or null {what} section"),
+            ));
+        };
+        check(&mut value).map_err(|m| ConfigError::new(file, pos, m))?;
+        let n = name(&value);
+        if !n.is_empty() && seen.insert(n.clone(), ()).is_some() {
+            return Err(ConfigError::new(
+                file,
+                pos,
+                format!("found multiple {what}s with job name {n:?}"),
+            ));
+        }
+        out.push(value);
+    }
+    Ok(out)
+}
+
 /// `^[^*]*(\*[^/]*)?$`: a glob only in the last path element.
 static RULE_PATH: LazyLock<Option<regex::Regex>> =
     LazyLock::new(|| regex::Regex::new(r"^[^*]*(\*[^/]*)?$").ok());
@@ -128,24 +163,14 @@ impl Config {
             }
         }
 
-        let mut jobs: HashMap<String, ()> = HashMap::new();
-        for sc in raw.scrape_configs.unwrap_or_default() {
-            let pos = position(&sc);
-            let Some(mut sc) = sc.value else {
-                return Err(err(pos, "empty or null scrape config section".into()));
-            };
-            sc.validate(&cfg.global).map_err(|m| err(pos, m))?;
-            if jobs.insert(sc.job_name.clone(), ()).is_some() {
-                return Err(err(
-                    pos,
-                    format!(
-                        "found multiple scrape configs with job name {:?}",
-                        sc.job_name
-                    ),
-                ));
-            }
-            cfg.scrape_configs.push(sc);
-        }
+        let global = cfg.global.clone();
+        cfg.scrape_configs = checked_entries(
+            file,
+            raw.scrape_configs,
+            "scrape config",
+            |sc: &ScrapeConfig| &sc.job_name,
+            |sc| sc.validate(&global),
+        )?;
 
         if let Some(a) = raw.alerting {
             let pos = position(&a);
@@ -153,41 +178,20 @@ impl Config {
             cfg.alerting.validate(scheme).map_err(|m| err(pos, m))?;
         }
 
-        let mut names: HashMap<String, ()> = HashMap::new();
-        for rw in raw.remote_write.unwrap_or_default() {
-            let pos = position(&rw);
-            let Some(mut rw) = rw.value else {
-                return Err(err(pos, "empty or null remote write config section".into()));
-            };
-            if !rw.name.is_empty() && names.insert(rw.name.clone(), ()).is_some() {
-                return Err(err(
-                    pos,
-                    format!(
-                        "found multiple remote write configs with job name {:?}",
-                        rw.name
-                    ),
-                ));
-            }
-            rw.validate(scheme).map_err(|m| err(pos, m))?;
-            cfg.remote_write.push(rw);
-        }
-        names.clear();
-        for rr in raw.remote_read.unwrap_or_default() {
-            let pos = position(&rr);
-            let Some(rr) = rr.value else {
-                return Err(err(pos, "empty or null remote read config section".into()));
-            };
-            if !rr.name.is_empty() && names.insert(rr.name.clone(), ()).is_some() {
-                return Err(err(
-                    pos,
-                    format!(
-                        "found multiple remote read configs with job name {:?}",
-                        rr.name
-                    ),
-                ));
-            }
-            cfg.remote_read.push(rr);
-        }
+        cfg.remote_write = checked_entries(
+            file,
+            raw.remote_write,
+            "remote write config",
+            |rw: &RemoteWriteConfig| &rw.name,
+            |rw| rw.validate(scheme),
+        )?;
+        cfg.remote_read = checked_entries(
+            file,
+            raw.remote_read,
+            "remote read config",
+            |rr: &RemoteReadConfig| &rr.name,
+            |_| Ok(()),
+        )?;
 
         // Upstream expands environment variables in external label values only.
         let expanded: Vec<(String, String)> = cfg

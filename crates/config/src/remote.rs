@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::omitempty::{is_false, is_zero_i64, is_zero_u64};
 use hearth_discovery::{ConfigUrl, HttpClientConfig, ModelDuration};
 use hearth_model::ValidationScheme;
 use hearth_relabel::RelabelConfig;
@@ -10,16 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::global::LabelMap;
 use crate::scrape::{RelabelList, non_null_rules, serialize_rules};
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-fn is_zero_i64(n: &i64) -> bool {
-    *n == 0
-}
-fn is_zero_u64(n: &u64) -> bool {
-    *n == 0
-}
 
 /// Headers the client sets itself; `headers` may not override them (`authorization`
 /// has its own message).

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::omitempty::{is_false, is_zero_f64, is_zero_u64};
 use hearth_discovery::http_client::join_dir;
 use hearth_discovery::{HttpClientConfig, ModelDuration, ServiceDiscoveryConfigs};
 use hearth_model::ValidationScheme;
@@ -14,16 +15,6 @@ use crate::global::{
     ByteSize, DEFAULT_PROTO_FIRST_SCRAPE_PROTOCOLS, DEFAULT_SCRAPE_PROTOCOLS, ESCAPING_SCHEMES,
     GlobalConfig, ScrapeProtocol, ValidationSchemeSetting, validate_scrape_protocols,
 };
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-fn is_zero_u64(n: &u64) -> bool {
-    *n == 0
-}
-fn is_zero_f64(n: &f64) -> bool {
-    *n == 0.0
-}
 
 /// A `relabel_configs` list where a null entry is an error naming the list.
 pub(crate) type RelabelList = Vec<Option<RelabelConfig>>;

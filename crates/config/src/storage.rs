@@ -4,18 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::omitempty::{is_false, is_zero_f64};
 use hearth_discovery::{ModelDuration, TlsConfig};
 use hearth_model::ValidationScheme;
 use serde::{Deserialize, Serialize};
 
 use crate::global::ByteSize;
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-fn is_zero_f64(n: &f64) -> bool {
-    *n == 0.0
-}
 
 /// `storage`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

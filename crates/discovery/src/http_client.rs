@@ -229,8 +229,12 @@ crate::deserialize_with_inline!(
     inline {}
 );
 
-fn count_set(flags: &[bool]) -> usize {
-    flags.iter().filter(|b| **b).count()
+/// Upstream's "at most one of X, X_file & X_ref" checks.
+fn at_most_one(set: &[bool], message: &str) -> Result<(), String> {
+    if set.iter().filter(|b| **b).count() > 1 {
+        return Err(message.to_string());
+    }
+    Ok(())
 }
 
 impl TlsConfig {
@@ -244,30 +248,30 @@ impl TlsConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if count_set(&[
-            !self.ca.is_empty(),
-            !self.ca_file.is_empty(),
-            !self.ca_ref.is_empty(),
-        ]) > 1
-        {
-            return Err("at most one of ca, ca_file & ca_ref must be configured".into());
-        }
-        if count_set(&[
-            !self.cert.is_empty(),
-            !self.cert_file.is_empty(),
-            !self.cert_ref.is_empty(),
-        ]) > 1
-        {
-            return Err("at most one of cert, cert_file & cert_ref must be configured".into());
-        }
-        if count_set(&[
-            !self.key.is_empty(),
-            !self.key_file.is_empty(),
-            !self.key_ref.is_empty(),
-        ]) > 1
-        {
-            return Err("at most one of key and key_file must be configured".into());
-        }
+        at_most_one(
+            &[
+                !self.ca.is_empty(),
+                !self.ca_file.is_empty(),
+                !self.ca_ref.is_empty(),
+            ],
+            "at most one of ca, ca_file & ca_ref must be configured",
+        )?;
+        at_most_one(
+            &[
+                !self.cert.is_empty(),
+                !self.cert_file.is_empty(),
+                !self.cert_ref.is_empty(),
+            ],
+            "at most one of cert, cert_file & cert_ref must be configured",
+        )?;
+        at_most_one(
+            &[
+                !self.key.is_empty(),
+                !self.key_file.is_empty(),
+                !self.key_ref.is_empty(),
+            ],
+            "at most one of key and key_file must be configured",
+        )?;
         let cert = !self.cert.is_empty() || !self.cert_file.is_empty() || !self.cert_ref.is_empty();
         let key = !self.key.is_empty() || !self.key_file.is_empty() || !self.key_ref.is_empty();
         if cert && !key {
@@ -516,22 +520,22 @@ impl HttpClientConfig {
             return Err("at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured".into());
         }
         if let Some(b) = &self.basic_auth {
-            if count_set(&[
-                !b.username.is_empty(),
-                !b.username_file.is_empty(),
-                !b.username_ref.is_empty(),
-            ]) > 1
-            {
-                return Err("at most one of basic_auth username, username_file & username_ref must be configured".into());
-            }
-            if count_set(&[
-                !b.password.is_empty(),
-                !b.password_file.is_empty(),
-                !b.password_ref.is_empty(),
-            ]) > 1
-            {
-                return Err("at most one of basic_auth password, password_file & password_ref must be configured".into());
-            }
+            at_most_one(
+                &[
+                    !b.username.is_empty(),
+                    !b.username_file.is_empty(),
+                    !b.username_ref.is_empty(),
+                ],
+                "at most one of basic_auth username, username_file & username_ref must be configured",
+            )?;
+            at_most_one(
+                &[
+                    !b.password.is_empty(),
+                    !b.password_file.is_empty(),
+                    !b.password_ref.is_empty(),
+                ],
+                "at most one of basic_auth password, password_file & password_ref must be configured",
+            )?;
         }
         if let Some(a) = &mut self.authorization {
             if has_bearer {
@@ -539,14 +543,14 @@ impl HttpClientConfig {
                     "authorization is not compatible with bearer_token & bearer_token_file".into(),
                 );
             }
-            if count_set(&[
-                !a.credentials.is_empty(),
-                !a.credentials_file.is_empty(),
-                !a.credentials_ref.is_empty(),
-            ]) > 1
-            {
-                return Err("at most one of authorization credentials & credentials_file must be configured".into());
-            }
+            at_most_one(
+                &[
+                    !a.credentials.is_empty(),
+                    !a.credentials_file.is_empty(),
+                    !a.credentials_ref.is_empty(),
+                ],
+                "at most one of authorization credentials & credentials_file must be configured",
+            )?;
             a.kind = a.kind.trim().to_string();
             if a.kind.is_empty() {
                 a.kind = "Bearer".into();
@@ -587,14 +591,14 @@ impl HttpClientConfig {
             if o.token_url.is_empty() {
                 return Err("oauth2 token_url must be configured".into());
             }
-            if count_set(&[
-                !o.client_secret.is_empty(),
-                !o.client_secret_file.is_empty(),
-                !o.client_secret_ref.is_empty(),
-            ]) > 1
-            {
-                return Err("at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured".into());
-            }
+            at_most_one(
+                &[
+                    !o.client_secret.is_empty(),
+                    !o.client_secret_file.is_empty(),
+                    !o.client_secret_ref.is_empty(),
+                ],
+                "at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured",
+            )?;
         }
         self.proxy.validate()?;
         for name in self.http_headers.keys() {
