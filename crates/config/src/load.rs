@@ -2,10 +2,11 @@
 //! `${VAR}` expansion in external labels, relative paths, `scrape_config_files`, rule
 //! file globs, and printing the effective configuration.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
+use hearth_discovery::ServiceDiscoveryConfigs;
 use hearth_discovery::http_client::join_dir;
 use hearth_model::Labels;
 use serde::{Deserialize, Serialize};
@@ -309,6 +310,28 @@ impl Config {
             }
         }
         Ok(out)
+    }
+
+    /// The SD configuration of each scrape job, keyed by job name: what
+    /// `DiscoveryManager::apply_config` takes.
+    pub fn scrape_discovery(
+        scrape_configs: &[ScrapeConfig],
+    ) -> BTreeMap<String, ServiceDiscoveryConfigs> {
+        scrape_configs
+            .iter()
+            .map(|s| (s.job_name.clone(), s.service_discovery.clone()))
+            .collect()
+    }
+
+    /// The SD configuration of each Alertmanager block, keyed `config-0`, `config-1`, …
+    /// as upstream's notifier keys them.
+    pub fn alertmanager_discovery(&self) -> BTreeMap<String, ServiceDiscoveryConfigs> {
+        self.alerting
+            .alertmanagers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("config-{i}"), a.service_discovery.clone()))
+            .collect()
     }
 
     /// The rule files the `rule_files` globs match now.
