@@ -204,6 +204,18 @@ impl Strategy {
     }
 }
 
+/// Compiles `pattern` anchored (`^(?s:...)$`) with Go RE2 syntax and its capture groups,
+/// for callers that need submatches (relabeling's `$1` expansion) rather than a yes/no
+/// answer. Errors read as [`FastRegex::new`]'s do.
+pub fn compile_anchored_with_captures(pattern: &str) -> Result<regex::Regex, RegexError> {
+    FastRegex::new(pattern)?;
+    let translated = translate_go_syntax(pattern).map_err(|reason| RegexError {
+        pattern: pattern.to_string(),
+        reason,
+    })?;
+    compile_anchored(pattern, &translated)
+}
+
 fn compile_anchored(pattern: &str, translated: &str) -> Result<regex::Regex, RegexError> {
     regex::RegexBuilder::new(&format!("^(?s:(?:{translated}))$"))
         .size_limit(REGEX_SIZE_LIMIT)
