@@ -799,7 +799,16 @@ impl<'a> State<'a, '_> {
     /// The `call` builtin: calls a function value with the remaining arguments.
     fn builtin_call(&self, args: &'a [Arg], argv: &[Value]) -> Result<Value, String> {
         let (fv, rest) = argv.split_first().ok_or("missing function")?;
-        let fname = args.first().map(Arg::to_text).unwrap_or_default();
+        // Go names the callee by its node; a parenthesized pipeline prints bare.
+        let fname = match args.first() {
+            Some(Arg::Pipe(p)) => {
+                let mut s = String::new();
+                p.write(&mut s);
+                s
+            }
+            Some(a) => a.to_text(),
+            None => String::new(),
+        };
         let Value::Func(f) = fv else {
             return Err(format!(
                 "non-function {fname} of type {}",
