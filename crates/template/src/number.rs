@@ -27,7 +27,9 @@ pub fn parse_number(pos: usize, text: &str, is_char: bool) -> Result<Number, Str
         n.float = Some(f64::from(v));
         return Ok(n);
     }
-    if text.ends_with('i') {
+    if let Some(imag) = text.strip_suffix('i')
+        && parse_float(imag).is_some()
+    {
         return Err(format!(
             "complex constants are not supported: {}",
             hearth_model::names::go_quote(text)
@@ -191,10 +193,9 @@ pub fn parse_float(s: &str) -> Option<f64> {
 }
 
 fn parse_hex_float(s: &str) -> Option<f64> {
-    let (mant, exp) = match s.split_once('p') {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (s, 0),
-    };
+    // Go requires the binary exponent of a hex float.
+    let (mant, exp) = s.split_once('p')?;
+    let exp = exp.parse::<i32>().ok()?;
     let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
     if int_part.is_empty() && frac_part.is_empty() {
         return None;

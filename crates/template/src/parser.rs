@@ -202,6 +202,7 @@ impl Parser<'_> {
             }
             match self.text_or_action()? {
                 Parsed::Node(n) => root.nodes.push(n),
+                Parsed::Nothing => {}
                 Parsed::End { .. } => return Err(self.errorf("unexpected {{end}}")),
                 Parsed::Else { .. } => return Err(self.errorf("unexpected {{else}}")),
             }
@@ -235,6 +236,7 @@ impl Parser<'_> {
         while self.peek_non_space().kind != ItemKind::Eof {
             match self.text_or_action()? {
                 Parsed::Node(n) => list.nodes.push(n),
+                Parsed::Nothing => {}
                 Parsed::End => return Ok((list, ListEnd::End)),
                 Parsed::Else { pos } => return Ok((list, ListEnd::Else { pos })),
             }
@@ -243,7 +245,11 @@ impl Parser<'_> {
     }
 
     fn text_or_action(&mut self) -> PResult<Parsed> {
-        let token = self.next_non_space();
+        let mut token = self.next_non_space();
+        // Comments are dropped from trees (Go's default mode).
+        while token.kind == ItemKind::Comment {
+            token = self.next_non_space();
+        }
         match token.kind {
             ItemKind::Text => Ok(Parsed::Node(Node::Text {
                 pos: token.pos,
@@ -256,10 +262,10 @@ impl Parser<'_> {
                 self.action_line = saved;
                 r
             }
-            ItemKind::Comment => Ok(Parsed::Node(Node::Comment {
-                pos: token.pos,
-                text: token.val,
-            })),
+            ItemKind::Eof => {
+                self.backup();
+                Ok(Parsed::Nothing)
+            }
             _ => Err(self.unexpected(&token, "input")),
         }
     }
@@ -652,6 +658,8 @@ impl Parser<'_> {
 
 enum Parsed {
     Node(Node),
+    /// Only comments were left.
+    Nothing,
     End,
     Else { pos: usize },
 }
