@@ -197,7 +197,15 @@ impl<'a> State<'a, '_> {
             Node::Action(a) => {
                 let val = self.eval_pipeline(dot, &a.pipe)?;
                 if a.pipe.decl.is_empty() {
-                    self.print_value(node, &val)?;
+                    // html/template merges a trailing `html`/`urlquery` with the
+                    // escaper it stands for instead of escaping twice.
+                    let escaped_by = a.pipe.cmds.last().and_then(|c| match c.args.first() {
+                        Some(Arg::Identifier { name, .. }) if name == "html" || name == "urlquery" => {
+                            Some(name.as_str())
+                        }
+                        _ => None,
+                    });
+                    self.print_value(node, &val, escaped_by)?;
                 }
             }
             Node::Break { .. } => return Ok(Flow::Break),
@@ -400,7 +408,7 @@ impl<'a> State<'a, '_> {
         Ok(produced)
     }
 
-    fn print_value(&mut self, node: &'a Node, v: &Value) -> EResult<()> {
+    fn print_value(&mut self, node: &'a Node, v: &Value, escaped_by: Option<&str>) -> EResult<()> {
         self.at(At::Node(node));
         if let Value::Func(_) = v {
             return Err(self.errorf(format!(
@@ -410,7 +418,7 @@ impl<'a> State<'a, '_> {
             )));
         }
         match &mut self.shared.html {
-            Some(ctx) => ctx.write_value(&mut self.shared.out, v),
+            Some(ctx) => ctx.write_value(&mut self.shared.out, v, escaped_by),
             None => {
                 if v.is_nil() {
                     self.shared.out.push_str("<no value>");

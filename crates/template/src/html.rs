@@ -252,8 +252,12 @@ impl HtmlContext {
     }
 
     /// Writes an action's value escaped for the current context.
-    pub fn write_value(&mut self, out: &mut String, v: &Value) {
+    /// `escaped_by` names a trailing `html` or `urlquery` in the action's pipeline, which
+    /// takes the place of the context's own escaper as in Go.
+    pub fn write_value(&mut self, out: &mut String, v: &Value, escaped_by: Option<&str>) {
         let html = v.downcast::<SafeHtml>().map(|s| s.0.as_str());
+        let pre_html = escaped_by == Some("html");
+        let pre_url = escaped_by == Some("urlquery");
         let url = v.downcast::<SafeUrl>().map(|s| s.0.as_str());
         let plain = match v {
             Value::Nil => String::new(),
@@ -262,6 +266,7 @@ impl HtmlContext {
         match self.state {
             State::Text => match html {
                 Some(h) => out.push_str(h),
+                None if pre_html => out.push_str(&plain),
                 None => html_escape_into(out, &plain, false),
             },
             State::RawText => {
@@ -269,13 +274,17 @@ impl HtmlContext {
                     js_value_into(out, v, &plain);
                 } else if self.raw_element == "style" {
                     out.push_str(&plain);
+                } else if pre_html {
+                    out.push_str(&plain);
                 } else {
                     html_escape_into(out, &plain, false);
                 }
             }
             State::Comment => {}
             State::AttrValue if self.attr_kind == AttrKind::Url => {
-                let escaped = if self.value_so_far.contains(['?', '#']) {
+                let escaped = if pre_url {
+                    plain
+                } else if self.value_so_far.contains(['?', '#']) {
                     match url {
                         Some(u) => url_process(u, true),
                         None => url_process(&plain, false),
@@ -297,14 +306,18 @@ impl HtmlContext {
                     None => plain,
                 };
                 self.value_so_far.push_str(&s);
-                attr_escape_into(out, &s, self.quote.is_none());
+                if pre_html {
+                    out.push_str(&s);
+                } else {
+                    attr_escape_into(out, &s, self.quote.is_none());
+                }
             }
             State::BeforeValue => {
                 // Unquoted value starts with the action.
                 self.state = State::AttrValue;
                 self.quote = None;
                 self.value_so_far.clear();
-                self.write_value(out, v);
+                self.write_value(out, v, escaped_by);
             }
             State::Tag | State::AttrName | State::AfterAttrName => {
                 // Go only allows safe attribute names here.
