@@ -574,7 +574,9 @@ pub fn alertmanager_funcs() -> FuncMap {
     m.insert(
         "safeUrl",
         Function::new(Signature::new(vec![Str]), |a| {
-            Ok(safe_url(a.first().and_then(Value::as_str).unwrap_or("").to_string()))
+            Ok(safe_url(
+                a.first().and_then(Value::as_str).unwrap_or("").to_string(),
+            ))
         }),
     );
     m.insert(
@@ -651,7 +653,10 @@ pub struct NotificationTemplates {
 impl NotificationTemplates {
     /// The default templates plus the given user template files (`(file name, text)`),
     /// with `extra` functions (Alertmanager's defaults win over same-named ones).
-    pub fn new(files: &[(&str, &str)], extra: &FuncMap) -> Result<NotificationTemplates, TemplateError> {
+    pub fn new(
+        files: &[(&str, &str)],
+        extra: &FuncMap,
+    ) -> Result<NotificationTemplates, TemplateError> {
         let mut funcs = extra.clone();
         funcs.extend(&alertmanager_funcs());
         let build = |escaping| -> Result<Template, TemplateError> {

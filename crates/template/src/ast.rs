@@ -108,18 +108,39 @@ pub struct Number {
 /// Operands of a command.
 #[derive(Debug)]
 pub enum Arg {
-    Bool { pos: usize, value: bool },
-    Dot { pos: usize },
-    Nil { pos: usize },
+    Bool {
+        pos: usize,
+        value: bool,
+    },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
     Number(Number),
-    String { pos: usize, quoted: String, text: String },
+    String {
+        pos: usize,
+        quoted: String,
+        text: String,
+    },
     /// `.A.B` (fields without the leading dots).
-    Field { pos: usize, ident: Vec<String> },
+    Field {
+        pos: usize,
+        ident: Vec<String>,
+    },
     Variable(Variable),
     /// A function name.
-    Identifier { pos: usize, name: String },
+    Identifier {
+        pos: usize,
+        name: String,
+    },
     /// `(pipeline)` or `X.A.B` where X is not a field or variable.
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
     Pipe(Box<Pipe>),
 }
 
@@ -185,7 +206,11 @@ impl Arg {
     pub fn is_literal_operand(&self) -> bool {
         matches!(
             self,
-            Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number(_) | Arg::String { .. }
+            Arg::Bool { .. }
+                | Arg::Dot { .. }
+                | Arg::Nil { .. }
+                | Arg::Number(_)
+                | Arg::String { .. }
         )
     }
 }

@@ -200,7 +200,9 @@ impl<'a> State<'a, '_> {
                     // html/template merges a trailing `html`/`urlquery` with the
                     // escaper it stands for instead of escaping twice.
                     let escaped_by = a.pipe.cmds.last().and_then(|c| match c.args.first() {
-                        Some(Arg::Identifier { name, .. }) if name == "html" || name == "urlquery" => {
+                        Some(Arg::Identifier { name, .. })
+                            if name == "html" || name == "urlquery" =>
+                        {
                             Some(name.as_str())
                         }
                         _ => None,
@@ -298,10 +300,9 @@ impl<'a> State<'a, '_> {
             Value::Nil => {}
             other => {
                 self.at(At::Node(node));
-                return Err(self.errorf(format!(
-                    "range can't iterate over {}",
-                    other.to_go_string()
-                )));
+                return Err(
+                    self.errorf(format!("range can't iterate over {}", other.to_go_string()))
+                );
             }
         }
         if !ran && let Some(e) = &b.else_list {
@@ -482,7 +483,12 @@ impl<'a> State<'a, '_> {
         Ok(())
     }
 
-    fn eval_command(&mut self, dot: &Value, cmd: &'a Command, fin: Option<Value>) -> EResult<Value> {
+    fn eval_command(
+        &mut self,
+        dot: &Value,
+        cmd: &'a Command,
+        fin: Option<Value>,
+    ) -> EResult<Value> {
         let Some(first) = cmd.args.first() else {
             return Err(self.errorf("empty command"));
         };
@@ -590,8 +596,7 @@ impl<'a> State<'a, '_> {
             self.not_a_function(args, &fin)?;
             return Ok(value);
         }
-        let node = args.first();
-        self.eval_field_chain_at(dot, value, At::Var(v), node, &v.ident[1..], args, fin)
+        self.eval_field_chain_at(dot, value, At::Var(v), &v.ident[1..], args, fin)
     }
 
     fn eval_field_chain(
@@ -603,16 +608,14 @@ impl<'a> State<'a, '_> {
         args: &'a [Arg],
         fin: Option<Value>,
     ) -> EResult<Value> {
-        self.eval_field_chain_at(dot, receiver, At::Arg(node), Some(node), ident, args, fin)
+        self.eval_field_chain_at(dot, receiver, At::Arg(node), ident, args, fin)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn eval_field_chain_at(
         &mut self,
         dot: &Value,
         mut receiver: Value,
         at: At<'a>,
-        _node: Option<&'a Arg>,
         ident: &'a [String],
         args: &'a [Arg],
         fin: Option<Value>,
@@ -775,7 +778,7 @@ impl<'a> State<'a, '_> {
         }
         if let Some(f) = fin {
             let t = match &sig.variadic {
-                Some(vt) if num_in - 1 >= num_fixed => vt.clone(),
+                Some(vt) if num_in > num_fixed => vt.clone(),
                 _ => sig
                     .params
                     .get(num_in - 1)
@@ -790,7 +793,11 @@ impl<'a> State<'a, '_> {
                 FuncKind::Native(imp) => imp(&argv),
                 FuncKind::Call => self.builtin_call(args, &argv),
                 FuncKind::ExecTemplate => {
-                    let tname = argv.first().and_then(Value::as_str).unwrap_or("").to_string();
+                    let tname = argv
+                        .first()
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     let data = argv.get(1).cloned().unwrap_or_default();
                     let s = self.exec_template_to_string(&tname, data)?;
                     Ok(crate::html::safe_html(s))
@@ -818,10 +825,7 @@ impl<'a> State<'a, '_> {
             None => String::new(),
         };
         let Value::Func(f) = fv else {
-            return Err(format!(
-                "non-function {fname} of type {}",
-                fv.type_name()
-            ));
+            return Err(format!("non-function {fname} of type {}", fv.type_name()));
         };
         let fixed = f.sig.params.len();
         if f.sig.variadic.is_some() {
@@ -886,7 +890,9 @@ impl<'a> State<'a, '_> {
         }
         let text = n.to_text();
         match (typ, n) {
-            (ParamType::Any | ParamType::Reflect, Arg::Bool { value, .. }) => Ok(Value::Bool(*value)),
+            (ParamType::Any | ParamType::Reflect, Arg::Bool { value, .. }) => {
+                Ok(Value::Bool(*value))
+            }
             (ParamType::Any | ParamType::Reflect, Arg::Number(num)) => self.ideal_constant(n, num),
             (ParamType::Any | ParamType::Reflect, Arg::String { text, .. }) => {
                 Ok(Value::from(text.as_str()))
@@ -897,9 +903,7 @@ impl<'a> State<'a, '_> {
             (ParamType::String, _) => Err(self.errorf(format!("expected string; found {text}"))),
             (ParamType::Int, Arg::Number(Number { int: Some(i), .. })) => Ok(Value::Int(*i)),
             (ParamType::Int, _) => Err(self.errorf(format!("expected integer; found {text}"))),
-            (ParamType::Float, Arg::Number(Number { float: Some(f), .. })) => {
-                Ok(Value::Float(*f))
-            }
+            (ParamType::Float, Arg::Number(Number { float: Some(f), .. })) => Ok(Value::Float(*f)),
             (ParamType::Float, _) => Err(self.errorf(format!("expected float; found {text}"))),
             _ => Err(self.errorf(format!(
                 "can't handle {text} for arg of type {}",

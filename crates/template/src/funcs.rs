@@ -109,7 +109,8 @@ pub fn builtins() -> &'static FuncMap {
         };
         m.map
             .insert("and".into(), Arc::new(special(FuncKind::And, 1)));
-        m.map.insert("or".into(), Arc::new(special(FuncKind::Or, 1)));
+        m.map
+            .insert("or".into(), Arc::new(special(FuncKind::Or, 1)));
         m.map
             .insert("call".into(), Arc::new(special(FuncKind::Call, 1)));
         m.insert(
@@ -188,17 +189,14 @@ pub fn builtins() -> &'static FuncMap {
                 _ => Err(NO_COMPARISON.into()),
             })
         };
-        m.insert("ne", binary(|x, y| eq(x, std::slice::from_ref(y)).map(|b| !b)));
+        m.insert(
+            "ne",
+            binary(|x, y| eq(x, std::slice::from_ref(y)).map(|b| !b)),
+        );
         m.insert("lt", binary(lt));
         m.insert("le", binary(le));
-        m.insert(
-            "gt",
-            binary(|x, y| le(x, y).map(|b| !b)),
-        );
-        m.insert(
-            "ge",
-            binary(|x, y| lt(x, y).map(|b| !b)),
-        );
+        m.insert("gt", binary(|x, y| le(x, y).map(|b| !b)));
+        m.insert("ge", binary(|x, y| lt(x, y).map(|b| !b)));
         m
     })
 }
@@ -312,7 +310,9 @@ fn slice(item: &Value, indexes: &[Value]) -> Result<Value, String> {
         Value::String(s) => match s.get(idx[0]..idx[1]) {
             Some(sub) => Value::from(sub),
             // Go slices bytes; a cut inside a character keeps the bytes it can.
-            None => Value::from(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned()),
+            None => {
+                Value::from(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned())
+            }
         },
         Value::List(l) => Value::typed_list(l.items[idx[0]..idx[1]].to_vec(), l.elem),
         _ => Value::Nil,
@@ -413,12 +413,13 @@ pub fn eq(a: &Value, others: &[Value]) -> Result<bool, String> {
                                 b.type_name()
                             ));
                         }
-                        Arc::ptr_eq(x, y) || x.as_any().type_id() == y.as_any().type_id() && {
-                            let (mut sx, mut sy) = (String::new(), String::new());
-                            x.write_go(&mut sx);
-                            y.write_go(&mut sy);
-                            sx == sy
-                        }
+                        Arc::ptr_eq(x, y)
+                            || x.as_any().type_id() == y.as_any().type_id() && {
+                                let (mut sx, mut sy) = (String::new(), String::new());
+                                x.write_go(&mut sx);
+                                y.write_go(&mut sy);
+                                sx == sy
+                            }
                     }
                     _ => {
                         return Err(format!(

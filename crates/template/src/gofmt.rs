@@ -179,7 +179,9 @@ fn parse_num(b: &[u8], mut i: usize) -> (usize, usize, bool) {
     let mut n: usize = 0;
     let mut ok = true;
     while i < b.len() && b[i].is_ascii_digit() {
-        n = n.saturating_mul(10).saturating_add(usize::from(b[i] - b'0'));
+        n = n
+            .saturating_mul(10)
+            .saturating_add(usize::from(b[i] - b'0'));
         if n > MAX_WIDTH {
             ok = false;
         }
@@ -357,12 +359,18 @@ fn format_integer(out: &mut String, v: i128, verb: char, f: Flags, arg: &Value) 
         'x' => (format!("{mag:x}"), if f.sharp { "0x" } else { "" }),
         'X' => (format!("{mag:X}"), if f.sharp { "0X" } else { "" }),
         'c' => {
-            let c = u32::try_from(v).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            let c = u32::try_from(v)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
             pad(out, &c.to_string(), f, false);
             return;
         }
         'q' => {
-            let c = u32::try_from(v).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            let c = u32::try_from(v)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
             pad(out, &quote_rune(c), f, false);
             return;
         }
@@ -578,7 +586,7 @@ pub fn unquote(s: &str) -> Result<String, String> {
             let mut out = String::new();
             let mut rest = inner;
             while !rest.is_empty() {
-                let (c, tail) = unquote_char(rest, first).map_err(|()| err())?;
+                let (c, tail) = unquote_char(rest, first).ok_or_else(err)?;
                 out.push(c);
                 rest = tail;
             }
@@ -592,19 +600,19 @@ pub fn unquote(s: &str) -> Result<String, String> {
 }
 
 /// `strconv.UnquoteChar`: decodes the first character or escape of `s`.
-pub fn unquote_char(s: &str, quote: char) -> Result<(char, &str), ()> {
+pub fn unquote_char(s: &str, quote: char) -> Option<(char, &str)> {
     let mut chars = s.chars();
-    let c = chars.next().ok_or(())?;
+    let c = chars.next()?;
     if c == quote && (quote == '\'' || quote == '"') {
-        return Err(());
+        return None;
     }
     if c != '\\' {
         if c == '\n' && quote != '`' {
-            return Err(());
+            return None;
         }
-        return Ok((c, chars.as_str()));
+        return Some((c, chars.as_str()));
     }
-    let e = chars.next().ok_or(())?;
+    let e = chars.next()?;
     let rest = chars.as_str();
     let simple = match e {
         'a' => Some('\u{7}'),
@@ -617,38 +625,38 @@ pub fn unquote_char(s: &str, quote: char) -> Result<(char, &str), ()> {
         '\\' => Some('\\'),
         '\'' | '"' => {
             if e != quote {
-                return Err(());
+                return None;
             }
             Some(e)
         }
         _ => None,
     };
     if let Some(c) = simple {
-        return Ok((c, rest));
+        return Some((c, rest));
     }
     let (len, radix) = match e {
         'x' => (2, 16),
         'u' => (4, 16),
         'U' => (8, 16),
         '0'..='7' => (2, 8),
-        _ => return Err(()),
+        _ => return None,
     };
     if e.is_ascii_digit() {
         // Octal: this digit plus two more.
-        let digits = rest.get(..len).ok_or(())?;
-        let v = u32::from_str_radix(&format!("{e}{digits}"), 8).map_err(|_| ())?;
+        let digits = rest.get(..len)?;
+        let v = u32::from_str_radix(&format!("{e}{digits}"), 8).ok()?;
         if v > 255 {
-            return Err(());
+            return None;
         }
-        return Ok((char::from_u32(v).ok_or(())?, &rest[len..]));
+        return Some((char::from_u32(v)?, &rest[len..]));
     }
-    let digits = rest.get(..len).ok_or(())?;
+    let digits = rest.get(..len)?;
     if !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(());
+        return None;
     }
-    let v = u32::from_str_radix(digits, radix).map_err(|_| ())?;
-    let c = char::from_u32(v).ok_or(())?;
-    Ok((c, &rest[len..]))
+    let v = u32::from_str_radix(digits, radix).ok()?;
+    let c = char::from_u32(v)?;
+    Some((c, &rest[len..]))
 }
 
 /// `template.HTMLEscapeString`.

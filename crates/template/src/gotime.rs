@@ -179,7 +179,10 @@ const LONG_DAYS: [&str; 7] = [
 ];
 
 fn month_name(m: u32) -> &'static str {
-    LONG_MONTHS.get((m as usize).wrapping_sub(1)).copied().unwrap_or("%!Month")
+    LONG_MONTHS
+        .get((m as usize).wrapping_sub(1))
+        .copied()
+        .unwrap_or("%!Month")
 }
 
 fn day_name(d: u32) -> &'static str {
@@ -213,7 +216,11 @@ enum Std {
     Tz,
     Iso(&'static str),
     Num(&'static str),
-    Frac { sep: char, digits: usize, trim: bool },
+    Frac {
+        sep: char,
+        digits: usize,
+        trim: bool,
+    },
 }
 
 fn starts_lower(s: &str) -> bool {
@@ -246,19 +253,17 @@ fn next_chunk(layout: &str) -> (&str, Option<Std>, &str) {
                 }
             }
             b'M' if rest.starts_with("MST") => Some((Std::Tz, 3)),
-            b'0' if b.get(i + 1).is_some_and(|c| (b'1'..=b'6').contains(c)) => {
-                Some((
-                    match b[i + 1] {
-                        b'1' => Std::ZeroMonth,
-                        b'2' => Std::ZeroDay,
-                        b'3' => Std::ZeroHour12,
-                        b'4' => Std::ZeroMinute,
-                        b'5' => Std::ZeroSecond,
-                        _ => Std::Year,
-                    },
-                    2,
-                ))
-            }
+            b'0' if b.get(i + 1).is_some_and(|c| (b'1'..=b'6').contains(c)) => Some((
+                match b[i + 1] {
+                    b'1' => Std::ZeroMonth,
+                    b'2' => Std::ZeroDay,
+                    b'3' => Std::ZeroHour12,
+                    b'4' => Std::ZeroMinute,
+                    b'5' => Std::ZeroSecond,
+                    _ => Std::Year,
+                },
+                2,
+            )),
             b'0' if rest.starts_with("002") => Some((Std::ZeroYearDay, 3)),
             b'1' => {
                 if rest.starts_with("15") {
@@ -467,7 +472,14 @@ pub fn format_duration(d: i64) -> String {
         let p = 10u64.pow(prec);
         let f = format!("{:0width$}", v % p, width = prec as usize);
         let f = f.trim_end_matches('0');
-        (v / p, if f.is_empty() { String::new() } else { format!(".{f}") })
+        (
+            v / p,
+            if f.is_empty() {
+                String::new()
+            } else {
+                format!(".{f}")
+            },
+        )
     };
     if u < 1_000_000_000 {
         let (prec, unit) = match u {
@@ -511,14 +523,23 @@ impl Object for GoTime {
 
     fn call_method(&self, name: &str, args: Vec<Value>) -> Result<Value, String> {
         let p = self.parts().ok_or("time out of range")?;
-        let dur = |a: Option<&Value>| a.and_then(|v| v.downcast::<GoDuration>()).map_or(0, |d| d.0);
+        let dur = |a: Option<&Value>| {
+            a.and_then(|v| v.downcast::<GoDuration>())
+                .map_or(0, |d| d.0)
+        };
         let other = |a: Option<&Value>| a.and_then(|v| v.downcast::<GoTime>()).copied();
         Ok(match name {
-            "Format" => Value::from(self.format(args.first().and_then(Value::as_str).unwrap_or(""))),
+            "Format" => {
+                Value::from(self.format(args.first().and_then(Value::as_str).unwrap_or("")))
+            }
             "String" => Value::from(self.to_string()),
             "Unix" => Value::Int(self.unix_secs()),
-            "UnixMilli" => Value::Int(i64::try_from(self.unix_nanos.div_euclid(1_000_000)).unwrap_or(0)),
-            "UnixMicro" => Value::Int(i64::try_from(self.unix_nanos.div_euclid(1_000)).unwrap_or(0)),
+            "UnixMilli" => {
+                Value::Int(i64::try_from(self.unix_nanos.div_euclid(1_000_000)).unwrap_or(0))
+            }
+            "UnixMicro" => {
+                Value::Int(i64::try_from(self.unix_nanos.div_euclid(1_000)).unwrap_or(0))
+            }
             "UnixNano" => Value::Int(i64::try_from(self.unix_nanos).unwrap_or(0)),
             "UTC" | "Local" => Value::object(GoTime {
                 unix_nanos: self.unix_nanos,
@@ -558,7 +579,8 @@ impl Object for GoTime {
             }
             "Sub" => {
                 let o = other(args.first()).ok_or("missing time")?;
-                let d = (self.unix_nanos - o.unix_nanos).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+                let d = (self.unix_nanos - o.unix_nanos)
+                    .clamp(i128::from(i64::MIN), i128::from(i64::MAX));
                 Value::object(GoDuration(d as i64))
             }
             "Before" | "After" | "Equal" => {
@@ -621,7 +643,7 @@ impl Object for GoDuration {
                     Value::object(*self)
                 } else {
                     let mut r = d - d % m;
-                    if name == "Round" && (d % m).abs() * 2 >= m {
+                    if name == "Round" && i128::from(d % m).abs() * 2 >= i128::from(m) {
                         r = r.saturating_add(if d < 0 { -m } else { m });
                     }
                     Value::object(GoDuration(r))

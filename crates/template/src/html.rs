@@ -159,8 +159,9 @@ impl HtmlContext {
                 }
                 State::RawText => {
                     let close = format!("</{}", self.raw_element);
-                    if rest.len() >= close.len()
-                        && rest[..close.len()].eq_ignore_ascii_case(&close)
+                    if rest
+                        .get(..close.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(&close))
                     {
                         self.state = State::Text;
                         continue;
@@ -244,8 +245,7 @@ impl HtmlContext {
 
     fn end_tag(&mut self) {
         self.state = State::Text;
-        if !self.closing && matches!(self.tag.as_str(), "script" | "style" | "title" | "textarea")
-        {
+        if !self.closing && matches!(self.tag.as_str(), "script" | "style" | "title" | "textarea") {
             self.state = State::RawText;
             self.raw_element = self.tag.clone();
         }
@@ -272,9 +272,7 @@ impl HtmlContext {
             State::RawText => {
                 if self.raw_element == "script" {
                     js_value_into(out, v, &plain);
-                } else if self.raw_element == "style" {
-                    out.push_str(&plain);
-                } else if pre_html {
+                } else if self.raw_element == "style" || pre_html {
                     out.push_str(&plain);
                 } else {
                     html_escape_into(out, &plain, false);

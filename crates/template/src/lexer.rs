@@ -214,7 +214,12 @@ impl<'a> Lexer<'a> {
     fn line_at(&mut self, pos: usize) -> usize {
         let (from, line) = self.line_cache;
         let line = if pos >= from {
-            line + self.input.get(from..pos).unwrap_or("").matches('\n').count()
+            line + self
+                .input
+                .get(from..pos)
+                .unwrap_or("")
+                .matches('\n')
+                .count()
         } else {
             1 + self.input.get(..pos).unwrap_or("").matches('\n').count()
         };
@@ -223,7 +228,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn emit(&mut self, kind: ItemKind) {
-        let val = self.input.get(self.start..self.pos).unwrap_or("").to_string();
+        let val = self
+            .input
+            .get(self.start..self.pos)
+            .unwrap_or("")
+            .to_string();
         let line = self.line_at(self.start);
         self.items.push(Item {
             kind,
@@ -455,7 +464,10 @@ impl<'a> Lexer<'a> {
                 .get(TRIM_MARKER_LEN..)
                 .is_some_and(|r| r.starts_with(RIGHT_DELIM))
         {
-            let last = self.input.get(self.pos - 1..self.pos).and_then(|s| s.chars().next());
+            let last = self
+                .input
+                .get(self.pos - 1..self.pos)
+                .and_then(|s| s.chars().next());
             self.backup(last);
             if num == 1 {
                 return State::RightDelim;
@@ -561,7 +573,11 @@ impl<'a> Lexer<'a> {
 
     fn lex_number(&mut self) -> State {
         if !self.scan_number() {
-            let text = self.input.get(self.start..self.pos).unwrap_or("").to_string();
+            let text = self
+                .input
+                .get(self.start..self.pos)
+                .unwrap_or("")
+                .to_string();
             return self.errorf(format!(
                 "bad number syntax: {}",
                 hearth_model::names::go_quote(&text)
@@ -571,7 +587,11 @@ impl<'a> Lexer<'a> {
             // Complex: 1+2i. No spaces, must end in 'i'.
             if !self.scan_number() || !self.input.get(..self.pos).is_some_and(|s| s.ends_with('i'))
             {
-                let text = self.input.get(self.start..self.pos).unwrap_or("").to_string();
+                let text = self
+                    .input
+                    .get(self.start..self.pos)
+                    .unwrap_or("")
+                    .to_string();
                 return self.errorf(format!(
                     "bad number syntax: {}",
                     hearth_model::names::go_quote(&text)

@@ -36,8 +36,7 @@ pub use alertmanager::{Alert, Alerts, Data, Kv, NotificationTemplates, alertmana
 pub use error::TemplateError;
 pub use funcs::{FuncMap, Function};
 pub use prometheus::{
-    AlertContext, PrometheusContext, QueryFn, QuerySample, expand_alert_template,
-    prometheus_funcs,
+    AlertContext, PrometheusContext, QueryFn, QuerySample, expand_alert_template, prometheus_funcs,
 };
 pub use template::{Escaping, Limits, MissingKey, Template};
 pub use value::{ElemKind, Object, ParamType, Signature, Value};

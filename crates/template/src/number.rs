@@ -16,8 +16,8 @@ pub fn parse_number(pos: usize, text: &str, is_char: bool) -> Result<Number, Str
     };
     if is_char {
         let inner = text.get(1..).unwrap_or("");
-        let (c, tail) = crate::gofmt::unquote_char(inner, '\'')
-            .map_err(|_| "invalid syntax".to_string())?;
+        let (c, tail) =
+            crate::gofmt::unquote_char(inner, '\'').ok_or_else(|| "invalid syntax".to_string())?;
         if tail != "'" {
             return Err(format!("malformed character constant: {text}"));
         }
@@ -56,7 +56,7 @@ pub fn parse_number(pos: usize, text: &str, is_char: bool) -> Result<Number, Str
             ));
         }
         n.float = Some(f);
-        if f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
+        if f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
             n.int = Some(f as i64);
         }
         if f.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&f) {
@@ -85,7 +85,7 @@ fn underscore_ok(s: &str) -> bool {
     if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
         i = 2;
         saw = b'0';
-        hex = b[1].to_ascii_lowercase() == b'x';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
     }
     while i < b.len() {
         let c = b[i];
@@ -204,6 +204,6 @@ fn parse_hex_float(s: &str) -> Option<f64> {
     for c in int_part.chars().chain(frac_part.chars()) {
         v = v * 16.0 + f64::from(c.to_digit(16)?);
     }
-    let shift = exp - 4 * i32::try_from(frac_part.len()).ok()?;
-    Some(v * 2f64.powi(shift))
+    let frac_bits = i32::try_from(frac_part.len()).ok()?.checked_mul(4)?;
+    Some(v * 2f64.powi(exp.checked_sub(frac_bits)?))
 }

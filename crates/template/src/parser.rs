@@ -85,7 +85,11 @@ impl Parser<'_> {
     }
 
     fn next(&mut self) -> Item {
-        let it = self.items.get(self.idx).cloned().unwrap_or_else(|| self.eof_item());
+        let it = self
+            .items
+            .get(self.idx)
+            .cloned()
+            .unwrap_or_else(|| self.eof_item());
         if self.idx < self.items.len() {
             self.idx += 1;
         }
@@ -98,7 +102,10 @@ impl Parser<'_> {
     }
 
     fn peek(&self) -> Item {
-        self.items.get(self.idx).cloned().unwrap_or_else(|| self.eof_item())
+        self.items
+            .get(self.idx)
+            .cloned()
+            .unwrap_or_else(|| self.eof_item())
     }
 
     fn next_non_space(&mut self) -> Item {
@@ -203,7 +210,7 @@ impl Parser<'_> {
             match self.text_or_action()? {
                 Parsed::Node(n) => root.nodes.push(n),
                 Parsed::Nothing => {}
-                Parsed::End { .. } => return Err(self.errorf("unexpected {{end}}")),
+                Parsed::End => return Err(self.errorf("unexpected {{end}}")),
                 Parsed::Else { .. } => return Err(self.errorf("unexpected {{else}}")),
             }
         }
@@ -275,14 +282,14 @@ impl Parser<'_> {
         match token.kind {
             ItemKind::Block => return self.block_control().map(Parsed::Node),
             ItemKind::Break => {
-                return self.break_continue(token.pos, "{{break}}").map(|()| {
-                    Parsed::Node(Node::Break { pos: token.pos })
-                });
+                return self
+                    .break_continue(token.pos, "{{break}}")
+                    .map(|()| Parsed::Node(Node::Break { pos: token.pos }));
             }
             ItemKind::Continue => {
-                return self.break_continue(token.pos, "{{continue}}").map(|()| {
-                    Parsed::Node(Node::Continue { pos: token.pos })
-                });
+                return self
+                    .break_continue(token.pos, "{{continue}}")
+                    .map(|()| Parsed::Node(Node::Continue { pos: token.pos }));
             }
             ItemKind::Else => return self.else_control(),
             ItemKind::End => {
@@ -661,7 +668,9 @@ enum Parsed {
     /// Only comments were left.
     Nothing,
     End,
-    Else { pos: usize },
+    Else {
+        pos: usize,
+    },
 }
 
 fn new_variable(pos: usize, text: &str) -> Variable {

@@ -366,7 +366,8 @@ pub fn prometheus_funcs(ctx: &PrometheusContext) -> FuncMap {
     m.insert(
         "stripDomain",
         string_fn(|hp| {
-            let (host, port) = split_host_port(hp).unwrap_or_else(|| (hp.to_string(), String::new()));
+            let (host, port) =
+                split_host_port(hp).unwrap_or_else(|| (hp.to_string(), String::new()));
             if host.parse::<std::net::IpAddr>().is_ok() {
                 return hp.to_string();
             }
@@ -419,7 +420,9 @@ pub fn prometheus_funcs(ctx: &PrometheusContext) -> FuncMap {
     let path = url_path(&ctx.external_url);
     m.insert(
         "pathPrefix",
-        Function::new(Signature::default(), move |_| Ok(Value::from(path.as_str()))),
+        Function::new(Signature::default(), move |_| {
+            Ok(Value::from(path.as_str()))
+        }),
     );
     let ext = ctx.external_url.clone();
     m.insert(
@@ -523,7 +526,12 @@ pub fn expand_alert_template(text: &str, ctx: &AlertContext<'_>) -> Result<Strin
 
 /// Prometheus' `Expander.Expand`: text mode, `missingkey=zero`, errors wrapped with
 /// the template name.
-pub fn expand(name: &str, text: &str, data: &Value, funcs: FuncMap) -> Result<String, TemplateError> {
+pub fn expand(
+    name: &str,
+    text: &str,
+    data: &Value,
+    funcs: FuncMap,
+) -> Result<String, TemplateError> {
     let t = Template::parse(name, text, funcs)
         .map_err(|e| TemplateError::Parse(format!("error parsing template {name}: {e}")))?
         .with_missing_key(MissingKey::Zero);

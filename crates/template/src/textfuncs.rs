@@ -121,7 +121,11 @@ pub fn match_fn() -> Function {
 /// `regexp.MustCompile(pattern).ReplaceAllString(text, repl)`.
 pub fn re_replace_all_fn() -> Function {
     Function::new(
-        Signature::new(vec![ParamType::String, ParamType::String, ParamType::String]),
+        Signature::new(vec![
+            ParamType::String,
+            ParamType::String,
+            ParamType::String,
+        ]),
         |a| {
             let p = a.first().and_then(Value::as_str).unwrap_or("");
             let repl = a.get(1).and_then(Value::as_str).unwrap_or("");
@@ -149,7 +153,10 @@ fn two_strings(a: &[Value]) -> (&str, &str) {
 /// A `func(string) string`.
 pub fn string_fn(f: fn(&str) -> String) -> Function {
     Function::new(Signature::new(vec![ParamType::String]), move |a| {
-        Ok(Value::from(f(a.first().and_then(Value::as_str).unwrap_or(""))))
+        Ok(Value::from(f(a
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or(""))))
     })
 }
 

@@ -66,16 +66,28 @@ fn default_templates_render_as_upstream() {
     let d = Value::object(sample_data());
     let r = |text: &str| t.execute_text_string(text, &d).unwrap();
     assert_eq!(r(r#"{{ template "slack.default.title" . }}"#), SUBJECT);
-    assert_eq!(r(r#"{{ template "slack.default.username" . }}"#), "Alertmanager");
+    assert_eq!(
+        r(r#"{{ template "slack.default.username" . }}"#),
+        "Alertmanager"
+    );
     assert_eq!(r(r#"{{ template "slack.default.titlelink" . }}"#), AM_URL);
     assert_eq!(
         r(r#"{{ template "slack.default.fallback" . }}"#),
         format!("{SUBJECT} | {AM_URL}")
     );
     assert_eq!(r(r#"{{ template "slack.default.text" . }}"#), "");
-    assert_eq!(r(r#"{{ template "pagerduty.default.description" . }}"#), SUBJECT);
-    assert_eq!(r(r#"{{ template "pagerduty.default.client" . }}"#), "Alertmanager");
-    assert_eq!(r(r#"{{ template "pagerduty.default.clientURL" . }}"#), AM_URL);
+    assert_eq!(
+        r(r#"{{ template "pagerduty.default.description" . }}"#),
+        SUBJECT
+    );
+    assert_eq!(
+        r(r#"{{ template "pagerduty.default.client" . }}"#),
+        "Alertmanager"
+    );
+    assert_eq!(
+        r(r#"{{ template "pagerduty.default.clientURL" . }}"#),
+        AM_URL
+    );
     assert_eq!(
         r(r#"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#),
         LIST_FIRING
@@ -95,7 +107,9 @@ fn default_templates_render_as_upstream() {
     );
     assert_eq!(
         r(r#"{{ template "pushover.default.message" . }}"#),
-        format!("Latency high\n\nAlerts Firing:\n{LIST_FIRING}\n\n\nAlerts Resolved:\n{LIST_RESOLVED}\n\n")
+        format!(
+            "Latency high\n\nAlerts Firing:\n{LIST_FIRING}\n\n\nAlerts Resolved:\n{LIST_RESOLVED}\n\n"
+        )
     );
     assert_eq!(
         r(r#"{{ template "telegram.default.message" . }}"#),
@@ -103,11 +117,20 @@ fn default_templates_render_as_upstream() {
     );
     assert_eq!(r(r#"{{ template "jira.default.priority" . }}"#), "High");
     assert_eq!(r(r#"{{ template "jira.default.summary" . }}"#), SUBJECT);
-    assert_eq!(r(r#"{{ template "rocketchat.default.alias" . }}"#), "Alertmanager");
+    assert_eq!(
+        r(r#"{{ template "rocketchat.default.alias" . }}"#),
+        "Alertmanager"
+    );
     assert_eq!(r(r#"{{ template "discord.default.title" . }}"#), SUBJECT);
     assert_eq!(r(r#"{{ template "msteams.default.title" . }}"#), SUBJECT);
-    assert!(r(r#"{{ template "msteamsv2.default.text" . }}"#).contains("# Alerts Firing:\n\nLabels:\n  - alertname = HighLatency\n"));
-    assert_eq!(r(r#"{{ template "victorops.default.entity_display_name" . }}"#), SUBJECT);
+    assert!(
+        r(r#"{{ template "msteamsv2.default.text" . }}"#)
+            .contains("# Alerts Firing:\n\nLabels:\n  - alertname = HighLatency\n")
+    );
+    assert_eq!(
+        r(r#"{{ template "victorops.default.entity_display_name" . }}"#),
+        SUBJECT
+    );
     assert_eq!(r(r#"{{ template "sns.default.subject" . }}"#), SUBJECT);
     assert_eq!(r(""), "");
 }
@@ -120,11 +143,13 @@ fn resolved_subject_and_priorities() {
     d.status = "resolved".into();
     let v = Value::object(d);
     assert_eq!(
-        t.execute_text_string(r#"{{ template "__subject" . }}"#, &v).unwrap(),
+        t.execute_text_string(r#"{{ template "__subject" . }}"#, &v)
+            .unwrap(),
         "[RESOLVED] HighLatency (api)"
     );
     assert_eq!(
-        t.execute_text_string(r#"{{ template "jira.default.priority" . }}"#, &v).unwrap(),
+        t.execute_text_string(r#"{{ template "jira.default.priority" . }}"#, &v)
+            .unwrap(),
         "Medium"
     );
 }
@@ -136,8 +161,15 @@ fn email_html_is_escaped_and_stripped_of_comments() {
     let html = t
         .execute_html_string(r#"{{ template "email.default.html" . }}"#, &d)
         .unwrap();
-    assert!(!html.contains("<!--"), "comments are removed as html/template does");
-    assert!(html.starts_with("\n\n<!DOCTYPE html PUBLIC"), "{}", &html[..80]);
+    assert!(
+        !html.contains("<!--"),
+        "comments are removed as html/template does"
+    );
+    assert!(
+        html.starts_with("\n\n<!DOCTYPE html PUBLIC"),
+        "{}",
+        &html[..80]
+    );
     assert!(html.contains(&format!("<title>{SUBJECT}</title>")));
     // `urlquery` stands in for the URL escaper; the attribute escaper still runs.
     assert!(
@@ -202,11 +234,13 @@ fn user_templates_override_and_extend() {
     .unwrap();
     let d = Value::object(sample_data());
     assert_eq!(
-        t.execute_text_string(r#"{{ template "slack.default.title" . }}"#, &d).unwrap(),
+        t.execute_text_string(r#"{{ template "slack.default.title" . }}"#, &d)
+            .unwrap(),
         "custom firing"
     );
     assert_eq!(
-        t.execute_text_string(r#"{{ template "mine" . }}"#, &d).unwrap(),
+        t.execute_text_string(r#"{{ template "mine" . }}"#, &d)
+            .unwrap(),
         format!("{SUBJECT}!")
     );
 }
@@ -246,12 +280,42 @@ fn template_functions() {
         ("{{ \"abc\" | toUpper }}", Value::Nil, false, Ok("ABC")),
         ("{{ \"ABC\" | toLower }}", Value::Nil, false, Ok("abc")),
         ("{{ \"abc\" | title }}", Value::Nil, false, Ok("Abc")),
-        ("{{ \"hELLO wORLD\" | title }}", Value::Nil, false, Ok("Hello World")),
-        ("{{ \" a b c \" | trimSpace }}", Value::Nil, false, Ok("a b c")),
-        ("{{ if match \"^a\" \"abc\"}}abc{{ end }}", Value::Nil, false, Ok("abc")),
-        ("{{ if match \"abcd\" \"abc\" }}abc{{ end }}", Value::Nil, false, Ok("")),
-        ("{{ match \"[a-z]+\" \"abc\" }}", Value::Nil, false, Ok("true")),
-        ("{{ . | join \",\" }}", Value::string_list(["a", "b", "c"]), false, Ok("a,b,c")),
+        (
+            "{{ \"hELLO wORLD\" | title }}",
+            Value::Nil,
+            false,
+            Ok("Hello World"),
+        ),
+        (
+            "{{ \" a b c \" | trimSpace }}",
+            Value::Nil,
+            false,
+            Ok("a b c"),
+        ),
+        (
+            "{{ if match \"^a\" \"abc\"}}abc{{ end }}",
+            Value::Nil,
+            false,
+            Ok("abc"),
+        ),
+        (
+            "{{ if match \"abcd\" \"abc\" }}abc{{ end }}",
+            Value::Nil,
+            false,
+            Ok(""),
+        ),
+        (
+            "{{ match \"[a-z]+\" \"abc\" }}",
+            Value::Nil,
+            false,
+            Ok("true"),
+        ),
+        (
+            "{{ . | join \",\" }}",
+            Value::string_list(["a", "b", "c"]),
+            false,
+            Ok("a,b,c"),
+        ),
         ("{{ \"<b>\" }}", Value::Nil, false, Ok("<b>")),
         ("{{ \"<b>\" }}", Value::Nil, true, Ok("&lt;b&gt;")),
         ("{{ \"<b>\" | safeHtml }}", Value::Nil, true, Ok("<b>")),
@@ -267,13 +331,38 @@ fn template_functions() {
             true,
             Ok("<a href=\"/search?q=test%20foo\"></a>"),
         ),
-        ("<a href=\"{{ \"javascript:alert(1)\" }}\">", Value::Nil, true, Ok("<a href=\"#ZgotmplZ\">")),
-        ("{{ reReplaceAll \"ab\" \"AB\" \"abcdabcda\"}}", Value::Nil, false, Ok("ABcdABcda")),
-        ("{{ \"search?q=test%20foo\" | urlUnescape }}", Value::Nil, false, Ok("search?q=test foo")),
-        ("{{ \"%zz\" | urlUnescape }}", Value::Nil, false, Err("invalid URL escape \"%zz\"")),
+        (
+            "<a href=\"{{ \"javascript:alert(1)\" }}\">",
+            Value::Nil,
+            true,
+            Ok("<a href=\"#ZgotmplZ\">"),
+        ),
+        (
+            "{{ reReplaceAll \"ab\" \"AB\" \"abcdabcda\"}}",
+            Value::Nil,
+            false,
+            Ok("ABcdABcda"),
+        ),
+        (
+            "{{ \"search?q=test%20foo\" | urlUnescape }}",
+            Value::Nil,
+            false,
+            Ok("search?q=test foo"),
+        ),
+        (
+            "{{ \"%zz\" | urlUnescape }}",
+            Value::Nil,
+            false,
+            Err("invalid URL escape \"%zz\""),
+        ),
         (
             "{{ with .GroupLabels }}{{ with .Remove (stringSlice \"key1\" \"key3\") }}{{ .SortedPairs.Values }}{{ end }}{{ end }}",
-            kv_data(Kv::new([("key1", "key1"), ("key2", "key2"), ("key3", "key3"), ("key4", "key4")])),
+            kv_data(Kv::new([
+                ("key1", "key1"),
+                ("key2", "key2"),
+                ("key3", "key3"),
+                ("key4", "key4"),
+            ])),
             false,
             Ok("[key2 key4]"),
         ),
@@ -283,14 +372,22 @@ fn template_functions() {
         (
             "{{ . | toJson }}",
             Value::map(
-                [("key".to_string(), Value::from("value")), ("number".to_string(), Value::Int(123))]
-                    .into_iter()
-                    .collect(),
+                [
+                    ("key".to_string(), Value::from("value")),
+                    ("number".to_string(), Value::Int(123)),
+                ]
+                .into_iter()
+                .collect(),
             ),
             false,
             Ok("{\"key\":\"value\",\"number\":123}"),
         ),
-        ("{{ . | toJson }}", Value::string_list(["a", "b", "c"]), false, Ok("[\"a\",\"b\",\"c\"]")),
+        (
+            "{{ . | toJson }}",
+            Value::string_list(["a", "b", "c"]),
+            false,
+            Ok("[\"a\",\"b\",\"c\"]"),
+        ),
         (
             "{{ .CommonLabels | toJson }}",
             kv_data(Kv::new([("severity", "critical"), ("job", "foo")])),
@@ -301,7 +398,9 @@ fn template_functions() {
             "{{ .Alerts.Firing | toJson }}",
             alerts.clone(),
             false,
-            Ok("[{\"status\":\"firing\",\"labels\":{\"alertname\":\"test\"},\"annotations\":null,\"startsAt\":\"0001-01-01T00:00:00Z\",\"endsAt\":\"0001-01-01T00:00:00Z\",\"generatorURL\":\"\",\"fingerprint\":\"\"}]"),
+            Ok(
+                "[{\"status\":\"firing\",\"labels\":{\"alertname\":\"test\"},\"annotations\":null,\"startsAt\":\"0001-01-01T00:00:00Z\",\"endsAt\":\"0001-01-01T00:00:00Z\",\"generatorURL\":\"\",\"fingerprint\":\"\"}]",
+            ),
         ),
         (
             "{{ .Alerts | len }} {{ .Alerts.Resolved | len }}",
@@ -309,10 +408,30 @@ fn template_functions() {
             false,
             Ok("2 1"),
         ),
-        ("{{ . | date \"2006-01-02\" }}", t0.clone(), false, Ok("2024-01-01")),
-        ("{{ . | date \"Mon Jan _2 15:04:05 MST 2006\" }}", t0.clone(), false, Ok("Mon Jan  1 08:15:30 UTC 2024")),
-        ("{{ . | date \"3:04PM .000 Z07:00\" }}", t0.clone(), false, Ok("8:15AM .000 Z")),
-        ("{{ . | tz \"Europe/Paris\" }}", t0.clone(), false, Ok("2024-01-01 09:15:30 +0100 CET")),
+        (
+            "{{ . | date \"2006-01-02\" }}",
+            t0.clone(),
+            false,
+            Ok("2024-01-01"),
+        ),
+        (
+            "{{ . | date \"Mon Jan _2 15:04:05 MST 2006\" }}",
+            t0.clone(),
+            false,
+            Ok("Mon Jan  1 08:15:30 UTC 2024"),
+        ),
+        (
+            "{{ . | date \"3:04PM .000 Z07:00\" }}",
+            t0.clone(),
+            false,
+            Ok("8:15AM .000 Z"),
+        ),
+        (
+            "{{ . | tz \"Europe/Paris\" }}",
+            t0.clone(),
+            false,
+            Ok("2024-01-01 09:15:30 +0100 CET"),
+        ),
         (
             "{{ . | tz \"America/New_York\" | date \"2006-01-02T15:04:05Z07:00\" }}",
             t0.clone(),
@@ -323,11 +442,22 @@ fn template_functions() {
             "{{ . | tz \"Invalid/Timezone\" }}",
             t0.clone(),
             false,
-            Err("template: :1:7: executing \"\" at <tz \"Invalid/Timezone\">: error calling tz: unknown time zone Invalid/Timezone"),
+            Err(
+                "template: :1:7: executing \"\" at <tz \"Invalid/Timezone\">: error calling tz: unknown time zone Invalid/Timezone",
+            ),
         ),
         (
             "{{ range . }}{{ humanizeDuration . }}:{{ end }}",
-            floats(&[0.0, 1.0, 60.0, 3600.0, 86400.0, 86400.0 + 3600.0, -(86400.0 * 2.0 + 3600.0 * 3.0 + 60.0 * 4.0 + 5.0), 899.99]),
+            floats(&[
+                0.0,
+                1.0,
+                60.0,
+                3600.0,
+                86400.0,
+                86400.0 + 3600.0,
+                -(86400.0 * 2.0 + 3600.0 * 3.0 + 60.0 * 4.0 + 5.0),
+                899.99,
+            ]),
             false,
             Ok("0s:1s:1m 0s:1h 0m 0s:1d 0h 0m 0s:1d 1h 0m 0s:-2d 3h 4m 5s:14m 59s:"),
         ),
@@ -347,11 +477,18 @@ fn template_functions() {
             "{{ humanizeDuration \"one\" }}",
             Value::Nil,
             false,
-            Err("template: :1:3: executing \"\" at <humanizeDuration \"one\">: error calling humanizeDuration: strconv.ParseFloat: parsing \"one\": invalid syntax"),
+            Err(
+                "template: :1:3: executing \"\" at <humanizeDuration \"one\">: error calling humanizeDuration: strconv.ParseFloat: parsing \"one\": invalid syntax",
+            ),
         ),
         (
             "{{ range . }}{{ humanizeDuration . }}:{{ end }}",
-            Value::list(vec![Value::Int(0), Value::Int(-1), Value::Int(1), Value::Int(1234567)]),
+            Value::list(vec![
+                Value::Int(0),
+                Value::Int(-1),
+                Value::Int(1),
+                Value::Int(1234567),
+            ]),
             false,
             Ok("0s:-1s:1s:14d 6h 56m 7s:"),
         ),
@@ -378,7 +515,12 @@ fn template_functions() {
             failures.push(format!("{text:?}: want {want:?}, got {got:?}"));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -386,19 +528,38 @@ fn since_is_a_duration() {
     let t = templates();
     let an_hour_ago = GoTime::from_unix_nanos(GoTime::now().unix_nanos - 3_600_000_000_000);
     let out = t
-        .execute_text_string("{{ . | since | humanizeDuration }}", &Value::object(an_hour_ago))
+        .execute_text_string(
+            "{{ . | since | humanizeDuration }}",
+            &Value::object(an_hour_ago),
+        )
         .unwrap();
     assert_eq!(out, "1h 0m 0s");
 }
 
 #[test]
 fn kv_and_pairs() {
-    let kv = Kv::new([("d", "dVal"), ("b", "bVal"), ("c", "cVal"), ("alertname", "alert"), ("a", "aVal")]);
+    let kv = Kv::new([
+        ("d", "dVal"),
+        ("b", "bVal"),
+        ("c", "cVal"),
+        ("alertname", "alert"),
+        ("a", "aVal"),
+    ]);
     assert_eq!(kv.sorted_pairs().names(), ["alertname", "a", "b", "c", "d"]);
-    assert_eq!(kv.sorted_pairs().values(), ["alert", "aVal", "bVal", "cVal", "dVal"]);
-    let kv = Kv::new([("key1", "val1"), ("key2", "val2"), ("key3", "val3"), ("key4", "val4")]);
     assert_eq!(
-        kv.remove(&["key2".into(), "key4".into()]).sorted_pairs().names(),
+        kv.sorted_pairs().values(),
+        ["alert", "aVal", "bVal", "cVal", "dVal"]
+    );
+    let kv = Kv::new([
+        ("key1", "val1"),
+        ("key2", "val2"),
+        ("key3", "val3"),
+        ("key4", "val4"),
+    ]);
+    assert_eq!(
+        kv.remove(&["key2".into(), "key4".into()])
+            .sorted_pairs()
+            .names(),
         ["key1", "key3"]
     );
     let pairs = Kv::new([("name1", "value1"), ("name2", "value2")]).sorted_pairs();
@@ -415,7 +576,10 @@ fn kv_and_pairs() {
 fn data_matches_upstream_construction() {
     let d = sample_data();
     assert_eq!(d.status, "firing");
-    assert_eq!(d.common_labels, Kv::new([("alertname", "HighLatency"), ("job", "api")]));
+    assert_eq!(
+        d.common_labels,
+        Kv::new([("alertname", "HighLatency"), ("job", "api")])
+    );
     assert_eq!(d.common_annotations, Kv::new([("summary", "Latency high")]));
     let d = Data::new("a.b+c", Kv::default(), vec![], "http://x", "");
     assert_eq!(d.receiver, r"a\.b\+c");

@@ -223,10 +223,20 @@ fn template_expansion() {
             _ => false,
         };
         if !ok {
-            failures.push(format!("{:?}: want {:?}, got {:?}", c.text, c.want, got.map_err(|e| e.to_string())));
+            failures.push(format!(
+                "{:?}: want {:?}, got {:?}",
+                c.text,
+                c.want,
+                got.map_err(|e| e.to_string())
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn alert_ctx<'a>(labels: &'a Labels, ext: &'a Labels) -> AlertContext<'a> {
@@ -243,7 +253,11 @@ fn alert_ctx<'a>(labels: &'a Labels, ext: &'a Labels) -> AlertContext<'a> {
 
 #[test]
 fn alert_templates() {
-    let labels = Labels::new([("alertname", "HighLatency"), ("instance", "web-1:9100"), ("job", "api")]);
+    let labels = Labels::new([
+        ("alertname", "HighLatency"),
+        ("instance", "web-1:9100"),
+        ("job", "api"),
+    ]);
     let ext = Labels::new([("cluster", "eu-1")]);
     let c = alert_ctx(&labels, &ext);
     let cases = [
@@ -251,14 +265,26 @@ fn alert_templates() {
         ("{{ $value | humanize }}", "1.235M"),
         ("{{ $value }}", "1.234567e+06"),
         ("{{ .Value }} {{ .Labels.job }}", "1.234567e+06 api"),
-        ("{{ $externalLabels.cluster }} {{ $externalURL }}", "eu-1 http://prom.example:9090"),
+        (
+            "{{ $externalLabels.cluster }} {{ $externalURL }}",
+            "eu-1 http://prom.example:9090",
+        ),
         ("{{ $labels.missing }}|", "|"),
         ("{{ $labels.instance | stripPort }}", "web-1"),
-        ("{{ range $k, $v := $labels }}{{ $k }}={{ $v }},{{ end }}", "alertname=HighLatency,instance=web-1:9100,job=api,"),
-        ("{{ if gt $value 1000.0 }}high{{ else }}low{{ end }}", "high"),
+        (
+            "{{ range $k, $v := $labels }}{{ $k }}={{ $v }},{{ end }}",
+            "alertname=HighLatency,instance=web-1:9100,job=api,",
+        ),
+        (
+            "{{ if gt $value 1000.0 }}high{{ else }}low{{ end }}",
+            "high",
+        ),
         ("{{ printf \"%.2f\" $value }}", "1234567.00"),
         ("{{- /* comment */ -}} x", "x"),
-        ("{{ now | humanizeTimestamp }}", "2023-11-14 22:13:20 +0000 UTC"),
+        (
+            "{{ now | humanizeTimestamp }}",
+            "2023-11-14 22:13:20 +0000 UTC",
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(expand_alert_template(text, &c).unwrap(), want, "{text}");
@@ -271,22 +297,31 @@ fn alert_template_errors_count_the_prefix() {
     let ext = Labels::empty();
     let c = alert_ctx(&labels, &ext);
     let col = ALERT_TEMPLATE_PREFIX.len() + 3;
-    let err = expand_alert_template("{{ humanize \"x\" }}", &c).unwrap_err().to_string();
+    let err = expand_alert_template("{{ humanize \"x\" }}", &c)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         format!(
             "error executing template __alert_HighLatency: template: __alert_HighLatency:1:{col}: executing \"__alert_HighLatency\" at <humanize \"x\">: error calling humanize: strconv.ParseFloat: parsing \"x\": invalid syntax"
         )
     );
-    let err = expand_alert_template("{{ nosuchfunc }}", &c).unwrap_err().to_string();
+    let err = expand_alert_template("{{ nosuchfunc }}", &c)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         "error parsing template __alert_HighLatency: template: __alert_HighLatency:1: function \"nosuchfunc\" not defined"
     );
     // An error on a later line has an unshifted column.
-    let err = expand_alert_template("x\n  {{ $labels.instance.foo }}", &c).unwrap_err().to_string();
+    let err = expand_alert_template("x\n  {{ $labels.instance.foo }}", &c)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("__alert_HighLatency:2:12: executing"), "{err}");
-    assert!(err.contains("can't evaluate field foo in type string"), "{err}");
+    assert!(
+        err.contains("can't evaluate field foo in type string"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -297,9 +332,18 @@ fn query_errors_and_missing_engine() {
         ..PrometheusContext::default()
     };
     let err = expand("t", "{{ query \"up\" }}", &Value::Nil, prometheus_funcs(&p)).unwrap_err();
-    assert!(err.to_string().ends_with("error calling query: query timed out"), "{err}");
-    let err = expand("t", "{{ query \"up\" }}", &Value::Nil, prometheus_funcs(&PrometheusContext::default()))
-        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("error calling query: query timed out"),
+        "{err}"
+    );
+    let err = expand(
+        "t",
+        "{{ query \"up\" }}",
+        &Value::Nil,
+        prometheus_funcs(&PrometheusContext::default()),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("no query engine"), "{err}");
 }
 

@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hearth_template::{
-    ElemKind, FuncMap, Function, Object, ParamType, Signature, Template, Value,
-};
+use hearth_template::{ElemKind, FuncMap, Function, Object, ParamType, Signature, Template, Value};
 
 pub fn ints(v: &[i64]) -> Value {
     Value::typed_list(v.iter().map(|i| Value::Int(*i)).collect(), ElemKind::Int)
@@ -162,7 +160,10 @@ impl Object for T {
     }
 }
 
-fn func(sig: Signature, f: impl Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'static) -> Value {
+fn func(
+    sig: Signature,
+    f: impl Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'static,
+) -> Value {
     Value::Func(Arc::new(Function::new(sig, f)))
 }
 
@@ -233,12 +234,18 @@ pub fn tval() -> Value {
         "VariadicFuncInt",
         func(Signature::variadic(vec![Int], String), |a| {
             let s: Vec<std::string::String> = a[1..].iter().map(Value::to_go_string).collect();
-            Ok(Value::from(format!("{}=<{}>", a[0].to_go_string(), s.join("+"))))
+            Ok(Value::from(format!(
+                "{}=<{}>",
+                a[0].to_go_string(),
+                s.join("+")
+            )))
         }),
     );
     f.insert(
         "NilOKFunc",
-        func(Signature::new(vec![Any]), |a| Ok(Value::Bool(a[0].is_nil()))),
+        func(Signature::new(vec![Any]), |a| {
+            Ok(Value::Bool(a[0].is_nil()))
+        }),
     );
     f.insert(
         "ErrFunc",
@@ -272,7 +279,11 @@ pub fn test_funcs() -> FuncMap {
     m.insert(
         "dddArg",
         Function::new(Signature::variadic(vec![Int], String), |a| {
-            Ok(Value::from(format!("{} {:?}\n", a[0].to_go_string(), a.len())))
+            Ok(Value::from(format!(
+                "{} {:?}\n",
+                a[0].to_go_string(),
+                a.len()
+            )))
         }),
     );
     m.insert(
@@ -337,7 +348,9 @@ pub fn test_funcs() -> FuncMap {
     );
     m.insert(
         "stringer",
-        Function::new(Signature::new(vec![Any]), |a| Ok(Value::from(a[0].to_go_string()))),
+        Function::new(Signature::new(vec![Any]), |a| {
+            Ok(Value::from(a[0].to_go_string()))
+        }),
     );
     m
 }
