@@ -395,14 +395,9 @@ impl Object for Alerts {
     }
 
     fn write_go(&self, out: &mut String) {
-        out.push('[');
-        for (i, a) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            a.write_go(out);
+        if let Some(list) = self.underlying() {
+            list.write_go(out);
         }
-        out.push(']');
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

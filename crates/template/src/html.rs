@@ -178,12 +178,7 @@ impl HtmlContext {
                 }
                 State::AttrName => {
                     if c == '=' {
-                        self.state = State::BeforeValue;
-                        self.attr_kind = if is_url_attr(&self.attr) {
-                            AttrKind::Url
-                        } else {
-                            AttrKind::Plain
-                        };
+                        self.start_value();
                     } else if c == '>' {
                         self.end_tag();
                     } else if c.is_whitespace() {
@@ -194,12 +189,7 @@ impl HtmlContext {
                 }
                 State::AfterAttrName => {
                     if c == '=' {
-                        self.state = State::BeforeValue;
-                        self.attr_kind = if is_url_attr(&self.attr) {
-                            AttrKind::Url
-                        } else {
-                            AttrKind::Plain
-                        };
+                        self.start_value();
                     } else if c == '>' {
                         self.end_tag();
                     } else if !c.is_whitespace() {
@@ -241,6 +231,16 @@ impl HtmlContext {
             out.push(c);
             rest = &rest[len..];
         }
+    }
+
+    /// After `name=`: the value's kind follows from the attribute name.
+    fn start_value(&mut self) {
+        self.state = State::BeforeValue;
+        self.attr_kind = if is_url_attr(&self.attr) {
+            AttrKind::Url
+        } else {
+            AttrKind::Plain
+        };
     }
 
     fn end_tag(&mut self) {

@@ -554,20 +554,28 @@ impl<'a> Lexer<'a> {
     }
 
     fn lex_char(&mut self) -> State {
+        self.lex_escaped_quote(
+            '\'',
+            ItemKind::CharConstant,
+            "unterminated character constant",
+        )
+    }
+
+    /// A quoted item with backslash escapes that may not span lines.
+    fn lex_escaped_quote(&mut self, close: char, kind: ItemKind, unterminated: &str) -> State {
         loop {
             match self.next() {
-                Some('\\') => match self.next() {
-                    None | Some('\n') => {
-                        return self.errorf("unterminated character constant".into());
+                Some('\\') => {
+                    if matches!(self.next(), None | Some('\n')) {
+                        return self.errorf(unterminated.into());
                     }
-                    _ => {}
-                },
-                None | Some('\n') => return self.errorf("unterminated character constant".into()),
-                Some('\'') => break,
+                }
+                None | Some('\n') => return self.errorf(unterminated.into()),
+                Some(c) if c == close => break,
                 _ => {}
             }
         }
-        self.emit(ItemKind::CharConstant);
+        self.emit(kind);
         State::InsideAction
     }
 
@@ -639,19 +647,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn lex_quote(&mut self) -> State {
-        loop {
-            match self.next() {
-                Some('\\') => match self.next() {
-                    None | Some('\n') => return self.errorf("unterminated quoted string".into()),
-                    _ => {}
-                },
-                None | Some('\n') => return self.errorf("unterminated quoted string".into()),
-                Some('"') => break,
-                _ => {}
-            }
-        }
-        self.emit(ItemKind::String);
-        State::InsideAction
+        self.lex_escaped_quote('"', ItemKind::String, "unterminated quoted string")
     }
 
     fn lex_raw_quote(&mut self) -> State {

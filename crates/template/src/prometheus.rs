@@ -100,15 +100,9 @@ impl Object for QueryResult {
     }
 
     fn write_go(&self, out: &mut String) {
-        out.push('[');
-        for (i, s) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            // Go prints pointers inside slices as addresses; the struct form is kinder.
-            s.write_go(out);
+        if let Some(list) = self.underlying() {
+            list.write_go(out);
         }
-        out.push(']');
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -262,11 +256,7 @@ pub fn prometheus_funcs(ctx: &PrometheusContext) -> FuncMap {
                     .into_iter()
                     .map(|s| {
                         Arc::new(Sample {
-                            labels: s
-                                .labels
-                                .iter()
-                                .map(|l| (l.name.to_string(), l.value.to_string()))
-                                .collect(),
+                            labels: labels_map(&s.labels),
                             value: s.value,
                         })
                     })

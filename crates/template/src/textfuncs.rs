@@ -9,30 +9,24 @@ use crate::funcs::Function;
 use crate::gotime::GoDuration;
 use crate::value::{ParamType, Signature, Value};
 
-/// `strings.ToUpper`: characters without a single-character upper case stay as they are.
-pub fn to_upper(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            let mut u = c.to_uppercase();
-            match (u.next(), u.next()) {
-                (Some(x), None) => x,
-                _ => c,
-            }
-        })
-        .collect()
+/// Maps each character to its single-character case form, keeping characters whose
+/// mapping is several characters (Go's `unicode.ToUpper` works rune by rune).
+fn map_case<I: Iterator<Item = char>>(c: char, mapped: impl Fn(char) -> I) -> char {
+    let mut m = mapped(c);
+    match (m.next(), m.next()) {
+        (Some(x), None) => x,
+        _ => c,
+    }
 }
 
-/// `strings.ToLower`, character by character as Go does.
+/// `strings.ToUpper`.
+pub fn to_upper(s: &str) -> String {
+    s.chars().map(|c| map_case(c, char::to_uppercase)).collect()
+}
+
+/// `strings.ToLower`.
 pub fn to_lower(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            let mut l = c.to_lowercase();
-            match (l.next(), l.next()) {
-                (Some(x), None) => x,
-                _ => c,
-            }
-        })
-        .collect()
+    s.chars().map(|c| map_case(c, char::to_lowercase)).collect()
 }
 
 /// Go's deprecated `strings.Title`: upper-cases letters that follow a separator.
@@ -50,11 +44,7 @@ pub fn strings_title(s: &str) -> String {
     s.chars()
         .map(|c| {
             let out = if is_separator(prev) {
-                let mut u = c.to_uppercase();
-                match (u.next(), u.next()) {
-                    (Some(x), None) => x,
-                    _ => c,
-                }
+                map_case(c, char::to_uppercase)
             } else {
                 c
             };
@@ -72,11 +62,11 @@ pub fn cases_title(s: &str) -> String {
     let mut prev_apostrophe = false;
     for c in s.chars() {
         if c.is_alphanumeric() {
-            if in_word {
-                out.push_str(&to_lower(&c.to_string()));
+            out.push(if in_word {
+                map_case(c, char::to_lowercase)
             } else {
-                out.push_str(&to_upper(&c.to_string()));
-            }
+                map_case(c, char::to_uppercase)
+            });
             in_word = true;
             prev_apostrophe = false;
         } else {
