@@ -90,10 +90,10 @@ fn request(
     let mut raw = Vec::new();
     // A server that answers before reading the whole body (Go's pushgateway on a bad path)
     // may reset the connection after its answer: keep what arrived.
-    if let Err(e) = s.read_to_end(&mut raw) {
-        if e.kind() != std::io::ErrorKind::ConnectionReset || raw.is_empty() {
-            return Err(e.to_string());
-        }
+    if let Err(e) = s.read_to_end(&mut raw)
+        && (e.kind() != std::io::ErrorKind::ConnectionReset || raw.is_empty())
+    {
+        return Err(e.to_string());
     }
     let split = raw
         .windows(4)

@@ -107,7 +107,7 @@ pub fn go_quote(s: &str) -> String {
 
 /// An approximation of Go's `unicode.IsPrint`: graphic characters and the ASCII space.
 /// Control characters, non-ASCII spaces and invisible format characters are escaped.
-fn is_go_printable(c: char) -> bool {
+pub fn is_go_printable(c: char) -> bool {
     if c.is_ascii() {
         return (' '..='~').contains(&c);
     }
