@@ -29,5 +29,5 @@ pub use intern::Istr;
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, matches_all};
 pub use metadata::{Metadata, MetricType};
-pub use regex::{FastRegex, RegexError};
+pub use regex::{FastRegex, RegexError, compile_go_anchored};
 pub use sample::{Sample, Timestamp, is_stale_nan, stale_nan};

@@ -204,6 +204,16 @@ impl Strategy {
     }
 }
 
+/// Compiles `pattern` with Go RE2 semantics, anchored at both ends and with `.`
+/// matching newlines, for callers that need capture groups (`label_replace`).
+pub fn compile_go_anchored(pattern: &str) -> Result<regex::Regex, RegexError> {
+    let translated = translate_go_syntax(pattern).map_err(|reason| RegexError {
+        pattern: pattern.to_string(),
+        reason,
+    })?;
+    compile_anchored(pattern, &translated)
+}
+
 fn compile_anchored(pattern: &str, translated: &str) -> Result<regex::Regex, RegexError> {
     regex::RegexBuilder::new(&format!("^(?s:(?:{translated}))$"))
         .size_limit(REGEX_SIZE_LIMIT)

@@ -1,0 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! PromQL evaluation benchmarks (filled in below).
+
+fn main() {}

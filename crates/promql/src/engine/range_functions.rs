@@ -1,0 +1,939 @@
+//! Functions over range vectors, evaluated per series and step on the samples of the
+//! step's window: `rate`, `increase`, `delta` (with extrapolation, and the anchored and
+//! smoothed variants), `irate`, `idelta`, `deriv`, `predict_linear`, `resets`,
+//! `changes`, the `*_over_time` family and `double_exponential_smoothing`, as
+//! upstream's `functions.go`.
+
+use std::sync::Arc;
+
+use hearth_model::{CounterResetHint, FloatHistogram, Labels};
+
+use crate::ast::PosRange;
+
+use super::aggregate::{float_quantile, kahan_sum_inc};
+use super::annotations::{Annotation, HistogramOperation};
+use super::error::{EvalError, exec};
+use super::evaluator::{QueryState, extended_bounds};
+use super::histogram_ops::{self, HistogramOpError};
+use super::value::{FPoint, HPoint};
+
+/// One window of one series, and what a function needs to know about it.
+pub(crate) struct Window<'w> {
+    pub floats: &'w [FPoint],
+    pub hists: &'w [HPoint],
+    /// Start timestamps per float and histogram (0 when unknown); empty when start
+    /// timestamps are not used.
+    pub float_sts: &'w [i64],
+    pub hist_sts: &'w [i64],
+    pub metric: &'w Labels,
+    /// The evaluation time of the step.
+    pub ts: i64,
+    /// The window is `(range_end - range, range_end]`.
+    pub range: i64,
+    pub range_end: i64,
+    pub anchored: bool,
+    pub smoothed: bool,
+    /// The scalar arguments for this step, in argument order.
+    pub scalars: &'w [f64],
+    /// Where the range-vector argument is in the query.
+    pub pos: PosRange,
+}
+
+impl Window<'_> {
+    fn metric_name(&self) -> &str {
+        self.metric.get("__name__").unwrap_or("")
+    }
+
+    fn range_start(&self) -> i64 {
+        self.range_end - self.range
+    }
+}
+
+/// A function's value for one window.
+pub(crate) enum Output {
+    Float(f64),
+    Histogram(FloatHistogram),
+}
+
+type FnResult = Result<Option<Output>, EvalError>;
+
+fn float(f: f64) -> FnResult {
+    Ok(Some(Output::Float(f)))
+}
+
+/// Evaluates range function `name` on a window.
+pub(crate) fn call(name: &str, w: &Window, q: &QueryState) -> FnResult {
+    match name {
+        "rate" => extrapolated_rate(w, q, true, true),
+        "increase" => extrapolated_rate(w, q, true, false),
+        "delta" => extrapolated_rate(w, q, false, false),
+        "irate" => instant_value(w, q, true),
+        "idelta" => instant_value(w, q, false),
+        "avg_over_time" => avg_over_time(w, q),
+        "sum_over_time" => sum_over_time(w, q),
+        "count_over_time" => float((w.floats.len() + w.hists.len()) as f64),
+        "present_over_time" => float(1.0),
+        "absent_over_time" => float(1.0),
+        "first_over_time" => Ok(first_over_time(w)),
+        "last_over_time" => Ok(last_over_time(w)),
+        "ts_of_first_over_time" => {
+            let tf = w.floats.first().map_or(i64::MAX, |p| p.t);
+            let th = w.hists.first().map_or(i64::MAX, |p| p.t);
+            float(tf.min(th) as f64 / 1000.0)
+        }
+        "ts_of_last_over_time" => {
+            let tf = w.floats.last().map_or(0, |p| p.t);
+            let th = w.hists.last().map_or(0, |p| p.t);
+            float(tf.max(th) as f64 / 1000.0)
+        }
+        "max_over_time" => compare_over_time(w, q, |cur, m| cur > m || m.is_nan(), false),
+        "min_over_time" => compare_over_time(w, q, |cur, m| cur < m || m.is_nan(), false),
+        "ts_of_max_over_time" => compare_over_time(w, q, |cur, m| cur >= m || m.is_nan(), true),
+        "ts_of_min_over_time" => compare_over_time(w, q, |cur, m| cur <= m || m.is_nan(), true),
+        "quantile_over_time" => quantile_over_time(w, q),
+        "stddev_over_time" => variance_over_time(w, q, true),
+        "stdvar_over_time" => variance_over_time(w, q, false),
+        "mad_over_time" => mad_over_time(w, q),
+        "changes" => changes_or_resets(w, true),
+        "resets" => changes_or_resets(w, false),
+        "deriv" => deriv(w, q),
+        "predict_linear" => predict_linear(w, q),
+        "double_exponential_smoothing" => double_exponential_smoothing(w, q),
+        _ => Err(exec(format!("unknown range function {name}"))),
+    }
+}
+
+/// Functions that accept `anchored` range selectors.
+pub(crate) const ANCHORED_SAFE: &[&str] = &["changes", "delta", "increase", "rate", "resets"];
+/// Functions that accept `smoothed` range selectors.
+pub(crate) const SMOOTHED_SAFE: &[&str] = &["delta", "increase", "rate"];
+
+/// Whether a start timestamp shows a counter reset between two samples (upstream's
+/// `isStartTimestampReset`).
+pub(crate) fn is_start_timestamp_reset(
+    prev_st: i64,
+    prev_t: i64,
+    curr_st: i64,
+    curr_t: i64,
+) -> bool {
+    if curr_st == 0 || curr_st > curr_t {
+        return false;
+    }
+    if curr_st < prev_t {
+        return false;
+    }
+    if curr_st > prev_t {
+        return true;
+    }
+    // The start points at the previous sample: a delta (reset) when the previous start
+    // is known, a cumulative series with unknown start otherwise.
+    prev_st != 0
+}
+
+/// The anchored and smoothed variants of `rate`, `increase` and `delta`.
+fn extended_rate(w: &Window, is_counter: bool, is_rate: bool) -> FnResult {
+    let f = w.floats;
+    let range_start = w.range_start();
+    let range_end = w.range_end;
+    let Some(b) = extended_bounds(f, range_start, range_end, w.smoothed, is_counter) else {
+        return Ok(None);
+    };
+    let mut result = b.right - b.left;
+    if is_counter {
+        let mut first = b.first;
+        let mut last = b.last as i64;
+        if f[first].t <= range_start {
+            first += 1;
+        }
+        if f[b.last].t >= range_end {
+            last -= 1;
+        }
+        let inside: &[FPoint] = if last >= first as i64 {
+            &f[first..=last as usize]
+        } else {
+            &[]
+        };
+        let mut correction = 0.0;
+        let mut prev = b.left;
+        for p in inside {
+            if p.f < prev {
+                correction += prev;
+            }
+            prev = p.f;
+        }
+        if b.right < prev {
+            correction += prev;
+        }
+        result += correction;
+    }
+    if is_rate {
+        result /= w.range as f64 / 1000.0;
+    }
+    float(result)
+}
+
+/// `rate`, `increase` and `delta`: the change over the window, extrapolated towards the
+/// window's edges (upstream's `extrapolatedRate`).
+fn extrapolated_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool) -> FnResult {
+    if w.anchored || w.smoothed {
+        return extended_rate(w, is_counter, is_rate);
+    }
+    let range_start = w.range_start();
+    let range_end = w.range_end;
+    if !w.hists.is_empty() && !w.floats.is_empty() {
+        q.annotate(Annotation::mixed_floats_histograms(w.metric_name(), w.pos));
+        return Ok(None);
+    }
+    let mut result_float = 0.0;
+    let mut result_hist: Option<FloatHistogram> = None;
+    let (first_t, last_t, samples_minus_one);
+    if w.hists.len() > 1 {
+        samples_minus_one = w.hists.len() - 1;
+        first_t = w.hists[0].t;
+        last_t = w.hists[samples_minus_one].t;
+        match histogram_rate(w.hists, w.hist_sts, is_counter, w.metric_name(), w.pos, q) {
+            Some(h) => result_hist = Some(h),
+            None => return Ok(None),
+        }
+    } else if w.floats.len() > 1 {
+        samples_minus_one = w.floats.len() - 1;
+        first_t = w.floats[0].t;
+        last_t = w.floats[samples_minus_one].t;
+        result_float = w.floats[samples_minus_one].f - w.floats[0].f;
+        if is_counter {
+            let sts = w.float_sts;
+            for i in 1..w.floats.len() {
+                let prev = w.floats[i - 1];
+                let cur = w.floats[i];
+                if cur.f < prev.f
+                    || (i < sts.len()
+                        && is_start_timestamp_reset(sts[i - 1], prev.t, sts[i], cur.t))
+                {
+                    result_float += prev.f;
+                }
+            }
+        }
+    } else {
+        return Ok(None);
+    }
+
+    let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
+    let mut duration_to_end = (range_end - last_t) as f64 / 1000.0;
+    let sampled_interval = (last_t - first_t) as f64 / 1000.0;
+    let average_between = sampled_interval / samples_minus_one as f64;
+    let threshold = average_between * 1.1;
+    if duration_to_start >= threshold {
+        duration_to_start = average_between / 2.0;
+    }
+    if is_counter {
+        // Counters cannot go below zero: do not extrapolate past the zero point.
+        let mut duration_to_zero = duration_to_start;
+        if result_float > 0.0 && !w.floats.is_empty() && w.floats[0].f >= 0.0 {
+            duration_to_zero = sampled_interval * (w.floats[0].f / result_float);
+        } else if let Some(h) = &result_hist
+            && h.count > 0.0
+            && !w.hists.is_empty()
+            && w.hists[0].h.count >= 0.0
+        {
+            duration_to_zero = sampled_interval * (w.hists[0].h.count / h.count);
+        }
+        if duration_to_zero < duration_to_start {
+            duration_to_start = duration_to_zero;
+        }
+    }
+    if duration_to_end >= threshold {
+        duration_to_end = average_between / 2.0;
+    }
+    let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
+    if is_rate {
+        factor /= w.range as f64 / 1000.0;
+    }
+    match result_hist {
+        Some(mut h) => {
+            histogram_ops::scale(&mut h, factor);
+            Ok(Some(Output::Histogram(h)))
+        }
+        None => float(result_float * factor),
+    }
+}
+
+/// The change between the first and last histogram, corrected for counter resets
+/// (upstream's `histogramRate`); `None` when the histograms do not combine.
+fn histogram_rate(
+    points: &[HPoint],
+    sts: &[i64],
+    is_counter: bool,
+    metric_name: &str,
+    pos: PosRange,
+    q: &QueryState,
+) -> Option<FloatHistogram> {
+    let first = points.first()?;
+    let last = points.last()?;
+    let mut prev: FloatHistogram = (*first.h).clone();
+    let mut using_custom = prev.uses_custom_buckets();
+    if is_counter
+        && (prev.counter_reset_hint == CounterResetHint::Gauge
+            || last.h.counter_reset_hint == CounterResetHint::Gauge)
+    {
+        q.annotate(Annotation::native_histogram_not_counter(metric_name, pos));
+    }
+    // A reset between the first two samples: the first one does not matter.
+    if is_counter && points.len() > 1 {
+        let second = &points[1].h;
+        let st_reset =
+            sts.len() > 1 && is_start_timestamp_reset(sts[0], points[0].t, sts[1], points[1].t);
+        if st_reset || histogram_ops::detect_reset(second, &prev) {
+            prev = FloatHistogram {
+                schema: second.schema,
+                custom_values: second.custom_values.clone(),
+                ..FloatHistogram::default()
+            };
+            using_custom = second.uses_custom_buckets();
+        }
+    }
+    if last.h.uses_custom_buckets() != using_custom {
+        q.annotate(Annotation::mixed_exponential_custom_histograms(
+            metric_name,
+            pos,
+        ));
+        return None;
+    }
+    let mut min_schema = last.h.schema.min(prev.schema);
+    for p in &points[1..points.len() - 1] {
+        if !is_counter {
+            continue;
+        }
+        if p.h.counter_reset_hint == CounterResetHint::Gauge {
+            q.annotate(Annotation::native_histogram_not_counter(metric_name, pos));
+        }
+        min_schema = min_schema.min(p.h.schema);
+        if p.h.uses_custom_buckets() != using_custom {
+            q.annotate(Annotation::mixed_exponential_custom_histograms(
+                metric_name,
+                pos,
+            ));
+            return None;
+        }
+    }
+    let mut h = histogram_ops::copy_to_schema(&last.h, min_schema);
+    match histogram_ops::sub(&mut h, &prev) {
+        Err(HistogramOpError::IncompatibleSchema) => {
+            q.annotate(Annotation::mixed_exponential_custom_histograms(
+                metric_name,
+                pos,
+            ));
+            return None;
+        }
+        Err(HistogramOpError::IncompatibleBounds) => {}
+        Ok(notes) => {
+            if notes.nhcb_bounds_reconciled {
+                q.annotate(Annotation::mismatched_custom_buckets(
+                    HistogramOperation::Subtraction,
+                    pos,
+                ));
+            }
+        }
+    }
+    if is_counter {
+        let mut prev_h: &FloatHistogram = &prev;
+        for i in 1..points.len() {
+            let curr = &points[i].h;
+            let st_reset = i < sts.len()
+                && is_start_timestamp_reset(sts[i - 1], points[i - 1].t, sts[i], points[i].t);
+            if st_reset || histogram_ops::detect_reset(curr, prev_h) {
+                match histogram_ops::add(&mut h, prev_h) {
+                    Err(HistogramOpError::IncompatibleSchema) => {
+                        q.annotate(Annotation::mixed_exponential_custom_histograms(
+                            metric_name,
+                            pos,
+                        ));
+                        return None;
+                    }
+                    Err(HistogramOpError::IncompatibleBounds) => {}
+                    Ok(notes) => {
+                        if notes.nhcb_bounds_reconciled {
+                            q.annotate(Annotation::mismatched_custom_buckets(
+                                HistogramOperation::Addition,
+                                pos,
+                            ));
+                        }
+                    }
+                }
+            }
+            prev_h = curr;
+        }
+    } else if first.h.counter_reset_hint != CounterResetHint::Gauge
+        || last.h.counter_reset_hint != CounterResetHint::Gauge
+    {
+        q.annotate(Annotation::native_histogram_not_gauge(metric_name, pos));
+    }
+    h.counter_reset_hint = CounterResetHint::Gauge;
+    histogram_ops::compact(&mut h);
+    Some(h)
+}
+
+/// `irate` and `idelta`: from the last two samples (upstream's `instantValue`).
+fn instant_value(w: &Window, q: &QueryState, is_rate: bool) -> FnResult {
+    if w.floats.len() + w.hists.len() < 2 {
+        return Ok(None);
+    }
+    #[derive(Clone)]
+    struct S {
+        t: i64,
+        f: f64,
+        h: Option<Arc<FloatHistogram>>,
+        st: i64,
+    }
+    let mut ss: Vec<S> = Vec::with_capacity(2);
+    for i in w.floats.len().saturating_sub(2)..w.floats.len() {
+        ss.push(S {
+            t: w.floats[i].t,
+            f: w.floats[i].f,
+            h: None,
+            st: w.float_sts.get(i).copied().unwrap_or(0),
+        });
+    }
+    for i in w.hists.len().saturating_sub(2)..w.hists.len() {
+        let s = S {
+            t: w.hists[i].t,
+            f: 0.0,
+            h: Some(w.hists[i].h.clone()),
+            st: w.hist_sts.get(i).copied().unwrap_or(0),
+        };
+        match ss.len() {
+            0 => ss.push(s),
+            1 => {
+                if s.t < ss[0].t {
+                    ss.insert(0, s);
+                } else {
+                    ss.push(s);
+                }
+            }
+            _ => {
+                if s.t < ss[0].t {
+                    // Older than both: not needed.
+                } else if s.t > ss[1].t {
+                    ss[0] = ss[1].clone();
+                    ss[1] = s;
+                } else {
+                    ss[0] = s;
+                }
+            }
+        }
+    }
+    let (s0, s1) = (&ss[0], &ss[1]);
+    let sampled_interval = s1.t - s0.t;
+    if sampled_interval == 0 {
+        return Ok(None);
+    }
+    let metric_name = w.metric_name();
+    let mut out = match (&s0.h, &s1.h) {
+        (None, None) => {
+            let mut f = s1.f;
+            if !is_rate || !(s1.f < s0.f || is_start_timestamp_reset(s0.st, s0.t, s1.st, s1.t)) {
+                f = s1.f - s0.f;
+            }
+            Output::Float(f)
+        }
+        (Some(h0), Some(h1)) => {
+            let mut res = (**h1).clone();
+            if is_rate
+                && (h1.counter_reset_hint == CounterResetHint::Gauge
+                    || h0.counter_reset_hint == CounterResetHint::Gauge)
+            {
+                q.annotate(Annotation::native_histogram_not_counter(metric_name, w.pos));
+            }
+            if !is_rate
+                && (h1.counter_reset_hint != CounterResetHint::Gauge
+                    || h0.counter_reset_hint != CounterResetHint::Gauge)
+            {
+                q.annotate(Annotation::native_histogram_not_gauge(metric_name, w.pos));
+            }
+            if !is_rate
+                || (!is_start_timestamp_reset(s0.st, s0.t, s1.st, s1.t)
+                    && !histogram_ops::detect_reset(h1, h0))
+            {
+                match histogram_ops::sub(&mut res, h0) {
+                    Err(HistogramOpError::IncompatibleSchema) => {
+                        q.annotate(Annotation::mixed_exponential_custom_histograms(
+                            metric_name,
+                            w.pos,
+                        ));
+                        return Ok(None);
+                    }
+                    Err(HistogramOpError::IncompatibleBounds) => {}
+                    Ok(notes) => {
+                        if notes.nhcb_bounds_reconciled {
+                            q.annotate(Annotation::mismatched_custom_buckets(
+                                HistogramOperation::Subtraction,
+                                w.pos,
+                            ));
+                        }
+                    }
+                }
+            }
+            res.counter_reset_hint = CounterResetHint::Gauge;
+            histogram_ops::compact(&mut res);
+            Output::Histogram(res)
+        }
+        _ => {
+            q.annotate(Annotation::mixed_floats_histograms(metric_name, w.pos));
+            return Ok(None);
+        }
+    };
+    if is_rate {
+        let secs = sampled_interval as f64 / 1000.0;
+        match &mut out {
+            Output::Float(f) => *f /= secs,
+            Output::Histogram(h) => histogram_ops::divide(h, secs),
+        }
+    }
+    Ok(Some(out))
+}
+
+fn first_over_time(w: &Window) -> Option<Output> {
+    let f = w.floats.first();
+    let h = w.hists.first();
+    match (f, h) {
+        (Some(f), None) => Some(Output::Float(f.f)),
+        (Some(f), Some(h)) if f.t < h.t => Some(Output::Float(f.f)),
+        (_, Some(h)) => Some(Output::Histogram((*h.h).clone())),
+        (None, None) => None,
+    }
+}
+
+fn last_over_time(w: &Window) -> Option<Output> {
+    let f = w.floats.last();
+    let h = w.hists.last();
+    match (f, h) {
+        (Some(f), None) => Some(Output::Float(f.f)),
+        (Some(f), Some(h)) if h.t < f.t => Some(Output::Float(f.f)),
+        (_, Some(h)) => Some(Output::Histogram((*h.h).clone())),
+        (None, None) => None,
+    }
+}
+
+fn avg_over_time(w: &Window, q: &QueryState) -> FnResult {
+    if !w.floats.is_empty() && !w.hists.is_empty() {
+        q.annotate(Annotation::mixed_floats_histograms(w.metric_name(), w.pos));
+        return Ok(None);
+    }
+    if w.floats.is_empty() {
+        return histogram_avg_over_time(w, q);
+    }
+    let mut sum = w.floats[0].f;
+    let mut count = 1.0;
+    let (mut mean, mut c) = (0.0, 0.0);
+    let mut incremental = false;
+    for (i, p) in w.floats[1..].iter().enumerate() {
+        count = (i + 2) as f64;
+        if !incremental {
+            let (ns, nc) = kahan_sum_inc(p.f, sum, c);
+            if !ns.is_infinite() {
+                sum = ns;
+                c = nc;
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        let qf = (count - 1.0) / count;
+        (mean, c) = kahan_sum_inc(p.f / count, qf * mean, qf * c);
+    }
+    if incremental {
+        return float(mean + c);
+    }
+    float(sum / count + c / count)
+}
+
+/// Tracks counter reset hints over histograms that are summed or averaged.
+#[derive(Default)]
+struct HintTracker {
+    reset: bool,
+    not_reset: bool,
+    reconciled: bool,
+}
+
+impl HintTracker {
+    fn track(&mut self, h: &FloatHistogram) {
+        match h.counter_reset_hint {
+            CounterResetHint::CounterReset => self.reset = true,
+            CounterResetHint::NotCounterReset => self.not_reset = true,
+            _ => {}
+        }
+    }
+
+    fn report(&self, q: &QueryState, pos: PosRange) {
+        if self.reset && self.not_reset {
+            q.annotate(Annotation::histogram_counter_reset_collision(
+                HistogramOperation::Aggregation,
+                pos,
+            ));
+        }
+        if self.reconciled {
+            q.annotate(Annotation::mismatched_custom_buckets(
+                HistogramOperation::Aggregation,
+                pos,
+            ));
+        }
+    }
+}
+
+fn histogram_avg_over_time(w: &Window, q: &QueryState) -> FnResult {
+    let Some(first) = w.hists.first() else {
+        return Ok(None);
+    };
+    let mut tracker = HintTracker::default();
+    let mut sum = (*first.h).clone();
+    tracker.track(&sum);
+    let mut count = 1.0;
+    for p in &w.hists[1..] {
+        tracker.track(&p.h);
+        count += 1.0;
+        match histogram_ops::add(&mut sum, &p.h) {
+            Err(HistogramOpError::IncompatibleSchema) => {
+                q.annotate(Annotation::mixed_exponential_custom_histograms(
+                    w.metric_name(),
+                    w.pos,
+                ));
+                return Ok(None);
+            }
+            Err(HistogramOpError::IncompatibleBounds) => {}
+            Ok(n) => tracker.reconciled |= n.nhcb_bounds_reconciled,
+        }
+    }
+    tracker.report(q, w.pos);
+    histogram_ops::divide(&mut sum, count);
+    Ok(Some(Output::Histogram(sum)))
+}
+
+fn sum_over_time(w: &Window, q: &QueryState) -> FnResult {
+    if !w.floats.is_empty() && !w.hists.is_empty() {
+        q.annotate(Annotation::mixed_floats_histograms(w.metric_name(), w.pos));
+        return Ok(None);
+    }
+    if w.floats.is_empty() {
+        let Some(first) = w.hists.first() else {
+            return Ok(None);
+        };
+        let mut tracker = HintTracker::default();
+        let mut sum = (*first.h).clone();
+        tracker.track(&sum);
+        for p in &w.hists[1..] {
+            tracker.track(&p.h);
+            match histogram_ops::add(&mut sum, &p.h) {
+                Err(HistogramOpError::IncompatibleSchema) => {
+                    q.annotate(Annotation::mixed_exponential_custom_histograms(
+                        w.metric_name(),
+                        w.pos,
+                    ));
+                    return Ok(None);
+                }
+                Err(HistogramOpError::IncompatibleBounds) => {}
+                Ok(n) => tracker.reconciled |= n.nhcb_bounds_reconciled,
+            }
+        }
+        tracker.report(q, w.pos);
+        return Ok(Some(Output::Histogram(sum)));
+    }
+    let (mut sum, mut c) = (0.0, 0.0);
+    for p in w.floats {
+        (sum, c) = kahan_sum_inc(p.f, sum, c);
+    }
+    if sum.is_infinite() {
+        return float(sum);
+    }
+    float(sum + c)
+}
+
+fn ignore_mixed(w: &Window, q: &QueryState) -> bool {
+    if w.floats.is_empty() {
+        return true;
+    }
+    if !w.hists.is_empty() {
+        q.annotate(Annotation::histogram_ignored_in_mixed_range(
+            w.metric_name(),
+            w.pos,
+        ));
+    }
+    false
+}
+
+fn compare_over_time(
+    w: &Window,
+    q: &QueryState,
+    better: impl Fn(f64, f64) -> bool,
+    return_ts: bool,
+) -> FnResult {
+    if ignore_mixed(w, q) {
+        return Ok(None);
+    }
+    let mut best = w.floats[0].f;
+    let mut best_t = w.floats[0].t;
+    for p in w.floats {
+        if better(p.f, best) {
+            best = p.f;
+            best_t = p.t;
+        }
+    }
+    if return_ts {
+        return float(best_t as f64 / 1000.0);
+    }
+    float(best)
+}
+
+fn quantile_over_time(w: &Window, q: &QueryState) -> FnResult {
+    let Some(&qv) = w.scalars.first() else {
+        return Ok(None);
+    };
+    if w.floats.is_empty() {
+        return Ok(None);
+    }
+    if qv.is_nan() || !(0.0..=1.0).contains(&qv) {
+        q.annotate(Annotation::invalid_quantile(qv, w.pos));
+    }
+    if !w.hists.is_empty() {
+        q.annotate(Annotation::histogram_ignored_in_mixed_range(
+            w.metric_name(),
+            w.pos,
+        ));
+    }
+    let mut values: Vec<f64> = w.floats.iter().map(|p| p.f).collect();
+    float(float_quantile(qv, &mut values))
+}
+
+fn variance_over_time(w: &Window, q: &QueryState, stddev: bool) -> FnResult {
+    if ignore_mixed(w, q) {
+        return Ok(None);
+    }
+    let mut count = 0.0;
+    let (mut mean, mut c_mean) = (0.0, 0.0);
+    let (mut aux, mut c_aux) = (0.0, 0.0);
+    for p in w.floats {
+        count += 1.0;
+        let delta = p.f - (mean + c_mean);
+        (mean, c_mean) = kahan_sum_inc(delta / count, mean, c_mean);
+        (aux, c_aux) = kahan_sum_inc(delta * (p.f - (mean + c_mean)), aux, c_aux);
+    }
+    let variance = (aux + c_aux) / count;
+    float(if stddev { variance.sqrt() } else { variance })
+}
+
+fn mad_over_time(w: &Window, q: &QueryState) -> FnResult {
+    if ignore_mixed(w, q) {
+        return Ok(None);
+    }
+    let mut values: Vec<f64> = w.floats.iter().map(|p| p.f).collect();
+    let median = float_quantile(0.5, &mut values);
+    let mut devs: Vec<f64> = w.floats.iter().map(|p| (p.f - median).abs()).collect();
+    float(float_quantile(0.5, &mut devs))
+}
+
+/// The index of the first sample to look at: with `anchored`, the last sample at or
+/// before the window start (upstream's `pickFirstSampleIndex`); `None` when an
+/// anchored window has no sample inside.
+fn first_sample_index(w: &Window) -> Option<usize> {
+    if !w.anchored {
+        return Some(0);
+    }
+    let range_start = w.range_start();
+    let last = w.floats.last()?;
+    if last.t <= range_start {
+        return None;
+    }
+    let n = w.floats.len() - 1;
+    Some(
+        w.floats[..n]
+            .partition_point(|p| p.t <= range_start)
+            .saturating_sub(1),
+    )
+}
+
+fn changes_or_resets(w: &Window, changes: bool) -> FnResult {
+    if w.floats.is_empty() && w.hists.is_empty() {
+        return Ok(None);
+    }
+    let Some(first) = first_sample_index(w) else {
+        return Ok(None);
+    };
+    let (floats, hists) = (w.floats, w.hists);
+    let mut count = 0;
+    let (mut fi, mut hi) = (first, 0);
+    let mut prev: Option<(f64, Option<&Arc<FloatHistogram>>)> = None;
+    let mut prev_t = 0;
+    let mut prev_st = 0;
+    while fi < floats.len() || hi < hists.len() {
+        let take_float = hi >= hists.len() || (fi < floats.len() && floats[fi].t < hists[hi].t);
+        let (cur, t, st) = if take_float {
+            let p = floats[fi];
+            let st = w.float_sts.get(fi).copied().unwrap_or(0);
+            fi += 1;
+            ((p.f, None), p.t, st)
+        } else {
+            let p = &hists[hi];
+            let st = w.hist_sts.get(hi).copied().unwrap_or(0);
+            hi += 1;
+            ((0.0, Some(&p.h)), p.t, st)
+        };
+        if let Some(p) = prev {
+            let changed = match (p.1, cur.1) {
+                (None, None) => {
+                    if changes {
+                        cur.0 != p.0 && !(cur.0.is_nan() && p.0.is_nan())
+                    } else {
+                        cur.0 < p.0 || is_start_timestamp_reset(prev_st, prev_t, st, t)
+                    }
+                }
+                (Some(a), Some(b)) => {
+                    if changes {
+                        !histogram_ops::equals(b, a)
+                    } else {
+                        histogram_ops::detect_reset(b, a)
+                            || is_start_timestamp_reset(prev_st, prev_t, st, t)
+                    }
+                }
+                _ => true,
+            };
+            if changed {
+                count += 1;
+            }
+        }
+        prev = Some(cur);
+        prev_t = t;
+        prev_st = st;
+    }
+    float(count as f64)
+}
+
+/// Least-squares fit of the samples: slope per second and the value at
+/// `intercept_time`.
+fn linear_regression(samples: &[FPoint], intercept_time: i64) -> (f64, f64) {
+    let mut n = 0.0;
+    let (mut sum_x, mut c_x) = (0.0, 0.0);
+    let (mut sum_y, mut c_y) = (0.0, 0.0);
+    let (mut sum_xy, mut c_xy) = (0.0, 0.0);
+    let (mut sum_x2, mut c_x2) = (0.0, 0.0);
+    let init_y = samples[0].f;
+    let mut const_y = true;
+    for (i, s) in samples.iter().enumerate() {
+        if const_y && i > 0 && s.f != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (s.t - intercept_time) as f64 / 1e3;
+        (sum_x, c_x) = kahan_sum_inc(x, sum_x, c_x);
+        (sum_y, c_y) = kahan_sum_inc(s.f, sum_y, c_y);
+        (sum_xy, c_xy) = kahan_sum_inc(x * s.f, sum_xy, c_xy);
+        (sum_x2, c_x2) = kahan_sum_inc(x * x, sum_x2, c_x2);
+    }
+    if const_y {
+        if init_y.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init_y);
+    }
+    sum_x += c_x;
+    sum_y += c_y;
+    sum_xy += c_xy;
+    sum_x2 += c_x2;
+    let cov_xy = sum_xy - sum_x * sum_y / n;
+    let var_x = sum_x2 - sum_x * sum_x / n;
+    let slope = cov_xy / var_x;
+    let intercept = sum_y / n - slope * sum_x / n;
+    (slope, intercept)
+}
+
+/// Fewer than two floats: no result, with an info when histograms were dropped.
+fn too_few_floats(w: &Window, q: &QueryState) -> bool {
+    if w.floats.len() < 2 {
+        if w.floats.len() == 1 && !w.hists.is_empty() {
+            q.annotate(Annotation::histogram_ignored_in_mixed_range(
+                w.metric_name(),
+                w.pos,
+            ));
+        }
+        return true;
+    }
+    false
+}
+
+fn deriv(w: &Window, q: &QueryState) -> FnResult {
+    if too_few_floats(w, q) {
+        return Ok(None);
+    }
+    let (slope, _) = linear_regression(w.floats, w.floats[0].t);
+    if !w.hists.is_empty() {
+        q.annotate(Annotation::histogram_ignored_in_mixed_range(
+            w.metric_name(),
+            w.pos,
+        ));
+    }
+    float(slope)
+}
+
+fn predict_linear(w: &Window, q: &QueryState) -> FnResult {
+    let Some(&duration) = w.scalars.first() else {
+        return Ok(None);
+    };
+    if too_few_floats(w, q) {
+        return Ok(None);
+    }
+    let (slope, intercept) = linear_regression(w.floats, w.ts);
+    if !w.hists.is_empty() {
+        q.annotate(Annotation::histogram_ignored_in_mixed_range(
+            w.metric_name(),
+            w.pos,
+        ));
+    }
+    float(slope * duration + intercept)
+}
+
+fn double_exponential_smoothing(w: &Window, q: &QueryState) -> FnResult {
+    let (Some(&sf), Some(&tf)) = (w.scalars.first(), w.scalars.get(1)) else {
+        return Ok(None);
+    };
+    if sf <= 0.0 || sf >= 1.0 {
+        return Err(exec(format!(
+            "invalid smoothing factor. Expected: 0 < sf < 1, got: {}",
+            crate::go_format::format_float_fixed(sf, 6)
+        )));
+    }
+    if tf <= 0.0 || tf >= 1.0 {
+        return Err(exec(format!(
+            "invalid trend factor. Expected: 0 < tf < 1, got: {}",
+            crate::go_format::format_float_fixed(tf, 6)
+        )));
+    }
+    let l = w.floats.len();
+    if l < 2 {
+        if l == 1 && !w.hists.is_empty() {
+            q.annotate(Annotation::histogram_ignored_in_mixed_range(
+                w.metric_name(),
+                w.pos,
+            ));
+        }
+        return Ok(None);
+    }
+    let mut s0 = 0.0;
+    let mut s1 = w.floats[0].f;
+    let mut b = w.floats[1].f - w.floats[0].f;
+    for i in 1..l {
+        let x = sf * w.floats[i].f;
+        b = if i == 1 {
+            b
+        } else {
+            tf * (s1 - s0) + (1.0 - tf) * b
+        };
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+    }
+    if !w.hists.is_empty() {
+        q.annotate(Annotation::histogram_ignored_in_mixed_range(
+            w.metric_name(),
+            w.pos,
+        ));
+    }
+    float(s1)
+}
