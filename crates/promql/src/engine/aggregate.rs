@@ -922,7 +922,7 @@ impl Evaluator<'_, '_> {
                 h.builder.reset(&s.metric);
                 let value = match &s.h {
                     None => hearth_model::float::format_go_f(s.f),
-                    Some(hist) => hist.to_string(),
+                    Some(hist) => histogram_go_string(hist),
                 };
                 h.builder.set(&label, &value);
                 let metric = h.builder.labels();
@@ -948,4 +948,40 @@ impl Evaluator<'_, '_> {
 fn add_ratio_sample(ratio: f64, s: &Sample) -> bool {
     let offset = s.metric.hash() as f64 / u64::MAX as f64;
     (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
+}
+
+/// A histogram as Go's `FloatHistogram.String()` prints it (the value label of
+/// `count_values`): `{count:20, sum:10, [-2,-1):2, [-0.001,0.001]:2, (1,2]:2}`.
+fn histogram_go_string(h: &FloatHistogram) -> String {
+    use hearth_model::float::format_go_g as g;
+    let bucket = |b: &hearth_model::histogram::Bucket<f64>| {
+        format!(
+            "{}{},{}{}:{}",
+            if b.lower_inclusive { '[' } else { '(' },
+            g(b.lower),
+            g(b.upper),
+            if b.upper_inclusive { ']' } else { ')' },
+            g(b.count)
+        )
+    };
+    let mut out = format!("{{count:{}, sum:{}", g(h.count), g(h.sum));
+    let negative: Vec<_> = h.negative_buckets().filter(|b| b.count != 0.0).collect();
+    for b in negative.iter().rev() {
+        out.push_str(", ");
+        out.push_str(&bucket(b));
+    }
+    if h.zero_count != 0.0 {
+        out.push_str(&format!(
+            ", [{},{}]:{}",
+            g(-h.zero_threshold),
+            g(h.zero_threshold),
+            g(h.zero_count)
+        ));
+    }
+    for b in h.positive_buckets().filter(|b| b.count != 0.0) {
+        out.push_str(", ");
+        out.push_str(&bucket(&b));
+    }
+    out.push('}');
+    out
 }

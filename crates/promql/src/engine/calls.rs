@@ -28,6 +28,8 @@ struct MatrixArg<'n> {
     at: Option<i64>,
     /// The selector, when the argument is a range selector (not a subquery).
     selector: Option<&'n SelectorNode>,
+    /// Per series: already marked to lose its name (subquery results).
+    drop_names: Vec<bool>,
 }
 
 fn unwrap_step_invariant(n: &Node) -> &Node {
@@ -121,14 +123,19 @@ impl Evaluator<'_, '_> {
                 offset: ms.selector.offset,
                 at: ms.selector.at,
                 selector: Some(&ms.selector),
+                drop_names: Vec::new(),
             }),
-            NodeKind::Subquery(sq) => Ok(MatrixArg {
-                series: Rc::new(self.subquery_as_series(sq)?),
-                range: sq.range,
-                offset: sq.offset,
-                at: sq.at,
-                selector: None,
-            }),
+            NodeKind::Subquery(sq) => {
+                let (series, drop_names) = self.subquery_as_series(sq)?;
+                Ok(MatrixArg {
+                    series: Rc::new(series),
+                    range: sq.range,
+                    offset: sq.offset,
+                    at: sq.at,
+                    selector: None,
+                    drop_names,
+                })
+            }
             _ => Err(exec("expected a range vector argument")),
         }
     }
@@ -179,7 +186,7 @@ impl Evaluator<'_, '_> {
         let steps = self.steps();
         let mut mat = Matrix::with_capacity(arg.series.len());
         let mut step_scalars = vec![0.0; scalars.len()];
-        for s in arg.series.iter() {
+        for (si, s) in arg.series.iter().enumerate() {
             self.q.check_done(EXPR_EVAL)?;
             let mut window = RangeWindow::new(s.iterator());
             let metric = s.labels();
@@ -188,7 +195,7 @@ impl Evaluator<'_, '_> {
             } else {
                 metric.clone()
             });
-            out.drop_name = drop_name;
+            out.drop_name = drop_name || arg.drop_names.get(si).copied().unwrap_or(false);
             let mut ts = self.start;
             let mut step = 0;
             while ts <= self.end {
@@ -208,11 +215,6 @@ impl Evaluator<'_, '_> {
                     window.advance(mint, maxt).map_err(storage_error)?;
                 }
                 if !window.is_empty() {
-                    if (anchored || smoothed) && !window.histograms().is_empty() {
-                        return Err(exec(
-                            "smoothed and anchored modifiers do not work with native histograms",
-                        ));
-                    }
                     let w = Window {
                         floats: window.floats(),
                         hists: window.histograms(),
@@ -329,7 +331,7 @@ impl Evaluator<'_, '_> {
                 "invalid regular expression in label_replace(): {re_str}"
             ))
         })?;
-        if dst.is_empty() {
+        if c.label_name_arg(1).is_none() {
             return Err(exec(format!(
                 "invalid destination label name in label_replace(): {dst}"
             )));
@@ -357,7 +359,7 @@ impl Evaluator<'_, '_> {
         let mut srcs = Vec::new();
         for i in 3..c.args.len() {
             let src = c.string_arg(i).unwrap_or_default();
-            if src.is_empty() {
+            if c.label_name_arg(i).is_none() {
                 return Err(exec(format!(
                     "invalid source label name in label_join(): {src}"
                 )));

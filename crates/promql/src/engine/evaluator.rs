@@ -465,19 +465,40 @@ impl<'q, 'a> Evaluator<'q, 'a> {
             while ts <= self.end {
                 let t = sel.ref_time(ts);
                 window.advance(t - lb, t + lb).map_err(storage_error)?;
-                if !window.histograms().is_empty() {
-                    return Err(exec(
-                        "smoothed and anchored modifiers do not work with native histograms",
-                    ));
-                }
+                let name = s.labels().get("__name__").unwrap_or("");
+                let hists = window.histograms();
                 let floats = window.floats();
-                if !floats.is_empty() {
+                if !hists.is_empty() && !floats.is_empty() {
+                    self.q
+                        .annotate(Annotation::mixed_floats_histograms(name, Default::default()));
+                } else if !hists.is_empty() {
+                    let i = hists.partition_point(|p| p.t < t);
+                    let value = if i < hists.len() && hists[i].t == t {
+                        Some(hists[i].h.clone())
+                    } else if i > 0 && i < hists.len() {
+                        let is_counter = hists[i].h.counter_reset_hint != CounterResetHint::Gauge;
+                        match super::range_functions::interpolate_histogram(&hists[i - 1], &hists[i], t, is_counter) {
+                            Some(h) => Some(Arc::new(h)),
+                            None => {
+                                self.q.annotate(Annotation::mixed_exponential_custom_histograms(
+                                    name,
+                                    Default::default(),
+                                ));
+                                None
+                            }
+                        }
+                    } else if i > 0 {
+                        Some(hists[i - 1].h.clone())
+                    } else {
+                        None
+                    };
+                    if let Some(h) = value {
+                        out.histograms.push(HPoint { t: ts, h });
+                    }
+                } else if !floats.is_empty() {
                     let i = floats.partition_point(|p| p.t < t);
                     if i < floats.len() && floats[i].t == t {
-                        out.floats.push(FPoint {
-                            t: ts,
-                            f: floats[i].f,
-                        });
+                        out.floats.push(FPoint { t: ts, f: floats[i].f });
                     } else if i > 0 && i < floats.len() {
                         let f = interpolate(floats[i - 1], floats[i], t, false);
                         out.floats.push(FPoint { t: ts, f });
@@ -490,7 +511,9 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                 }
                 ts += self.interval;
             }
-            mat.push(out);
+            if !out.is_empty() {
+                mat.push(out);
+            }
         }
         Ok(mat)
     }
@@ -562,9 +585,11 @@ impl<'q, 'a> Evaluator<'q, 'a> {
     pub fn subquery_as_series(
         &self,
         sq: &SubqueryNode,
-    ) -> Result<Vec<Box<dyn StorageSeries>>, EvalError> {
+    ) -> Result<(Vec<Box<dyn StorageSeries>>, Vec<bool>), EvalError> {
         let m = self.eval_subquery(sq)?;
-        Ok(m.into_iter()
+        let drop_names = m.iter().map(|s| s.drop_name).collect();
+        let series = m
+            .into_iter()
             .map(|mut s| {
                 for p in &mut s.histograms {
                     if matches!(
@@ -578,7 +603,8 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                 }
                 Box::new(MemorySeries(s)) as Box<dyn StorageSeries>
             })
-            .collect())
+            .collect();
+        Ok((series, drop_names))
     }
 
     /// Evaluates `args` and calls `f` once per step with their instant vectors, then
@@ -854,7 +880,8 @@ pub(crate) fn extended_bounds(
     if smoothed {
         last = floats[..last].partition_point(|p| p.t < maxt);
     }
-    if floats[last].t <= mint {
+    // No data inside the range: all of it before, or (smoothed) all after.
+    if floats[last].t <= mint || floats[first].t > maxt {
         return None;
     }
     let left = pick_or_interpolate_left(floats, first, mint, smoothed, is_counter);

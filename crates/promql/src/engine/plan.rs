@@ -110,6 +110,17 @@ impl CallNode {
             .position(|a| matches!(a.kind, NodeKind::MatrixSelector(_) | NodeKind::Subquery(_)))
     }
 
+    /// Whether the string literal argument at `i` is a valid label name (non-empty
+    /// UTF-8).
+    pub fn label_name_arg(&self, i: usize) -> Option<&str> {
+        match &self.args.get(i)?.kind {
+            NodeKind::String { text, raw } if !raw.is_empty() && std::str::from_utf8(raw).is_ok() => {
+                Some(text)
+            }
+            _ => None,
+        }
+    }
+
     /// The string literal argument at `i`.
     pub fn string_arg(&self, i: usize) -> Option<&str> {
         match &self.args.get(i)?.kind {

@@ -175,7 +175,9 @@ pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<ClassicB
 /// All buckets of a native histogram in ascending order of their bounds: negative
 /// buckets, the zero bucket, positive buckets.
 pub(crate) fn all_buckets(h: &FloatHistogram) -> Vec<Bucket<f64>> {
+    // Negative buckets come by increasing absolute value: reverse for ascending bounds.
     let mut out: Vec<Bucket<f64>> = h.negative_buckets().collect();
+    out.reverse();
     if h.zero_count > 0.0 || (!h.uses_custom_buckets() && h.zero_threshold > 0.0) {
         out.push(Bucket {
             lower: -h.zero_threshold,

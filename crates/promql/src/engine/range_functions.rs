@@ -131,7 +131,14 @@ pub(crate) fn is_start_timestamp_reset(
 }
 
 /// The anchored and smoothed variants of `rate`, `increase` and `delta`.
-fn extended_rate(w: &Window, is_counter: bool, is_rate: bool) -> FnResult {
+fn extended_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool) -> FnResult {
+    if !w.hists.is_empty() {
+        if !w.floats.is_empty() {
+            q.annotate(Annotation::mixed_floats_histograms(w.metric_name(), w.pos));
+            return Ok(None);
+        }
+        return extended_histogram_rate(w, q, is_counter, is_rate);
+    }
     let f = w.floats;
     let range_start = w.range_start();
     let range_end = w.range_end;
@@ -172,11 +179,115 @@ fn extended_rate(w: &Window, is_counter: bool, is_rate: bool) -> FnResult {
     float(result)
 }
 
+/// Linear interpolation between two histograms at `t`; for counters a reset between
+/// them means the counter restarted from zero. `None` when the histograms do not
+/// combine (exponential and custom buckets).
+pub(crate) fn interpolate_histogram(p1: &HPoint, p2: &HPoint, t: i64, is_counter: bool) -> Option<FloatHistogram> {
+    if p1.h.uses_custom_buckets() != p2.h.uses_custom_buckets() {
+        return None;
+    }
+    let fraction = (t - p1.t) as f64 / (p2.t - p1.t) as f64;
+    if is_counter && histogram_ops::detect_reset(&p2.h, &p1.h) {
+        let mut h = (*p2.h).clone();
+        histogram_ops::scale(&mut h, fraction);
+        return Some(h);
+    }
+    let mut diff = (*p2.h).clone();
+    histogram_ops::sub(&mut diff, &p1.h).ok()?;
+    histogram_ops::scale(&mut diff, fraction);
+    let mut h = (*p1.h).clone();
+    histogram_ops::add(&mut h, &diff).ok()?;
+    h.counter_reset_hint = p2.h.counter_reset_hint;
+    Some(h)
+}
+
+/// The anchored and smoothed variants of `rate`, `increase` and `delta` over native
+/// histograms: as for floats, with counter resets detected between histograms.
+fn extended_histogram_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool) -> FnResult {
+    let h = w.hists;
+    let name = w.metric_name();
+    let (start, end) = (w.range_start(), w.range_end);
+    let mut last = h.len() - 1;
+    let mut first = h[..last].partition_point(|p| p.t <= start).saturating_sub(1);
+    if w.smoothed {
+        last = h[..last].partition_point(|p| p.t < end);
+    }
+    // No data inside the range: all of it before, or (smoothed) all after.
+    if h[last].t <= start || h[first].t > end {
+        return Ok(None);
+    }
+    let custom = h[first].h.uses_custom_buckets();
+    if h[first..=last].iter().any(|p| p.h.uses_custom_buckets() != custom) {
+        q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
+        return Ok(None);
+    }
+    if is_counter {
+        if h[first..=last].iter().any(|p| p.h.counter_reset_hint == CounterResetHint::Gauge) {
+            q.annotate(Annotation::native_histogram_not_counter(name, w.pos));
+        }
+    } else if h[first].h.counter_reset_hint != CounterResetHint::Gauge
+        || h[last].h.counter_reset_hint != CounterResetHint::Gauge
+    {
+        q.annotate(Annotation::native_histogram_not_gauge(name, w.pos));
+    }
+    let left = if w.smoothed && h[first].t < start && first + 1 < h.len() {
+        interpolate_histogram(&h[first], &h[first + 1], start, is_counter)
+    } else {
+        Some((*h[first].h).clone())
+    };
+    let right = if w.smoothed && last > 0 && h[last].t > end {
+        interpolate_histogram(&h[last - 1], &h[last], end, is_counter)
+    } else {
+        Some((*h[last].h).clone())
+    };
+    let (Some(left), Some(right)) = (left, right) else {
+        q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
+        return Ok(None);
+    };
+    let mut result = right.clone();
+    if histogram_ops::sub(&mut result, &left).is_err() {
+        q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
+        return Ok(None);
+    }
+    if is_counter {
+        if h[first].t <= start {
+            first += 1;
+        }
+        let mut inner_last = last as i64;
+        if h[last].t >= end {
+            inner_last -= 1;
+        }
+        let inner: &[HPoint] = if inner_last >= first as i64 {
+            &h[first..=inner_last as usize]
+        } else {
+            &[]
+        };
+        let mut prev: &FloatHistogram = &left;
+        for p in inner {
+            if histogram_ops::detect_reset(&p.h, prev) && histogram_ops::add(&mut result, prev).is_err() {
+                q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
+                return Ok(None);
+            }
+            prev = &p.h;
+        }
+        if histogram_ops::detect_reset(&right, prev) && histogram_ops::add(&mut result, prev).is_err() {
+            q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
+            return Ok(None);
+        }
+    }
+    if is_rate {
+        histogram_ops::divide(&mut result, w.range as f64 / 1000.0);
+    }
+    result.counter_reset_hint = CounterResetHint::Gauge;
+    histogram_ops::compact(&mut result);
+    Ok(Some(Output::Histogram(result)))
+}
+
 /// `rate`, `increase` and `delta`: the change over the window, extrapolated towards the
 /// window's edges (upstream's `extrapolatedRate`).
 fn extrapolated_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool) -> FnResult {
     if w.anchored || w.smoothed {
-        return extended_rate(w, is_counter, is_rate);
+        return extended_rate(w, q, is_counter, is_rate);
     }
     let range_start = w.range_start();
     let range_end = w.range_end;
@@ -724,42 +835,50 @@ fn mad_over_time(w: &Window, q: &QueryState) -> FnResult {
     if ignore_mixed(w, q) {
         return Ok(None);
     }
+    // A NaN sample makes the deviation undefined rather than being skipped.
+    if w.floats.iter().any(|p| p.f.is_nan()) {
+        return float(f64::NAN);
+    }
     let mut values: Vec<f64> = w.floats.iter().map(|p| p.f).collect();
     let median = float_quantile(0.5, &mut values);
     let mut devs: Vec<f64> = w.floats.iter().map(|p| (p.f - median).abs()).collect();
     float(float_quantile(0.5, &mut devs))
 }
 
-/// The index of the first sample to look at: with `anchored`, the last sample at or
-/// before the window start (upstream's `pickFirstSampleIndex`); `None` when an
-/// anchored window has no sample inside.
-fn first_sample_index(w: &Window) -> Option<usize> {
+/// Where to start reading the window: with `anchored`, at the last sample (float or
+/// histogram) at or before the window start (upstream's `pickFirstSampleIndex` over
+/// both kinds); `None` when an anchored window has no sample inside.
+fn first_sample_indexes(w: &Window) -> Option<(usize, usize)> {
     if !w.anchored {
-        return Some(0);
+        return Some((0, 0));
     }
     let range_start = w.range_start();
-    let last = w.floats.last()?;
-    if last.t <= range_start {
+    let last_f = w.floats.last().map(|p| p.t);
+    let last_h = w.hists.last().map(|p| p.t);
+    let last = last_f.max(last_h)?;
+    if last <= range_start {
         return None;
     }
-    let n = w.floats.len() - 1;
-    Some(
-        w.floats[..n]
-            .partition_point(|p| p.t <= range_start)
-            .saturating_sub(1),
-    )
+    let anchor_f = w.floats.iter().rev().find(|p| p.t <= range_start).map(|p| p.t);
+    let anchor_h = w.hists.iter().rev().find(|p| p.t <= range_start).map(|p| p.t);
+    let Some(anchor) = anchor_f.max(anchor_h) else {
+        return Some((0, 0));
+    };
+    Some((
+        w.floats.partition_point(|p| p.t < anchor),
+        w.hists.partition_point(|p| p.t < anchor),
+    ))
 }
 
 fn changes_or_resets(w: &Window, changes: bool) -> FnResult {
     if w.floats.is_empty() && w.hists.is_empty() {
         return Ok(None);
     }
-    let Some(first) = first_sample_index(w) else {
+    let Some((mut fi, mut hi)) = first_sample_indexes(w) else {
         return Ok(None);
     };
     let (floats, hists) = (w.floats, w.hists);
     let mut count = 0;
-    let (mut fi, mut hi) = (first, 0);
     let mut prev: Option<(f64, Option<&Arc<FloatHistogram>>)> = None;
     let mut prev_t = 0;
     let mut prev_st = 0;
