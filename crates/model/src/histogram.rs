@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub use crate::histogram_bounds::exponential_bound;
+
 /// Schema of native histograms with custom bucket boundaries (NHCB).
 pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
 /// Lowest standard exponential schema.
@@ -148,50 +150,19 @@ pub fn is_valid_schema(schema: i32) -> bool {
 }
 
 /// The upper bound of bucket `index` in `schema`. For exponential schemas bucket `i`
-/// covers `(base^(i-1), base^i]` with `base = 2^(2^-schema)`; the last finite bucket is
-/// capped at `f64::MAX` as in Prometheus.
+/// covers `(base^(i-1), base^i]` with `base = 2^(2^-schema)`, with upstream's exact bounds
+/// (see [`exponential_bound`]); the last finite bucket is capped at `f64::MAX`. For
+/// custom buckets, index -1 (and below) is `-Inf` and `custom_values.len()` (and
+/// above) is `+Inf`.
 pub fn bucket_upper_bound(index: i32, schema: i32, custom_values: &[f64]) -> f64 {
     if is_custom_buckets_schema(schema) {
-        let len = custom_values.len() as i64;
         let i = i64::from(index);
-        return if i >= len {
-            f64::INFINITY
-        } else if i < 0 {
-            f64::NEG_INFINITY
-        } else {
-            custom_values[i as usize]
+        return match usize::try_from(i) {
+            Ok(u) => custom_values.get(u).copied().unwrap_or(f64::INFINITY),
+            Err(_) => f64::NEG_INFINITY,
         };
     }
-    if schema < 0 {
-        let exp = i64::from(index) << (-schema);
-        if exp == 1024 {
-            return f64::MAX;
-        }
-        return ldexp(1.0, exp);
-    }
-    let frac_idx = index & ((1 << schema) - 1);
-    let frac = exponential_fraction(schema, frac_idx);
-    let exp = i64::from(index >> schema) + 1;
-    if frac == 0.5 && exp == 1025 {
-        return f64::MAX;
-    }
-    ldexp(frac, exp)
-}
-
-/// `0.5 * 2^(j / 2^schema)`, the mantissa of bucket bounds within one power of two.
-fn exponential_fraction(schema: i32, j: i32) -> f64 {
-    if j == 0 {
-        return 0.5;
-    }
-    0.5 * (f64::from(j) / f64::from(1 << schema)).exp2()
-}
-
-/// `frac * 2^exp`, saturating to infinity or zero.
-fn ldexp(frac: f64, exp: i64) -> f64 {
-    let e = exp.clamp(-1100, 1100) as i32;
-    // Split to avoid overflowing the intermediate power.
-    let half = e / 2;
-    frac * 2f64.powi(half) * 2f64.powi(e - half)
+    exponential_bound(index, schema)
 }
 
 /// Walks spans and their buckets, yielding (bucket index, position in the bucket list).
@@ -387,7 +358,7 @@ fn compact_layout<T: Copy + PartialEq + Default>(
         }
         let idx = i64::from(idx);
         match out_spans.last_mut() {
-            Some(last) if idx - end <= max_empty as i64 => {
+            Some(last) if idx - end <= i64::try_from(max_empty).unwrap_or(i64::MAX) => {
                 for _ in end..idx {
                     out_counts.push(zero);
                 }
@@ -501,75 +472,24 @@ impl FloatHistogram {
         is_custom_buckets_schema(self.schema)
     }
 
-    /// Positive buckets in ascending order of their bounds.
-    pub fn positive_buckets(&self) -> impl Iterator<Item = Bucket<f64>> + '_ {
-        span_indices(&self.positive_spans).map(move |(idx, pos)| {
-            let upper = bucket_upper_bound(idx, self.schema, &self.custom_values);
-            let lower = if self.uses_custom_buckets() {
-                if idx == 0 {
-                    f64::NEG_INFINITY
-                } else {
-                    bucket_upper_bound(idx - 1, self.schema, &self.custom_values)
-                }
-            } else {
-                bucket_upper_bound(idx - 1, self.schema, &self.custom_values)
-            };
-            Bucket {
-                lower,
-                upper,
-                lower_inclusive: self.uses_custom_buckets() && idx == 0,
-                upper_inclusive: true,
-                count: self.positive_buckets[pos],
-                index: idx,
-            }
-        })
+    /// Positive buckets in ascending order of their bounds (see
+    /// [`FloatHistogram::positive_bucket_iter`]).
+    pub fn positive_buckets(&self) -> crate::histogram_iter::BucketIter<'_> {
+        self.positive_bucket_iter()
     }
 
-    /// Negative buckets in descending order of their absolute bounds (bounds are negative).
-    pub fn negative_buckets(&self) -> impl Iterator<Item = Bucket<f64>> + '_ {
-        span_indices(&self.negative_spans).map(move |(idx, pos)| Bucket {
-            lower: -bucket_upper_bound(idx, self.schema, &self.custom_values),
-            upper: -bucket_upper_bound(idx - 1, self.schema, &self.custom_values),
-            lower_inclusive: true,
-            upper_inclusive: false,
-            count: self.negative_buckets[pos],
-            index: idx,
-        })
+    /// Negative buckets in descending order of their values, i.e. ascending absolute
+    /// bounds (see [`FloatHistogram::negative_bucket_iter`]).
+    pub fn negative_buckets(&self) -> crate::histogram_iter::BucketIter<'_> {
+        self.negative_bucket_iter()
     }
 }
 
 impl fmt::Display for FloatHistogram {
-    /// The notation of PromQL test files: `{{schema:0 count:3 sum:2 buckets:[1 2]}}`.
+    /// The notation of PromQL test files (upstream's `TestExpression`), e.g.
+    /// `{{schema:1 count:3 sum:2 buckets:[1 2]}}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{{{{schema:{} count:{} sum:{}",
-            self.schema, self.count, self.sum
-        )?;
-        if self.zero_threshold != 0.0 {
-            write!(f, " z_bucket_w:{}", self.zero_threshold)?;
-        }
-        if self.zero_count != 0.0 {
-            write!(f, " z_bucket:{}", self.zero_count)?;
-        }
-        if let Some(s) = self.positive_spans.first() {
-            write!(
-                f,
-                " offset:{} buckets:{:?}",
-                s.offset, self.positive_buckets
-            )?;
-        }
-        if let Some(s) = self.negative_spans.first() {
-            write!(
-                f,
-                " n_offset:{} n_buckets:{:?}",
-                s.offset, self.negative_buckets
-            )?;
-        }
-        if !self.custom_values.is_empty() {
-            write!(f, " custom_values:{:?}", self.custom_values)?;
-        }
-        write!(f, "}}}}")
+        f.write_str(&self.test_expression())
     }
 }
 

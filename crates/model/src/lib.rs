@@ -12,6 +12,12 @@ pub mod duration;
 pub mod exemplar;
 pub mod float;
 pub mod histogram;
+pub mod histogram_bounds;
+pub mod histogram_format;
+pub mod histogram_gomath;
+pub mod histogram_iter;
+pub mod histogram_math;
+pub mod histogram_trim;
 pub mod intern;
 pub mod labels;
 pub mod matcher;
@@ -25,6 +31,8 @@ pub use exemplar::Exemplar;
 pub use histogram::{
     Bucket, CounterResetHint, FloatHistogram, Histogram, HistogramError, HistogramValue, Span,
 };
+pub use histogram_math::{AddOutcome, HistogramOpError};
+pub use histogram_trim::TrimSide;
 pub use intern::Istr;
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, matches_all};

@@ -22,6 +22,7 @@ pub mod parser;
 pub mod prettier;
 pub mod printer;
 pub mod promqltest;
+pub mod quantile;
 pub mod series;
 mod series_histogram;
 mod typecheck;
