@@ -10,14 +10,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hearth_model::{CounterResetHint, FloatHistogram, Labels};
+use hearth_model::histogram_math::kahan_inc;
+use hearth_model::{CounterResetHint, FloatHistogram, HistogramOpError, Labels};
 
 use crate::ast::AggregateOp;
 
 use super::annotations::{Annotation, HistogramOperation};
 use super::error::{EvalError, exec};
 use super::evaluator::{Evaluator, push_point};
-use super::histogram_ops::{self, HistogramOpError};
 use super::plan::{AggregateNode, Node, NodeKind};
 use super::sorting::{HeapOrder, go_sort_by, heap_fix, heap_push};
 use super::value::{Matrix, Sample, Series, matrix_samples};
@@ -25,46 +25,6 @@ use super::value::{Matrix, Sample, Series, matrix_samples};
 /// The largest float that converts to an `i64` without overflow.
 const MAX_INT64: f64 = 9_223_372_036_854_774_784.0;
 const MIN_INT64: f64 = -9_223_372_036_854_775_808.0;
-
-/// Kahan–Neumaier summation step: adds `inc` to `sum` with compensation `c`.
-pub(crate) fn kahan_sum_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
-
-/// The `q` quantile of `values` by linear interpolation between the closest ranks
-/// (upstream's float `quantile`).
-pub(crate) fn float_quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    // NaNs sort first, as upstream's value heap orders them.
-    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-    });
-    let n = values.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = rank.floor().max(0.0);
-    let upper = (lower + 1.0).min(n - 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
-}
 
 /// The parameter of `topk`, `quantile`, ... over the steps (upstream's `fParams`).
 pub(crate) struct Params {
@@ -494,7 +454,7 @@ impl Evaluator<'_, '_> {
                         if group.histogram_value.is_some() {
                             group.track_hint(h);
                             if let Some(acc) = group.histogram_value.as_mut() {
-                                match histogram_ops::add(acc, h) {
+                                match acc.add(h) {
                                     Err(e) => {
                                         self.aggregation_error(e, &metric_name(), expr_pos);
                                         group.incompatible_histograms = true;
@@ -514,7 +474,7 @@ impl Evaluator<'_, '_> {
                     None => {
                         group.has_float = true;
                         (group.float_value, group.float_kahan_c) =
-                            kahan_sum_inc(f, group.float_value, group.float_kahan_c);
+                            kahan_inc(f, group.float_value, group.float_kahan_c);
                     }
                 },
                 AggregateOp::Avg => {
@@ -526,13 +486,13 @@ impl Evaluator<'_, '_> {
                                 group.track_hint(h);
                                 let count = group.group_count;
                                 let mut left = (**h).clone();
-                                histogram_ops::divide(&mut left, count);
+                                left.div(count);
                                 let Some(acc) = group.histogram_value.as_mut() else {
                                     continue;
                                 };
                                 let mut right = acc.clone();
-                                histogram_ops::divide(&mut right, count);
-                                match histogram_ops::sub(&mut left, &right) {
+                                right.div(count);
+                                match left.sub(&right) {
                                     Err(e) => {
                                         self.aggregation_error(e, &metric_name(), expr_pos);
                                         group.incompatible_histograms = true;
@@ -547,7 +507,7 @@ impl Evaluator<'_, '_> {
                                         }
                                     }
                                 }
-                                match histogram_ops::add(acc, &left) {
+                                match acc.add(&left) {
                                     Err(e) => {
                                         self.aggregation_error(e, &metric_name(), expr_pos);
                                         group.incompatible_histograms = true;
@@ -567,8 +527,7 @@ impl Evaluator<'_, '_> {
                         None => {
                             group.has_float = true;
                             if !group.incremental_mean {
-                                let (nv, nc) =
-                                    kahan_sum_inc(f, group.float_value, group.float_kahan_c);
+                                let (nv, nc) = kahan_inc(f, group.float_value, group.float_kahan_c);
                                 if !nv.is_infinite() {
                                     group.float_value = nv;
                                     group.float_kahan_c = nc;
@@ -580,7 +539,7 @@ impl Evaluator<'_, '_> {
                                 group.float_kahan_c /= group.group_count - 1.0;
                             }
                             let q = (group.group_count - 1.0) / group.group_count;
-                            (group.float_mean, group.float_kahan_c) = kahan_sum_inc(
+                            (group.float_mean, group.float_kahan_c) = kahan_inc(
                                 f / group.group_count,
                                 q * group.float_mean,
                                 q * group.float_kahan_c,
@@ -659,7 +618,7 @@ impl Evaluator<'_, '_> {
                     }
                     if g.has_histogram {
                         let mut h = g.histogram_value.take().unwrap_or_default();
-                        histogram_ops::compact(&mut h);
+                        h.compact(0);
                         hist = Some(h);
                     } else if op == AggregateOp::Sum {
                         g.float_value += g.float_kahan_c;
@@ -675,7 +634,7 @@ impl Evaluator<'_, '_> {
                 AggregateOp::Stddev => g.float_value = (g.float_value / g.group_count).sqrt(),
                 AggregateOp::Quantile => {
                     let mut values: Vec<f64> = g.heap.iter().map(|s| s.f).collect();
-                    g.float_value = float_quantile(q, &mut values);
+                    g.float_value = crate::quantile::quantile(q, &mut values);
                 }
                 _ => {}
             }
@@ -696,7 +655,7 @@ impl Evaluator<'_, '_> {
     }
 
     fn aggregation_error(&self, e: HistogramOpError, metric_name: &str, pos: crate::ast::PosRange) {
-        if e == HistogramOpError::IncompatibleSchema {
+        if matches!(e, HistogramOpError::IncompatibleSchema) {
             self.q
                 .annotate(Annotation::mixed_exponential_custom_histograms(
                     metric_name,
@@ -922,7 +881,7 @@ impl Evaluator<'_, '_> {
                 h.builder.reset(&s.metric);
                 let value = match &s.h {
                     None => hearth_model::float::format_go_f(s.f),
-                    Some(hist) => histogram_go_string(hist),
+                    Some(hist) => hist.go_string(),
                 };
                 h.builder.set(&label, &value);
                 let metric = h.builder.labels();
@@ -948,40 +907,4 @@ impl Evaluator<'_, '_> {
 fn add_ratio_sample(ratio: f64, s: &Sample) -> bool {
     let offset = s.metric.hash() as f64 / u64::MAX as f64;
     (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
-}
-
-/// A histogram as Go's `FloatHistogram.String()` prints it (the value label of
-/// `count_values`): `{count:20, sum:10, [-2,-1):2, [-0.001,0.001]:2, (1,2]:2}`.
-fn histogram_go_string(h: &FloatHistogram) -> String {
-    use hearth_model::float::format_go_g as g;
-    let bucket = |b: &hearth_model::histogram::Bucket<f64>| {
-        format!(
-            "{}{},{}{}:{}",
-            if b.lower_inclusive { '[' } else { '(' },
-            g(b.lower),
-            g(b.upper),
-            if b.upper_inclusive { ']' } else { ')' },
-            g(b.count)
-        )
-    };
-    let mut out = format!("{{count:{}, sum:{}", g(h.count), g(h.sum));
-    let negative: Vec<_> = h.negative_buckets().filter(|b| b.count != 0.0).collect();
-    for b in negative.iter().rev() {
-        out.push_str(", ");
-        out.push_str(&bucket(b));
-    }
-    if h.zero_count != 0.0 {
-        out.push_str(&format!(
-            ", [{},{}]:{}",
-            g(-h.zero_threshold),
-            g(h.zero_threshold),
-            g(h.zero_count)
-        ));
-    }
-    for b in h.positive_buckets().filter(|b| b.count != 0.0) {
-        out.push_str(", ");
-        out.push_str(&bucket(&b));
-    }
-    out.push('}');
-    out
 }

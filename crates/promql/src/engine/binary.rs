@@ -5,16 +5,14 @@
 
 use std::sync::Arc;
 
-use hearth_model::{CounterResetHint, FloatHistogram, Labels};
+use hearth_model::{CounterResetHint, FloatHistogram, HistogramOpError, Labels, TrimSide};
 
 use crate::ast::{BinaryOp, Cardinality, PosRange, ValueType, VectorMatching};
 
 use super::annotations::{Annotation, HistogramOperation};
 use super::error::{EvalError, exec};
 use super::evaluator::{Evaluator, NodeHelper, drop_metadata_labels, is_metadata_label};
-use super::histogram_ops::{self, HistogramOpError};
 use super::plan::{BinaryNode, Node};
-use super::trim::trim_histogram;
 use super::value::{Matrix, Sample, Vector};
 
 /// The result of an operation on two sample values.
@@ -144,8 +142,8 @@ fn elem_binop(
         (None, Some(hr)) => match op {
             BinaryOp::Mul => {
                 let mut h = (**hr).clone();
-                histogram_ops::scale(&mut h, lhs);
-                histogram_ops::compact(&mut h);
+                h.mul(lhs);
+                h.compact(0);
                 hist(h)
             }
             _ => fail(incompatible("float", op, "histogram", pos)),
@@ -153,44 +151,41 @@ fn elem_binop(
         (Some(hl), None) => match op {
             BinaryOp::Mul => {
                 let mut h = (**hl).clone();
-                histogram_ops::scale(&mut h, rhs);
-                histogram_ops::compact(&mut h);
+                h.mul(rhs);
+                h.compact(0);
                 hist(h)
             }
             BinaryOp::Div => {
                 let mut h = (**hl).clone();
-                histogram_ops::divide(&mut h, rhs);
-                histogram_ops::compact(&mut h);
+                h.div(rhs);
+                h.compact(0);
                 hist(h)
             }
-            BinaryOp::TrimUpper | BinaryOp::TrimLower => {
-                let mut h = (**hl).clone();
-                trim_histogram(&mut h, rhs, op == BinaryOp::TrimUpper);
-                hist(h)
-            }
+            BinaryOp::TrimUpper => hist(hl.trim_buckets(rhs, TrimSide::KeepBelow)),
+            BinaryOp::TrimLower => hist(hl.trim_buckets(rhs, TrimSide::KeepAbove)),
             _ => fail(incompatible("histogram", op, "float", pos)),
         },
         (Some(hl), Some(hr)) => match op {
             BinaryOp::Add | BinaryOp::Sub => {
                 let mut h = (**hl).clone();
                 let (res, hop) = if op == BinaryOp::Add {
-                    (histogram_ops::add(&mut h, hr), HistogramOperation::Addition)
+                    (h.add(hr), HistogramOperation::Addition)
                 } else {
-                    (
-                        histogram_ops::sub(&mut h, hr),
-                        HistogramOperation::Subtraction,
-                    )
+                    (h.sub(hr), HistogramOperation::Subtraction)
                 };
                 match res {
-                    Err(HistogramOpError::IncompatibleSchema)
-                    | Err(HistogramOpError::IncompatibleBounds) => {
-                        fail(ElemNote::IncompatibleSchema)
-                    }
+                    Err(HistogramOpError::IncompatibleSchema) => fail(ElemNote::IncompatibleSchema),
+                    // Upstream reports nothing for other errors; the value is dropped.
+                    Err(_) => ElemOutcome {
+                        res: None,
+                        info: None,
+                        err: None,
+                    },
                     Ok(notes) => {
                         if op == BinaryOp::Sub {
                             h.counter_reset_hint = CounterResetHint::Gauge;
                         }
-                        histogram_ops::compact(&mut h);
+                        h.compact(0);
                         ElemOutcome {
                             res: Some(ElemResult {
                                 f: 0.0,
@@ -212,7 +207,7 @@ fn elem_binop(
                 }
             }
             BinaryOp::Eql | BinaryOp::Neq => {
-                let eq = histogram_ops::equals(hl, hr);
+                let eq = hl.equals(hr);
                 ElemOutcome {
                     res: Some(ElemResult {
                         f: 0.0,

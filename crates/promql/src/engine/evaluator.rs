@@ -336,7 +336,7 @@ impl<'q, 'a> Evaluator<'q, 'a> {
             }
             for p in &mut s.histograms {
                 let mut h = (*p.h).clone();
-                super::histogram_ops::scale(&mut h, -1.0);
+                h.mul(-1.0);
                 p.h = Arc::new(h);
             }
         }
@@ -469,21 +469,29 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                 let hists = window.histograms();
                 let floats = window.floats();
                 if !hists.is_empty() && !floats.is_empty() {
-                    self.q
-                        .annotate(Annotation::mixed_floats_histograms(name, Default::default()));
+                    self.q.annotate(Annotation::mixed_floats_histograms(
+                        name,
+                        Default::default(),
+                    ));
                 } else if !hists.is_empty() {
                     let i = hists.partition_point(|p| p.t < t);
                     let value = if i < hists.len() && hists[i].t == t {
                         Some(hists[i].h.clone())
                     } else if i > 0 && i < hists.len() {
                         let is_counter = hists[i].h.counter_reset_hint != CounterResetHint::Gauge;
-                        match super::range_functions::interpolate_histogram(&hists[i - 1], &hists[i], t, is_counter) {
+                        match super::range_functions::interpolate_histogram(
+                            &hists[i - 1],
+                            &hists[i],
+                            t,
+                            is_counter,
+                        ) {
                             Some(h) => Some(Arc::new(h)),
                             None => {
-                                self.q.annotate(Annotation::mixed_exponential_custom_histograms(
-                                    name,
-                                    Default::default(),
-                                ));
+                                self.q
+                                    .annotate(Annotation::mixed_exponential_custom_histograms(
+                                        name,
+                                        Default::default(),
+                                    ));
                                 None
                             }
                         }
@@ -498,7 +506,10 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                 } else if !floats.is_empty() {
                     let i = floats.partition_point(|p| p.t < t);
                     if i < floats.len() && floats[i].t == t {
-                        out.floats.push(FPoint { t: ts, f: floats[i].f });
+                        out.floats.push(FPoint {
+                            t: ts,
+                            f: floats[i].f,
+                        });
                     } else if i > 0 && i < floats.len() {
                         let f = interpolate(floats[i - 1], floats[i], t, false);
                         out.floats.push(FPoint { t: ts, f });

@@ -8,14 +8,13 @@ use std::sync::Arc;
 
 use hearth_model::{FloatHistogram, Labels};
 
-use super::aggregate::kahan_sum_inc;
 use super::annotations::Annotation;
 use super::error::EvalError;
 use super::evaluator::{Evaluator, NodeHelper, drop_metadata_labels};
 use super::instant_functions::float_from_histogram;
 use super::plan::CallNode;
-use super::quantile_standin::{self as quantile, ClassicBucket};
 use super::value::{Sample, Vector};
+use crate::quantile::{self, ClassicBucket, QuantileNaNInfo};
 
 /// The native histogram statistics.
 pub(crate) fn simple(name: &str, vals: &[Vector], h: &mut NodeHelper) -> Vector {
@@ -25,36 +24,13 @@ pub(crate) fn simple(name: &str, vals: &[Vector], h: &mut NodeHelper) -> Vector 
         let f = match name {
             "histogram_count" => hist.count,
             "histogram_sum" => hist.sum,
-            "histogram_avg" => hist.sum / hist.count,
-            "histogram_stddev" => histogram_variance(hist).sqrt(),
-            _ => histogram_variance(hist),
+            "histogram_avg" => quantile::histogram_avg(hist),
+            "histogram_stddev" => quantile::histogram_stddev(hist),
+            _ => quantile::histogram_stdvar(hist),
         };
         out.push(float_from_histogram(s, f, h));
     }
     out
-}
-
-/// The variance of a native histogram's observations, each bucket at its (geometric
-/// for exponential buckets) midpoint.
-fn histogram_variance(h: &FloatHistogram) -> f64 {
-    let mean = h.sum / h.count;
-    let (mut variance, mut c) = (0.0, 0.0);
-    for b in quantile::all_buckets(h) {
-        if b.count == 0.0 {
-            continue;
-        }
-        let val = if h.uses_custom_buckets() {
-            (b.upper + b.lower) / 2.0
-        } else if b.lower <= 0.0 && b.upper >= 0.0 {
-            0.0
-        } else {
-            let v = (b.upper * b.lower).sqrt();
-            if b.upper < 0.0 { -v } else { v }
-        };
-        let delta = val - mean;
-        (variance, c) = kahan_sum_inc(b.count * delta * delta, variance, c);
-    }
-    (variance + c) / h.count
 }
 
 /// The input of a histogram function split into native histograms and classic
@@ -166,11 +142,22 @@ fn quantiles(
     };
     for &q in qs {
         for (metric, hist) in &split.natives {
-            let v = quantile::histogram_quantile(q, hist);
+            let r = quantile::histogram_quantile(q, hist);
+            if let Some(info) = r.info {
+                let name = metric.get("__name__").unwrap_or("");
+                ev.q.annotate(match info {
+                    QuantileNaNInfo::ResultIsNaN => {
+                        Annotation::native_histogram_quantile_nan_result(name, quantile_pos)
+                    }
+                    QuantileNaNInfo::ResultSkewedHigher => {
+                        Annotation::native_histogram_quantile_nan_skew(name, quantile_pos)
+                    }
+                });
+            }
             out.push(Sample {
                 metric: with_label(output_metric(metric, h), q),
                 t: 0,
-                f: v,
+                f: r.value,
                 h: None,
                 drop_name: true,
             });
@@ -180,8 +167,9 @@ fn quantiles(
                 continue;
             }
             let mut b = buckets.clone();
-            let (v, fix) = quantile::bucket_quantile(q, &mut b);
-            if fix.forced_monotonicity {
+            let r = quantile::bucket_quantile(q, &mut b);
+            let v = r.value;
+            if r.fix.forced_monotonic {
                 let name = if ev.delayed() {
                     metric.get("__name__").unwrap_or("")
                 } else {
@@ -200,7 +188,6 @@ fn quantiles(
             });
         }
     }
-    let _ = quantile_pos;
     out
 }
 
@@ -258,10 +245,16 @@ pub(crate) fn histogram_fraction(
     let mut split = split_histograms(ev, input, vpos);
     let mut out = std::mem::take(&mut h.out);
     for (metric, hist) in &split.natives {
+        let r = quantile::histogram_fraction(lower, upper, hist);
+        if r.nan_observations {
+            let name = metric.get("__name__").unwrap_or("");
+            let pos = c.args.first().map(|a| a.pos).unwrap_or_default();
+            ev.q.annotate(Annotation::native_histogram_fraction_nans(name, pos));
+        }
         out.push(Sample {
             metric: output_metric(metric, h),
             t: 0,
-            f: quantile::histogram_fraction(lower, upper, hist),
+            f: r.value,
             h: None,
             drop_name: true,
         });

@@ -20,16 +20,13 @@ mod calls;
 mod error;
 mod evaluator;
 mod histogram_functions;
-mod histogram_ops;
 mod info;
 mod instant_functions;
 mod memory_series;
 mod plan;
-mod quantile_standin;
 mod range_functions;
 mod series_reader;
 mod sorting;
-mod trim;
 mod value;
 
 use std::sync::atomic::AtomicBool;

@@ -114,7 +114,9 @@ impl CallNode {
     /// UTF-8).
     pub fn label_name_arg(&self, i: usize) -> Option<&str> {
         match &self.args.get(i)?.kind {
-            NodeKind::String { text, raw } if !raw.is_empty() && std::str::from_utf8(raw).is_ok() => {
+            NodeKind::String { text, raw }
+                if !raw.is_empty() && std::str::from_utf8(raw).is_ok() =>
+            {
                 Some(text)
             }
             _ => None,

@@ -6,15 +6,14 @@
 
 use std::sync::Arc;
 
-use hearth_model::{CounterResetHint, FloatHistogram, Labels};
+use hearth_model::histogram_math::kahan_inc;
+use hearth_model::{CounterResetHint, FloatHistogram, HistogramOpError, Labels};
 
 use crate::ast::PosRange;
 
-use super::aggregate::{float_quantile, kahan_sum_inc};
 use super::annotations::{Annotation, HistogramOperation};
 use super::error::{EvalError, exec};
 use super::evaluator::{QueryState, extended_bounds};
-use super::histogram_ops::{self, HistogramOpError};
 use super::value::{FPoint, HPoint};
 
 /// One window of one series, and what a function needs to know about it.
@@ -182,33 +181,45 @@ fn extended_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool) ->
 /// Linear interpolation between two histograms at `t`; for counters a reset between
 /// them means the counter restarted from zero. `None` when the histograms do not
 /// combine (exponential and custom buckets).
-pub(crate) fn interpolate_histogram(p1: &HPoint, p2: &HPoint, t: i64, is_counter: bool) -> Option<FloatHistogram> {
+pub(crate) fn interpolate_histogram(
+    p1: &HPoint,
+    p2: &HPoint,
+    t: i64,
+    is_counter: bool,
+) -> Option<FloatHistogram> {
     if p1.h.uses_custom_buckets() != p2.h.uses_custom_buckets() {
         return None;
     }
     let fraction = (t - p1.t) as f64 / (p2.t - p1.t) as f64;
-    if is_counter && histogram_ops::detect_reset(&p2.h, &p1.h) {
+    if is_counter && p2.h.detect_reset(&p1.h) {
         let mut h = (*p2.h).clone();
-        histogram_ops::scale(&mut h, fraction);
+        h.mul(fraction);
         return Some(h);
     }
     let mut diff = (*p2.h).clone();
-    histogram_ops::sub(&mut diff, &p1.h).ok()?;
-    histogram_ops::scale(&mut diff, fraction);
+    diff.sub(&p1.h).ok()?;
+    diff.mul(fraction);
     let mut h = (*p1.h).clone();
-    histogram_ops::add(&mut h, &diff).ok()?;
+    h.add(&diff).ok()?;
     h.counter_reset_hint = p2.h.counter_reset_hint;
     Some(h)
 }
 
 /// The anchored and smoothed variants of `rate`, `increase` and `delta` over native
 /// histograms: as for floats, with counter resets detected between histograms.
-fn extended_histogram_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool) -> FnResult {
+fn extended_histogram_rate(
+    w: &Window,
+    q: &QueryState,
+    is_counter: bool,
+    is_rate: bool,
+) -> FnResult {
     let h = w.hists;
     let name = w.metric_name();
     let (start, end) = (w.range_start(), w.range_end);
     let mut last = h.len() - 1;
-    let mut first = h[..last].partition_point(|p| p.t <= start).saturating_sub(1);
+    let mut first = h[..last]
+        .partition_point(|p| p.t <= start)
+        .saturating_sub(1);
     if w.smoothed {
         last = h[..last].partition_point(|p| p.t < end);
     }
@@ -217,12 +228,18 @@ fn extended_histogram_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate
         return Ok(None);
     }
     let custom = h[first].h.uses_custom_buckets();
-    if h[first..=last].iter().any(|p| p.h.uses_custom_buckets() != custom) {
+    if h[first..=last]
+        .iter()
+        .any(|p| p.h.uses_custom_buckets() != custom)
+    {
         q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
         return Ok(None);
     }
     if is_counter {
-        if h[first..=last].iter().any(|p| p.h.counter_reset_hint == CounterResetHint::Gauge) {
+        if h[first..=last]
+            .iter()
+            .any(|p| p.h.counter_reset_hint == CounterResetHint::Gauge)
+        {
             q.annotate(Annotation::native_histogram_not_counter(name, w.pos));
         }
     } else if h[first].h.counter_reset_hint != CounterResetHint::Gauge
@@ -245,7 +262,7 @@ fn extended_histogram_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate
         return Ok(None);
     };
     let mut result = right.clone();
-    if histogram_ops::sub(&mut result, &left).is_err() {
+    if result.sub(&left).is_err() {
         q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
         return Ok(None);
     }
@@ -264,22 +281,22 @@ fn extended_histogram_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate
         };
         let mut prev: &FloatHistogram = &left;
         for p in inner {
-            if histogram_ops::detect_reset(&p.h, prev) && histogram_ops::add(&mut result, prev).is_err() {
+            if p.h.detect_reset(prev) && result.add(prev).is_err() {
                 q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
                 return Ok(None);
             }
             prev = &p.h;
         }
-        if histogram_ops::detect_reset(&right, prev) && histogram_ops::add(&mut result, prev).is_err() {
+        if right.detect_reset(prev) && result.add(prev).is_err() {
             q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
             return Ok(None);
         }
     }
     if is_rate {
-        histogram_ops::divide(&mut result, w.range as f64 / 1000.0);
+        result.div(w.range as f64 / 1000.0);
     }
     result.counter_reset_hint = CounterResetHint::Gauge;
-    histogram_ops::compact(&mut result);
+    result.compact(0);
     Ok(Some(Output::Histogram(result)))
 }
 
@@ -361,7 +378,7 @@ fn extrapolated_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool
     }
     match result_hist {
         Some(mut h) => {
-            histogram_ops::scale(&mut h, factor);
+            h.mul(factor);
             Ok(Some(Output::Histogram(h)))
         }
         None => float(result_float * factor),
@@ -393,7 +410,7 @@ fn histogram_rate(
         let second = &points[1].h;
         let st_reset =
             sts.len() > 1 && is_start_timestamp_reset(sts[0], points[0].t, sts[1], points[1].t);
-        if st_reset || histogram_ops::detect_reset(second, &prev) {
+        if st_reset || second.detect_reset(&prev) {
             prev = FloatHistogram {
                 schema: second.schema,
                 custom_values: second.custom_values.clone(),
@@ -426,8 +443,14 @@ fn histogram_rate(
             return None;
         }
     }
-    let mut h = histogram_ops::copy_to_schema(&last.h, min_schema);
-    match histogram_ops::sub(&mut h, &prev) {
+    let Ok(mut h) = last.h.copy_to_schema(min_schema) else {
+        q.annotate(Annotation::mixed_exponential_custom_histograms(
+            metric_name,
+            pos,
+        ));
+        return None;
+    };
+    match h.sub(&prev) {
         Err(HistogramOpError::IncompatibleSchema) => {
             q.annotate(Annotation::mixed_exponential_custom_histograms(
                 metric_name,
@@ -435,7 +458,7 @@ fn histogram_rate(
             ));
             return None;
         }
-        Err(HistogramOpError::IncompatibleBounds) => {}
+        Err(_) => {}
         Ok(notes) => {
             if notes.nhcb_bounds_reconciled {
                 q.annotate(Annotation::mismatched_custom_buckets(
@@ -451,8 +474,8 @@ fn histogram_rate(
             let curr = &points[i].h;
             let st_reset = i < sts.len()
                 && is_start_timestamp_reset(sts[i - 1], points[i - 1].t, sts[i], points[i].t);
-            if st_reset || histogram_ops::detect_reset(curr, prev_h) {
-                match histogram_ops::add(&mut h, prev_h) {
+            if st_reset || curr.detect_reset(prev_h) {
+                match h.add(prev_h) {
                     Err(HistogramOpError::IncompatibleSchema) => {
                         q.annotate(Annotation::mixed_exponential_custom_histograms(
                             metric_name,
@@ -460,7 +483,7 @@ fn histogram_rate(
                         ));
                         return None;
                     }
-                    Err(HistogramOpError::IncompatibleBounds) => {}
+                    Err(_) => {}
                     Ok(notes) => {
                         if notes.nhcb_bounds_reconciled {
                             q.annotate(Annotation::mismatched_custom_buckets(
@@ -479,7 +502,7 @@ fn histogram_rate(
         q.annotate(Annotation::native_histogram_not_gauge(metric_name, pos));
     }
     h.counter_reset_hint = CounterResetHint::Gauge;
-    histogram_ops::compact(&mut h);
+    h.compact(0);
     Some(h)
 }
 
@@ -561,10 +584,9 @@ fn instant_value(w: &Window, q: &QueryState, is_rate: bool) -> FnResult {
                 q.annotate(Annotation::native_histogram_not_gauge(metric_name, w.pos));
             }
             if !is_rate
-                || (!is_start_timestamp_reset(s0.st, s0.t, s1.st, s1.t)
-                    && !histogram_ops::detect_reset(h1, h0))
+                || (!is_start_timestamp_reset(s0.st, s0.t, s1.st, s1.t) && !h1.detect_reset(h0))
             {
-                match histogram_ops::sub(&mut res, h0) {
+                match res.sub(h0) {
                     Err(HistogramOpError::IncompatibleSchema) => {
                         q.annotate(Annotation::mixed_exponential_custom_histograms(
                             metric_name,
@@ -572,7 +594,7 @@ fn instant_value(w: &Window, q: &QueryState, is_rate: bool) -> FnResult {
                         ));
                         return Ok(None);
                     }
-                    Err(HistogramOpError::IncompatibleBounds) => {}
+                    Err(_) => {}
                     Ok(notes) => {
                         if notes.nhcb_bounds_reconciled {
                             q.annotate(Annotation::mismatched_custom_buckets(
@@ -584,7 +606,7 @@ fn instant_value(w: &Window, q: &QueryState, is_rate: bool) -> FnResult {
                 }
             }
             res.counter_reset_hint = CounterResetHint::Gauge;
-            histogram_ops::compact(&mut res);
+            res.compact(0);
             Output::Histogram(res)
         }
         _ => {
@@ -596,7 +618,9 @@ fn instant_value(w: &Window, q: &QueryState, is_rate: bool) -> FnResult {
         let secs = sampled_interval as f64 / 1000.0;
         match &mut out {
             Output::Float(f) => *f /= secs,
-            Output::Histogram(h) => histogram_ops::divide(h, secs),
+            Output::Histogram(h) => {
+                h.div(secs);
+            }
         }
     }
     Ok(Some(out))
@@ -639,7 +663,7 @@ fn avg_over_time(w: &Window, q: &QueryState) -> FnResult {
     for (i, p) in w.floats[1..].iter().enumerate() {
         count = (i + 2) as f64;
         if !incremental {
-            let (ns, nc) = kahan_sum_inc(p.f, sum, c);
+            let (ns, nc) = kahan_inc(p.f, sum, c);
             if !ns.is_infinite() {
                 sum = ns;
                 c = nc;
@@ -650,7 +674,7 @@ fn avg_over_time(w: &Window, q: &QueryState) -> FnResult {
             c /= count - 1.0;
         }
         let qf = (count - 1.0) / count;
-        (mean, c) = kahan_sum_inc(p.f / count, qf * mean, qf * c);
+        (mean, c) = kahan_inc(p.f / count, qf * mean, qf * c);
     }
     if incremental {
         return float(mean + c);
@@ -702,7 +726,7 @@ fn histogram_avg_over_time(w: &Window, q: &QueryState) -> FnResult {
     for p in &w.hists[1..] {
         tracker.track(&p.h);
         count += 1.0;
-        match histogram_ops::add(&mut sum, &p.h) {
+        match sum.add(&p.h) {
             Err(HistogramOpError::IncompatibleSchema) => {
                 q.annotate(Annotation::mixed_exponential_custom_histograms(
                     w.metric_name(),
@@ -710,12 +734,12 @@ fn histogram_avg_over_time(w: &Window, q: &QueryState) -> FnResult {
                 ));
                 return Ok(None);
             }
-            Err(HistogramOpError::IncompatibleBounds) => {}
+            Err(_) => {}
             Ok(n) => tracker.reconciled |= n.nhcb_bounds_reconciled,
         }
     }
     tracker.report(q, w.pos);
-    histogram_ops::divide(&mut sum, count);
+    sum.div(count);
     Ok(Some(Output::Histogram(sum)))
 }
 
@@ -733,7 +757,7 @@ fn sum_over_time(w: &Window, q: &QueryState) -> FnResult {
         tracker.track(&sum);
         for p in &w.hists[1..] {
             tracker.track(&p.h);
-            match histogram_ops::add(&mut sum, &p.h) {
+            match sum.add(&p.h) {
                 Err(HistogramOpError::IncompatibleSchema) => {
                     q.annotate(Annotation::mixed_exponential_custom_histograms(
                         w.metric_name(),
@@ -741,7 +765,7 @@ fn sum_over_time(w: &Window, q: &QueryState) -> FnResult {
                     ));
                     return Ok(None);
                 }
-                Err(HistogramOpError::IncompatibleBounds) => {}
+                Err(_) => {}
                 Ok(n) => tracker.reconciled |= n.nhcb_bounds_reconciled,
             }
         }
@@ -750,7 +774,7 @@ fn sum_over_time(w: &Window, q: &QueryState) -> FnResult {
     }
     let (mut sum, mut c) = (0.0, 0.0);
     for p in w.floats {
-        (sum, c) = kahan_sum_inc(p.f, sum, c);
+        (sum, c) = kahan_inc(p.f, sum, c);
     }
     if sum.is_infinite() {
         return float(sum);
@@ -811,7 +835,7 @@ fn quantile_over_time(w: &Window, q: &QueryState) -> FnResult {
         ));
     }
     let mut values: Vec<f64> = w.floats.iter().map(|p| p.f).collect();
-    float(float_quantile(qv, &mut values))
+    float(crate::quantile::quantile(qv, &mut values))
 }
 
 fn variance_over_time(w: &Window, q: &QueryState, stddev: bool) -> FnResult {
@@ -824,8 +848,8 @@ fn variance_over_time(w: &Window, q: &QueryState, stddev: bool) -> FnResult {
     for p in w.floats {
         count += 1.0;
         let delta = p.f - (mean + c_mean);
-        (mean, c_mean) = kahan_sum_inc(delta / count, mean, c_mean);
-        (aux, c_aux) = kahan_sum_inc(delta * (p.f - (mean + c_mean)), aux, c_aux);
+        (mean, c_mean) = kahan_inc(delta / count, mean, c_mean);
+        (aux, c_aux) = kahan_inc(delta * (p.f - (mean + c_mean)), aux, c_aux);
     }
     let variance = (aux + c_aux) / count;
     float(if stddev { variance.sqrt() } else { variance })
@@ -840,9 +864,9 @@ fn mad_over_time(w: &Window, q: &QueryState) -> FnResult {
         return float(f64::NAN);
     }
     let mut values: Vec<f64> = w.floats.iter().map(|p| p.f).collect();
-    let median = float_quantile(0.5, &mut values);
+    let median = crate::quantile::quantile(0.5, &mut values);
     let mut devs: Vec<f64> = w.floats.iter().map(|p| (p.f - median).abs()).collect();
-    float(float_quantile(0.5, &mut devs))
+    float(crate::quantile::quantile(0.5, &mut devs))
 }
 
 /// Where to start reading the window: with `anchored`, at the last sample (float or
@@ -859,8 +883,18 @@ fn first_sample_indexes(w: &Window) -> Option<(usize, usize)> {
     if last <= range_start {
         return None;
     }
-    let anchor_f = w.floats.iter().rev().find(|p| p.t <= range_start).map(|p| p.t);
-    let anchor_h = w.hists.iter().rev().find(|p| p.t <= range_start).map(|p| p.t);
+    let anchor_f = w
+        .floats
+        .iter()
+        .rev()
+        .find(|p| p.t <= range_start)
+        .map(|p| p.t);
+    let anchor_h = w
+        .hists
+        .iter()
+        .rev()
+        .find(|p| p.t <= range_start)
+        .map(|p| p.t);
     let Some(anchor) = anchor_f.max(anchor_h) else {
         return Some((0, 0));
     };
@@ -906,10 +940,9 @@ fn changes_or_resets(w: &Window, changes: bool) -> FnResult {
                 }
                 (Some(a), Some(b)) => {
                     if changes {
-                        !histogram_ops::equals(b, a)
+                        !b.equals(a)
                     } else {
-                        histogram_ops::detect_reset(b, a)
-                            || is_start_timestamp_reset(prev_st, prev_t, st, t)
+                        b.detect_reset(a) || is_start_timestamp_reset(prev_st, prev_t, st, t)
                     }
                 }
                 _ => true,
@@ -941,10 +974,10 @@ fn linear_regression(samples: &[FPoint], intercept_time: i64) -> (f64, f64) {
         }
         n += 1.0;
         let x = (s.t - intercept_time) as f64 / 1e3;
-        (sum_x, c_x) = kahan_sum_inc(x, sum_x, c_x);
-        (sum_y, c_y) = kahan_sum_inc(s.f, sum_y, c_y);
-        (sum_xy, c_xy) = kahan_sum_inc(x * s.f, sum_xy, c_xy);
-        (sum_x2, c_x2) = kahan_sum_inc(x * x, sum_x2, c_x2);
+        (sum_x, c_x) = kahan_inc(x, sum_x, c_x);
+        (sum_y, c_y) = kahan_inc(s.f, sum_y, c_y);
+        (sum_xy, c_xy) = kahan_inc(x * s.f, sum_xy, c_xy);
+        (sum_x2, c_x2) = kahan_inc(x * x, sum_x2, c_x2);
     }
     if const_y {
         if init_y.is_infinite() {
