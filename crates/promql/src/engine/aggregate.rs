@@ -11,13 +11,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hearth_model::histogram_math::kahan_inc;
-use hearth_model::{CounterResetHint, FloatHistogram, HistogramOpError, Labels};
+use hearth_model::{AddOutcome, CounterResetHint, FloatHistogram, HistogramOpError, Labels};
 
 use crate::ast::AggregateOp;
 
 use super::annotations::{Annotation, HistogramOperation};
 use super::error::{EvalError, exec};
 use super::evaluator::{Evaluator, push_point};
+use super::histogram_sums::{HistogramMean, HistogramSum};
 use super::plan::{AggregateNode, Node, NodeKind};
 use super::sorting::{HeapOrder, go_sort_by, heap_fix, heap_push};
 use super::value::{Matrix, Sample, Series, matrix_samples};
@@ -75,11 +76,33 @@ fn go_min(a: f64, b: f64) -> f64 {
     }
 }
 
+/// The running histogram of a `sum` or `avg` group.
+enum HistogramAccumulator {
+    Sum(HistogramSum),
+    Mean(HistogramMean),
+}
+
+impl HistogramAccumulator {
+    fn add(&mut self, h: &FloatHistogram) -> Result<AddOutcome, HistogramOpError> {
+        match self {
+            HistogramAccumulator::Sum(s) => s.add(h),
+            HistogramAccumulator::Mean(m) => m.add(h),
+        }
+    }
+
+    fn finish(self) -> Result<FloatHistogram, HistogramOpError> {
+        match self {
+            HistogramAccumulator::Sum(s) => s.finish(),
+            HistogramAccumulator::Mean(m) => m.finish(),
+        }
+    }
+}
+
 /// Accumulator of one group at one step (upstream's `groupedAggregation`).
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Group {
     float_value: f64,
-    histogram_value: Option<FloatHistogram>,
+    histogram_value: Option<HistogramAccumulator>,
     float_mean: f64,
     float_kahan_c: f64,
     group_count: f64,
@@ -233,7 +256,7 @@ impl Evaluator<'_, '_> {
             };
             series_to_group.push(idx);
         }
-        let mut groups = vec![Group::default(); group_index.len()];
+        let mut groups: Vec<Group> = (0..group_index.len()).map(|_| Group::default()).collect();
         let param_pos = a.param.as_ref().map(|p| p.pos).unwrap_or_default();
 
         match a.op {
@@ -396,7 +419,11 @@ impl Evaluator<'_, '_> {
                     AggregateOp::Avg | AggregateOp::Sum => match h {
                         None => group.has_float = true,
                         Some(h) => {
-                            group.histogram_value = Some((**h).clone());
+                            group.histogram_value = Some(if op == AggregateOp::Sum {
+                                HistogramAccumulator::Sum(HistogramSum::new(h))
+                            } else {
+                                HistogramAccumulator::Mean(HistogramMean::new(h))
+                            });
                             group.has_histogram = true;
                             group.track_hint(h);
                         }
@@ -448,81 +475,43 @@ impl Evaluator<'_, '_> {
             }
             let metric_name = || s.metric.get("__name__").unwrap_or("").to_string();
             match op {
-                AggregateOp::Sum => match h {
-                    Some(h) => {
-                        group.has_histogram = true;
-                        if group.histogram_value.is_some() {
-                            group.track_hint(h);
-                            if let Some(acc) = group.histogram_value.as_mut() {
-                                match acc.add(h) {
-                                    Err(e) => {
-                                        self.aggregation_error(e, &metric_name(), expr_pos);
-                                        group.incompatible_histograms = true;
-                                    }
-                                    Ok(notes) => {
-                                        if notes.nhcb_bounds_reconciled {
-                                            self.q.annotate(Annotation::mismatched_custom_buckets(
-                                                HistogramOperation::Aggregation,
-                                                expr_pos,
-                                            ));
-                                        }
+                AggregateOp::Sum | AggregateOp::Avg => {
+                    if op == AggregateOp::Avg {
+                        group.group_count += 1.0;
+                    }
+                    match h {
+                        Some(h) => {
+                            group.has_histogram = true;
+                            // After floats the result is invalid anyway.
+                            let Some(acc) = group.histogram_value.as_mut() else {
+                                continue;
+                            };
+                            match h.counter_reset_hint {
+                                CounterResetHint::CounterReset => group.counter_reset_seen = true,
+                                CounterResetHint::NotCounterReset => {
+                                    group.not_counter_reset_seen = true
+                                }
+                                _ => {}
+                            }
+                            match acc.add(h) {
+                                Err(e) => {
+                                    self.aggregation_error(e, &metric_name(), expr_pos);
+                                    group.incompatible_histograms = true;
+                                }
+                                Ok(notes) => {
+                                    if notes.nhcb_bounds_reconciled {
+                                        self.q.annotate(Annotation::mismatched_custom_buckets(
+                                            HistogramOperation::Aggregation,
+                                            expr_pos,
+                                        ));
                                     }
                                 }
                             }
                         }
-                    }
-                    None => {
-                        group.has_float = true;
-                        (group.float_value, group.float_kahan_c) =
-                            kahan_inc(f, group.float_value, group.float_kahan_c);
-                    }
-                },
-                AggregateOp::Avg => {
-                    group.group_count += 1.0;
-                    match h {
-                        Some(h) => {
-                            group.has_histogram = true;
-                            if group.histogram_value.is_some() {
-                                group.track_hint(h);
-                                let count = group.group_count;
-                                let mut left = (**h).clone();
-                                left.div(count);
-                                let Some(acc) = group.histogram_value.as_mut() else {
-                                    continue;
-                                };
-                                let mut right = acc.clone();
-                                right.div(count);
-                                match left.sub(&right) {
-                                    Err(e) => {
-                                        self.aggregation_error(e, &metric_name(), expr_pos);
-                                        group.incompatible_histograms = true;
-                                        continue;
-                                    }
-                                    Ok(notes) => {
-                                        if notes.nhcb_bounds_reconciled {
-                                            self.q.annotate(Annotation::mismatched_custom_buckets(
-                                                HistogramOperation::Aggregation,
-                                                expr_pos,
-                                            ));
-                                        }
-                                    }
-                                }
-                                match acc.add(&left) {
-                                    Err(e) => {
-                                        self.aggregation_error(e, &metric_name(), expr_pos);
-                                        group.incompatible_histograms = true;
-                                        continue;
-                                    }
-                                    Ok(notes) => {
-                                        if notes.nhcb_bounds_reconciled {
-                                            self.q.annotate(Annotation::mismatched_custom_buckets(
-                                                HistogramOperation::Aggregation,
-                                                expr_pos,
-                                            ));
-                                        }
-                                    }
-                                }
-                            }
+                        None if op == AggregateOp::Sum => {
+                            group.has_float = true;
+                            (group.float_value, group.float_kahan_c) =
+                                kahan_inc(f, group.float_value, group.float_kahan_c);
                         }
                         None => {
                             group.has_float = true;
@@ -617,9 +606,19 @@ impl Evaluator<'_, '_> {
                         continue;
                     }
                     if g.has_histogram {
-                        let mut h = g.histogram_value.take().unwrap_or_default();
-                        h.compact(0);
-                        hist = Some(h);
+                        let Some(acc) = g.histogram_value.take() else {
+                            continue;
+                        };
+                        match acc.finish() {
+                            Ok(mut h) => {
+                                h.compact(0);
+                                hist = Some(h);
+                            }
+                            Err(e) => {
+                                self.aggregation_error(e, "", expr_pos);
+                                continue;
+                            }
+                        }
                     } else if op == AggregateOp::Sum {
                         g.float_value += g.float_kahan_c;
                     } else if g.incremental_mean {

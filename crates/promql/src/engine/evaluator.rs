@@ -21,7 +21,7 @@ use crate::ast::{ValueType, VectorMatching};
 use super::EngineOptions;
 use super::annotations::{Annotation, Annotations};
 use super::error::{ENV, EXPR_EVAL, EvalError, duplicate_labelset, exec};
-use super::memory_series::MemorySeries;
+use super::memory_series::{HistogramStatsSeries, MemorySeries};
 use super::plan::{MatrixSelectorNode, Node, NodeKind, QueryParams, SelectorNode, SubqueryNode};
 use super::series_reader::{InstantCursor, RangeWindow, RawValue};
 use super::value::{
@@ -173,7 +173,15 @@ impl<'a> QueryState<'a> {
                 pos: Default::default(),
             });
         }
-        let series = Rc::new(set.series);
+        let series: Vec<Box<dyn StorageSeries>> = if sel.histogram_stats_only {
+            set.series
+                .into_iter()
+                .map(|s| Box::new(HistogramStatsSeries(s)) as Box<dyn StorageSeries>)
+                .collect()
+        } else {
+            set.series
+        };
+        let series = Rc::new(series);
         if let Some(slot) = self.series.borrow_mut().get_mut(sel.id) {
             *slot = Some(series.clone());
         }

@@ -20,6 +20,7 @@ mod calls;
 mod error;
 mod evaluator;
 mod histogram_functions;
+mod histogram_sums;
 mod info;
 mod instant_functions;
 mod memory_series;

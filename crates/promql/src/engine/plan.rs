@@ -68,6 +68,9 @@ pub(crate) struct SelectorNode {
     pub at: Option<i64>,
     pub anchored: bool,
     pub smoothed: bool,
+    /// Only `histogram_count`/`_sum`/`_avg` look at its histograms: read just their
+    /// count and sum (upstream's `SkipHistogramBuckets`).
+    pub histogram_stats_only: bool,
     /// What the selector reads: its time range and context for the storage.
     pub hints: SelectHints,
 }
@@ -194,6 +197,11 @@ struct PathContext {
     func: Option<String>,
     /// Grouping of the aggregation directly above.
     grouping: Option<(bool, Vec<String>)>,
+    /// A `histogram_count`, `histogram_sum` or `histogram_avg` is above.
+    under_histogram_stats: bool,
+    /// A subquery, `histogram_quantile` or `histogram_fraction` is above: histograms
+    /// are needed whole.
+    needs_whole_histograms: bool,
 }
 
 /// Builds plans.
@@ -358,6 +366,7 @@ impl<'a> Planner<'a> {
                 }
                 inner_path.subquery_step = Some(step);
                 inner_path.grouping = None;
+                inner_path.needs_whole_histograms = true;
                 let (inner, inv, _) = self.build(&sq.expr, &inner_path)?;
                 // The inside of a subquery is evaluated once w.r.t. its own start when
                 // it does not change with time.
@@ -382,6 +391,15 @@ impl<'a> Planner<'a> {
                 let mut child_path = path.clone();
                 child_path.func = Some(c.func.name.to_string());
                 child_path.grouping = None;
+                match c.func.name {
+                    "histogram_count" | "histogram_sum" | "histogram_avg" => {
+                        child_path.under_histogram_stats = true
+                    }
+                    "histogram_quantile" | "histogram_fraction" => {
+                        child_path.needs_whole_histograms = true
+                    }
+                    _ => {}
+                }
                 let mut invariant = !AT_MODIFIER_UNSAFE_FUNCTIONS.contains(&c.func.name);
                 let mut args = Vec::with_capacity(c.args.len());
                 let mut wraps = Vec::with_capacity(c.args.len());
@@ -445,6 +463,10 @@ impl<'a> Planner<'a> {
                 let mut child_path = path.clone();
                 child_path.func = None;
                 child_path.grouping = None;
+                // Trimming works on the buckets.
+                if matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower) {
+                    child_path.needs_whole_histograms = true;
+                }
                 let (lhs, inv_l, wrap_l) = self.build(&b.lhs, &child_path)?;
                 let (rhs, inv_r, wrap_r) = self.build(&b.rhs, &child_path)?;
                 let pos = e.pos();
@@ -552,6 +574,7 @@ impl<'a> Planner<'a> {
             at,
             anchored: vs.anchored,
             smoothed: vs.smoothed,
+            histogram_stats_only: path.under_histogram_stats && !path.needs_whole_histograms,
             hints,
         })
     }

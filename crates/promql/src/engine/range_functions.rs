@@ -14,6 +14,7 @@ use crate::ast::PosRange;
 use super::annotations::{Annotation, HistogramOperation};
 use super::error::{EvalError, exec};
 use super::evaluator::{QueryState, extended_bounds};
+use super::histogram_sums::{HistogramMean, HistogramSum};
 use super::value::{FPoint, HPoint};
 
 /// One window of one series, and what a function needs to know about it.
@@ -247,12 +248,18 @@ fn extended_histogram_rate(
     {
         q.annotate(Annotation::native_histogram_not_gauge(name, w.pos));
     }
-    let left = if w.smoothed && h[first].t < start && first + 1 < h.len() {
+    // Interpolated boundaries, and whether the interpolation crossed a counter reset
+    // (then the boundary already starts from zero after the reset).
+    let left_interpolated = w.smoothed && h[first].t < start && first + 1 < h.len();
+    let right_interpolated = w.smoothed && last > 0 && h[last].t > end;
+    let left_reset = left_interpolated && is_counter && h[first + 1].h.detect_reset(&h[first].h);
+    let right_reset = right_interpolated && is_counter && h[last].h.detect_reset(&h[last - 1].h);
+    let left = if left_interpolated {
         interpolate_histogram(&h[first], &h[first + 1], start, is_counter)
     } else {
         Some((*h[first].h).clone())
     };
-    let right = if w.smoothed && last > 0 && h[last].t > end {
+    let right = if right_interpolated {
         interpolate_histogram(&h[last - 1], &h[last], end, is_counter)
     } else {
         Some((*h[last].h).clone())
@@ -267,6 +274,7 @@ fn extended_histogram_rate(
         return Ok(None);
     }
     if is_counter {
+        let reset_after_left = first + 1;
         if h[first].t <= start {
             first += 1;
         }
@@ -274,22 +282,41 @@ fn extended_histogram_rate(
         if h[last].t >= end {
             inner_last -= 1;
         }
-        let inner: &[HPoint] = if inner_last >= first as i64 {
-            &h[first..=inner_last as usize]
+        let inner_range = if inner_last >= first as i64 {
+            first..inner_last as usize + 1
         } else {
-            &[]
+            0..0
         };
+        let mut corrections: Vec<&FloatHistogram> = Vec::new();
         let mut prev: &FloatHistogram = &left;
-        for p in inner {
-            if p.h.detect_reset(prev) && result.add(prev).is_err() {
-                q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
-                return Ok(None);
+        for i in inner_range.clone() {
+            let p = &h[i];
+            // The reset the left boundary was interpolated across is in `left` already.
+            if !(left_reset && i == reset_after_left) && p.h.detect_reset(prev) {
+                corrections.push(prev);
             }
             prev = &p.h;
         }
-        if right.detect_reset(prev) && result.add(prev).is_err() {
-            q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
-            return Ok(None);
+        if right_interpolated {
+            // A reset interpolated across on the right counts the value before it,
+            // unless the left boundary came from the same reset.
+            if right_reset {
+                if !(left_reset && reset_after_left == last) {
+                    corrections.push(prev);
+                }
+            } else if right.detect_reset(prev) {
+                corrections.push(prev);
+            }
+        } else if !inner_range.contains(&last) && right.detect_reset(prev) {
+            // The right boundary is the last sample itself: compared only when it was not
+            // among the inner samples already.
+            corrections.push(prev);
+        }
+        for c in corrections {
+            if result.add(c).is_err() {
+                q.annotate(Annotation::mixed_exponential_custom_histograms(name, w.pos));
+                return Ok(None);
+            }
         }
     }
     if is_rate {
@@ -720,27 +747,37 @@ fn histogram_avg_over_time(w: &Window, q: &QueryState) -> FnResult {
         return Ok(None);
     };
     let mut tracker = HintTracker::default();
-    let mut sum = (*first.h).clone();
-    tracker.track(&sum);
-    let mut count = 1.0;
+    tracker.track(&first.h);
+    let mut mean = HistogramMean::new(&first.h);
     for p in &w.hists[1..] {
         tracker.track(&p.h);
-        count += 1.0;
-        match sum.add(&p.h) {
-            Err(HistogramOpError::IncompatibleSchema) => {
-                q.annotate(Annotation::mixed_exponential_custom_histograms(
-                    w.metric_name(),
-                    w.pos,
-                ));
-                return Ok(None);
-            }
-            Err(_) => {}
+        match mean.add(&p.h) {
+            Err(e) => return histogram_sum_error(w, q, e, &tracker),
             Ok(n) => tracker.reconciled |= n.nhcb_bounds_reconciled,
         }
     }
     tracker.report(q, w.pos);
-    sum.div(count);
-    Ok(Some(Output::Histogram(sum)))
+    match mean.finish() {
+        Ok(h) => Ok(Some(Output::Histogram(h))),
+        Err(e) => histogram_sum_error(w, q, e, &tracker),
+    }
+}
+
+/// An incompatible histogram in `sum_over_time`/`avg_over_time`: no result.
+fn histogram_sum_error(
+    w: &Window,
+    q: &QueryState,
+    e: HistogramOpError,
+    tracker: &HintTracker,
+) -> FnResult {
+    tracker.report(q, w.pos);
+    if matches!(e, HistogramOpError::IncompatibleSchema) {
+        q.annotate(Annotation::mixed_exponential_custom_histograms(
+            w.metric_name(),
+            w.pos,
+        ));
+    }
+    Ok(None)
 }
 
 fn sum_over_time(w: &Window, q: &QueryState) -> FnResult {
@@ -753,24 +790,20 @@ fn sum_over_time(w: &Window, q: &QueryState) -> FnResult {
             return Ok(None);
         };
         let mut tracker = HintTracker::default();
-        let mut sum = (*first.h).clone();
-        tracker.track(&sum);
+        tracker.track(&first.h);
+        let mut sum = HistogramSum::new(&first.h);
         for p in &w.hists[1..] {
             tracker.track(&p.h);
             match sum.add(&p.h) {
-                Err(HistogramOpError::IncompatibleSchema) => {
-                    q.annotate(Annotation::mixed_exponential_custom_histograms(
-                        w.metric_name(),
-                        w.pos,
-                    ));
-                    return Ok(None);
-                }
-                Err(_) => {}
+                Err(e) => return histogram_sum_error(w, q, e, &tracker),
                 Ok(n) => tracker.reconciled |= n.nhcb_bounds_reconciled,
             }
         }
         tracker.report(q, w.pos);
-        return Ok(Some(Output::Histogram(sum)));
+        return match sum.finish() {
+            Ok(h) => Ok(Some(Output::Histogram(h))),
+            Err(e) => histogram_sum_error(w, q, e, &tracker),
+        };
     }
     let (mut sum, mut c) = (0.0, 0.0);
     for p in w.floats {
