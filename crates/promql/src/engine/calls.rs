@@ -90,14 +90,8 @@ impl Evaluator<'_, '_> {
                 };
                 self.q.add_samples(1)?;
                 self.q.count_read(h.ts, 1);
-                let t = if start {
-                    if sample.st == 0 {
-                        continue;
-                    }
-                    sample.st
-                } else {
-                    sample.t
-                };
+                // An unknown start timestamp reads as 0.
+                let t = if start { sample.st } else { sample.t };
                 let metric = if delayed {
                     s.labels().clone()
                 } else {

@@ -108,15 +108,23 @@ pub(crate) const ANCHORED_SAFE: &[&str] = &["changes", "delta", "increase", "rat
 /// Functions that accept `smoothed` range selectors.
 pub(crate) const SMOOTHED_SAFE: &[&str] = &["delta", "increase", "rate"];
 
+/// A start timestamp that says something: before its sample's time (0 otherwise:
+/// unknown, an empty interval or invalid).
+pub(crate) fn effective_start(st: i64, t: i64) -> i64 {
+    if st != 0 && st < t { st } else { 0 }
+}
+
 /// Whether a start timestamp shows a counter reset between two samples (upstream's
-/// `isStartTimestampReset`).
+/// `isStartTimestampReset`, with start timestamps at or after their sample ignored).
 pub(crate) fn is_start_timestamp_reset(
     prev_st: i64,
     prev_t: i64,
     curr_st: i64,
     curr_t: i64,
 ) -> bool {
-    if curr_st == 0 || curr_st > curr_t {
+    let prev_st = effective_start(prev_st, prev_t);
+    let curr_st = effective_start(curr_st, curr_t);
+    if curr_st == 0 {
         return false;
     }
     if curr_st < prev_t {
@@ -339,25 +347,43 @@ fn extrapolated_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool
         q.annotate(Annotation::mixed_floats_histograms(w.metric_name(), w.pos));
         return Ok(None);
     }
+    // With a start timestamp inside the range on the first sample, the counter is
+    // taken to be zero then, instead of extrapolating towards the range start.
+    let (first_t, first_st) = match (w.floats.first(), w.hists.first()) {
+        (Some(p), _) => (p.t, w.float_sts.first().copied().unwrap_or(0)),
+        (None, Some(p)) => (p.t, w.hist_sts.first().copied().unwrap_or(0)),
+        (None, None) => return Ok(None),
+    };
+    let zero_start = effective_start(first_st, first_t);
+    let from_zero = is_counter && zero_start != 0 && zero_start > range_start;
+    let n = w.floats.len().max(w.hists.len());
+    if n < 2 && !from_zero {
+        return Ok(None);
+    }
     let mut result_float = 0.0;
     let mut result_hist: Option<FloatHistogram> = None;
-    let (first_t, last_t, samples_minus_one);
-    if w.hists.len() > 1 {
-        samples_minus_one = w.hists.len() - 1;
-        first_t = w.hists[0].t;
-        last_t = w.hists[samples_minus_one].t;
-        match histogram_rate(w.hists, w.hist_sts, is_counter, w.metric_name(), w.pos, q) {
+    let last_t;
+    if !w.hists.is_empty() {
+        last_t = w.hists[n - 1].t;
+        match histogram_rate(
+            w.hists,
+            w.hist_sts,
+            is_counter,
+            from_zero,
+            w.metric_name(),
+            w.pos,
+            q,
+        ) {
             Some(h) => result_hist = Some(h),
             None => return Ok(None),
         }
-    } else if w.floats.len() > 1 {
-        samples_minus_one = w.floats.len() - 1;
-        first_t = w.floats[0].t;
-        last_t = w.floats[samples_minus_one].t;
-        result_float = w.floats[samples_minus_one].f - w.floats[0].f;
+    } else {
+        last_t = w.floats[n - 1].t;
+        let base = if from_zero { 0.0 } else { w.floats[0].f };
+        result_float = w.floats[n - 1].f - base;
         if is_counter {
             let sts = w.float_sts;
-            for i in 1..w.floats.len() {
+            for i in 1..n {
                 let prev = w.floats[i - 1];
                 let cur = w.floats[i];
                 if cur.f < prev.f
@@ -368,8 +394,31 @@ fn extrapolated_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool
                 }
             }
         }
-    } else {
-        return Ok(None);
+    }
+    let samples_minus_one = n - 1;
+
+    if from_zero {
+        let sampled_interval = (last_t - zero_start) as f64 / 1000.0;
+        let mut duration_to_end = (range_end - last_t) as f64 / 1000.0;
+        if samples_minus_one == 0 {
+            duration_to_end = 0.0;
+        } else {
+            let average_between = (last_t - first_t) as f64 / 1000.0 / samples_minus_one as f64;
+            if duration_to_end >= average_between * 1.1 {
+                duration_to_end = average_between / 2.0;
+            }
+        }
+        let mut factor = (sampled_interval + duration_to_end) / sampled_interval;
+        if is_rate {
+            factor /= w.range as f64 / 1000.0;
+        }
+        return match result_hist {
+            Some(mut h) => {
+                h.mul(factor);
+                Ok(Some(Output::Histogram(h)))
+            }
+            None => float(result_float * factor),
+        };
     }
 
     let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
@@ -418,6 +467,7 @@ fn histogram_rate(
     points: &[HPoint],
     sts: &[i64],
     is_counter: bool,
+    from_zero: bool,
     metric_name: &str,
     pos: PosRange,
     q: &QueryState,
@@ -432,8 +482,15 @@ fn histogram_rate(
     {
         q.annotate(Annotation::native_histogram_not_counter(metric_name, pos));
     }
-    // A reset between the first two samples: the first one does not matter.
-    if is_counter && points.len() > 1 {
+    let zero = |like: &FloatHistogram| FloatHistogram {
+        schema: like.schema,
+        custom_values: like.custom_values.clone(),
+        ..FloatHistogram::default()
+    };
+    if from_zero {
+        prev = zero(&first.h);
+    } else if is_counter && points.len() > 1 {
+        // A reset between the first two samples: the first one does not matter.
         let second = &points[1].h;
         let st_reset =
             sts.len() > 1 && is_start_timestamp_reset(sts[0], points[0].t, sts[1], points[1].t);
@@ -454,7 +511,7 @@ fn histogram_rate(
         return None;
     }
     let mut min_schema = last.h.schema.min(prev.schema);
-    for p in &points[1..points.len() - 1] {
+    for p in points.get(1..points.len() - 1).unwrap_or(&[]) {
         if !is_counter {
             continue;
         }
@@ -496,7 +553,8 @@ fn histogram_rate(
         }
     }
     if is_counter {
-        let mut prev_h: &FloatHistogram = &prev;
+        // Resets between the real samples; a start from zero counts from the first.
+        let mut prev_h: &FloatHistogram = if from_zero { &first.h } else { &prev };
         for i in 1..points.len() {
             let curr = &points[i].h;
             let st_reset = i < sts.len()
