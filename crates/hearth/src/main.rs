@@ -9,9 +9,11 @@ mod all_in_one;
 mod build_info;
 mod check_metrics;
 mod own_metrics;
+mod test_promql;
 
 use std::io::Read;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +59,18 @@ enum ToolCommand {
     Check {
         #[command(subcommand)]
         check: CheckCommand,
+    },
+    /// Run PromQL test scripts (upstream's `.test` format) against hearth's engine.
+    ///
+    /// Executes `load`, `clear` and `eval` commands as upstream's promqltest harness
+    /// does, with every PromQL feature enabled, prints each failing eval with its file
+    /// and line, and ends with `N passed, M failed`. Exit code 1 if any eval failed.
+    ///
+    ///   hearth tool test-promql promql/promqltest/testdata/*.test
+    TestPromql {
+        /// The script files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -139,6 +153,9 @@ fn main() -> ExitCode {
 
 fn run_tool(tool: ToolCommand) -> ExitCode {
     match tool {
+        ToolCommand::TestPromql { files } => {
+            ExitCode::from(test_promql::run(&files, &mut std::io::stdout()) as u8)
+        }
         ToolCommand::Check {
             check:
                 CheckCommand::Metrics {
