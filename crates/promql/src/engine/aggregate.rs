@@ -7,7 +7,6 @@
 //! hash collisions cannot merge groups); then every step folds the series' values into
 //! per-group accumulators.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use hearth_model::histogram_math::kahan_inc;
@@ -17,8 +16,9 @@ use crate::ast::AggregateOp;
 
 use super::annotations::{Annotation, HistogramOperation};
 use super::error::{EvalError, exec};
-use super::evaluator::{Evaluator, push_point};
+use super::evaluator::{Evaluator, drop_metadata_labels, push_point};
 use super::histogram_sums::{HistogramMean, HistogramSum};
+use super::labels_map::{LabelsKey, LabelsMap};
 use super::plan::{AggregateNode, Node, NodeKind};
 use super::sorting::{HeapOrder, go_sort_by, heap_fix, heap_push};
 use super::value::{Matrix, Sample, Series, matrix_samples};
@@ -217,11 +217,126 @@ impl Evaluator<'_, '_> {
             return self.eval_count_values(a);
         }
         let original = self.q.samples();
+        if let Some(result) = self.streaming_aggregation(a)? {
+            self.q.set_samples(original + matrix_samples(&result))?;
+            return Ok(result);
+        }
         let mut params = self.params(a.param.as_ref())?;
         let input = self.eval_matrix(&a.expr)?;
         let result = self.range_eval_agg(node, a, input, &mut params)?;
         self.q.set_samples(original + matrix_samples(&result))?;
         Ok(result)
+    }
+
+    /// `sum`, `avg`, `count`, `min`, `max`, `group`, `stddev` and `stdvar` of a selector
+    /// or a function over a range selector, folded series by series as the input is
+    /// produced, so that the input matrix is never held. Used when the groups are at
+    /// most half as many as the input series (otherwise the per-group, per-step
+    /// accumulators would outweigh the input); `None` when not applicable.
+    fn streaming_aggregation(&self, a: &AggregateNode) -> Result<Option<Matrix>, EvalError> {
+        if !matches!(
+            a.op,
+            AggregateOp::Sum
+                | AggregateOp::Avg
+                | AggregateOp::Count
+                | AggregateOp::Min
+                | AggregateOp::Max
+                | AggregateOp::Group
+                | AggregateOp::Stddev
+                | AggregateOp::Stdvar
+        ) {
+            return Ok(None);
+        }
+        let (selector, call) = match &a.expr.kind {
+            NodeKind::VectorSelector(sel) if !sel.smoothed => (sel.as_ref(), None),
+            NodeKind::Call(c) => match c.matrix_arg() {
+                Some(mi) if c.func.name != "absent_over_time" => match &c.args[mi].kind {
+                    NodeKind::MatrixSelector(ms) => (&ms.selector, Some((c.as_ref(), mi))),
+                    _ => return Ok(None),
+                },
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        let series = self.q.series(selector)?;
+        let delayed = self.delayed();
+        // Without delayed name removal, functions other than first/last_over_time drop
+        // the name before grouping.
+        let drops = call.is_some_and(|(c, _)| {
+            !delayed && c.func.name != "last_over_time" && c.func.name != "first_over_time"
+        });
+        let mut estimate: LabelsMap<()> = LabelsMap::default();
+        for s in series.iter() {
+            let l = if drops {
+                drop_metadata_labels(s.labels())
+            } else {
+                s.labels().clone()
+            };
+            estimate.insert(LabelsKey(grouping_labels(&l, a.without, &a.grouping)), ());
+        }
+        if estimate.len() * 2 > series.len() {
+            return Ok(None);
+        }
+
+        let op = a.op;
+        let expr_pos = a.expr.pos;
+        let steps = self.steps();
+        let held = self.q.samples();
+        let mut group_index: LabelsMap<usize> = LabelsMap::default();
+        let mut result: Matrix = Vec::new();
+        let mut accumulators: Vec<Group> = Vec::new();
+        let mut outputs: LabelsMap<()> = LabelsMap::default();
+        let mut sink = |s: Series| -> Result<(), EvalError> {
+            if drops && outputs.insert(LabelsKey(s.metric.clone()), ()).is_some() {
+                return Err(super::error::duplicate_labelset());
+            }
+            let key = LabelsKey(grouping_labels(&s.metric, a.without, &a.grouping));
+            let gi = match group_index.get(&key) {
+                Some(i) => *i,
+                None => {
+                    result.push(Series::new(key.0.clone()));
+                    accumulators.extend((0..steps).map(|_| Group::default()));
+                    group_index.insert(key, result.len() - 1);
+                    result.len() - 1
+                }
+            };
+            let step_of = |t: i64| ((t - self.start) / self.interval) as usize;
+            for p in &s.floats {
+                if let Some(g) = accumulators.get_mut(gi * steps + step_of(p.t)) {
+                    self.accumulate(op, g, p.f, None, s.drop_name, &s.metric, expr_pos)?;
+                }
+            }
+            for p in &s.histograms {
+                if let Some(g) = accumulators.get_mut(gi * steps + step_of(p.t)) {
+                    self.accumulate(op, g, 0.0, Some(&p.h), s.drop_name, &s.metric, expr_pos)?;
+                }
+            }
+            // The series is folded in: it no longer takes memory.
+            self.q.set_samples(held)
+        };
+        match call {
+            None => {
+                self.instant_series_into(&series, |ts| selector.ref_time(ts), false, &mut sink)?
+            }
+            Some((c, mi)) => self.range_function_series(c, mi, &mut sink)?,
+        }
+        for (gi, out) in result.iter_mut().enumerate() {
+            for step in 0..steps {
+                let Some(g) = accumulators.get_mut(gi * steps + step) else {
+                    continue;
+                };
+                if !g.seen {
+                    continue;
+                }
+                let ts = self.start + step as i64 * self.interval;
+                if let Some((value, hist)) = self.finish_group(op, g, 0.0, expr_pos) {
+                    push_point(out, ts, value, hist.map(Arc::new), steps);
+                    out.drop_name = g.drop_name;
+                }
+            }
+        }
+        result.retain(|s| !s.is_empty());
+        Ok(Some(result))
     }
 
     fn range_eval_agg(
@@ -238,17 +353,17 @@ impl Evaluator<'_, '_> {
                 | AggregateOp::Limitk
                 | AggregateOp::LimitRatio
         );
-        let mut group_index: HashMap<Labels, usize> = HashMap::new();
+        let mut group_index: LabelsMap<usize> = LabelsMap::default();
         let mut series_to_group = Vec::with_capacity(input.len());
         let mut result: Matrix = Vec::new();
         for s in &input {
-            let key = grouping_labels(&s.metric, a.without, &a.grouping);
+            let key = LabelsKey(grouping_labels(&s.metric, a.without, &a.grouping));
             let next = group_index.len();
             let idx = match group_index.get(&key) {
                 Some(i) => *i,
                 None => {
                     if !k_op {
-                        result.push(Series::new(key.clone()));
+                        result.push(Series::new(key.0.clone()));
                     }
                     group_index.insert(key, next);
                     next
@@ -316,7 +431,7 @@ impl Evaluator<'_, '_> {
         let mut cursors: Vec<InputCursor> =
             input.iter().map(|_| InputCursor { fi: 0, hi: 0 }).collect();
         let mut k_series: Vec<Series> = Vec::new();
-        let mut k_index: HashMap<Labels, usize> = HashMap::new();
+        let mut k_index: LabelsMap<usize> = LabelsMap::default();
         let temp_samples = self.q.samples();
         let steps = self.steps();
         let mut ts = self.start;
@@ -347,10 +462,11 @@ impl Evaluator<'_, '_> {
                         .collect());
                 }
                 for s in out {
-                    let i = match k_index.get(&s.metric) {
+                    let key = LabelsKey(s.metric.clone());
+                    let i = match k_index.get(&key) {
                         Some(i) => *i,
                         None => {
-                            k_index.insert(s.metric.clone(), k_series.len());
+                            k_index.insert(key, k_series.len());
                             let mut series = Series::new(s.metric.clone());
                             series.drop_name = s.drop_name;
                             k_series.push(series);
@@ -406,169 +522,87 @@ impl Evaluator<'_, '_> {
                 continue;
             };
             let group = &mut groups[series_to_group[si]];
-            if !group.seen {
-                *group = Group {
-                    seen: true,
-                    float_value: f,
-                    float_mean: f,
-                    group_count: 1.0,
-                    drop_name: s.drop_name,
-                    ..Group::default()
-                };
-                match op {
-                    AggregateOp::Avg | AggregateOp::Sum => match h {
-                        None => group.has_float = true,
-                        Some(h) => {
-                            group.histogram_value = Some(if op == AggregateOp::Sum {
-                                HistogramAccumulator::Sum(HistogramSum::new(h))
-                            } else {
-                                HistogramAccumulator::Mean(HistogramMean::new(h))
-                            });
-                            group.has_histogram = true;
-                            group.track_hint(h);
-                        }
-                    },
-                    AggregateOp::Stdvar | AggregateOp::Stddev => {
-                        if h.is_some() {
-                            group.seen = false;
-                            self.q
-                                .annotate(Annotation::histogram_ignored_in_aggregation(
-                                    op.as_str(),
-                                    expr_pos,
-                                ));
-                        } else if f.is_nan() || f.is_infinite() {
-                            group.float_value = f64::NAN;
-                        } else {
-                            group.float_value = 0.0;
-                        }
-                    }
-                    AggregateOp::Quantile => {
-                        if h.is_some() {
-                            group.seen = false;
-                            self.q
-                                .annotate(Annotation::histogram_ignored_in_aggregation(
-                                    "quantile", expr_pos,
-                                ));
-                        }
-                        group.heap = vec![Sample::float(Labels::empty(), 0, f)];
-                    }
-                    AggregateOp::Group => group.float_value = 1.0,
-                    AggregateOp::Min | AggregateOp::Max => {
-                        if h.is_some() {
-                            group.seen = false;
-                            self.q
-                                .annotate(Annotation::histogram_ignored_in_aggregation(
-                                    op.as_str(),
-                                    expr_pos,
-                                ));
-                        }
-                    }
-                    _ => {}
-                }
+            self.accumulate(op, group, f, h, s.drop_name, &s.metric, expr_pos)?;
+        }
+
+        for (ri, g) in groups.iter_mut().enumerate() {
+            if !g.seen {
                 continue;
             }
-            if group.incompatible_histograms {
+            let Some((value, hist)) = self.finish_group(op, g, q, expr_pos) else {
                 continue;
-            }
-            if s.drop_name {
-                group.drop_name = true;
-            }
-            let metric_name = || s.metric.get("__name__").unwrap_or("").to_string();
+            };
+            let Some(out) = output.get_mut(ri) else {
+                continue;
+            };
+            push_point(out, ts, value, hist.map(Arc::new), steps);
+            out.drop_name = g.drop_name;
+        }
+        Ok(())
+    }
+
+    /// Folds one sample into its group's accumulator.
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate(
+        &self,
+        op: AggregateOp,
+        group: &mut Group,
+        f: f64,
+        h: Option<&Arc<FloatHistogram>>,
+        drop_name: bool,
+        metric: &Labels,
+        expr_pos: crate::ast::PosRange,
+    ) -> Result<(), EvalError> {
+        if !group.seen {
+            *group = Group {
+                seen: true,
+                float_value: f,
+                float_mean: f,
+                group_count: 1.0,
+                drop_name: drop_name,
+                ..Group::default()
+            };
             match op {
-                AggregateOp::Sum | AggregateOp::Avg => {
-                    if op == AggregateOp::Avg {
-                        group.group_count += 1.0;
+                AggregateOp::Avg | AggregateOp::Sum => match h {
+                    None => group.has_float = true,
+                    Some(h) => {
+                        group.histogram_value = Some(if op == AggregateOp::Sum {
+                            HistogramAccumulator::Sum(HistogramSum::new(h))
+                        } else {
+                            HistogramAccumulator::Mean(HistogramMean::new(h))
+                        });
+                        group.has_histogram = true;
+                        group.track_hint(h);
                     }
-                    match h {
-                        Some(h) => {
-                            group.has_histogram = true;
-                            // After floats the result is invalid anyway.
-                            let Some(acc) = group.histogram_value.as_mut() else {
-                                continue;
-                            };
-                            match h.counter_reset_hint {
-                                CounterResetHint::CounterReset => group.counter_reset_seen = true,
-                                CounterResetHint::NotCounterReset => {
-                                    group.not_counter_reset_seen = true
-                                }
-                                _ => {}
-                            }
-                            match acc.add(h) {
-                                Err(e) => {
-                                    self.aggregation_error(e, &metric_name(), expr_pos);
-                                    group.incompatible_histograms = true;
-                                }
-                                Ok(notes) => {
-                                    if notes.nhcb_bounds_reconciled {
-                                        self.q.annotate(Annotation::mismatched_custom_buckets(
-                                            HistogramOperation::Aggregation,
-                                            expr_pos,
-                                        ));
-                                    }
-                                }
-                            }
-                        }
-                        None if op == AggregateOp::Sum => {
-                            group.has_float = true;
-                            (group.float_value, group.float_kahan_c) =
-                                kahan_inc(f, group.float_value, group.float_kahan_c);
-                        }
-                        None => {
-                            group.has_float = true;
-                            if !group.incremental_mean {
-                                let (nv, nc) = kahan_inc(f, group.float_value, group.float_kahan_c);
-                                if !nv.is_infinite() {
-                                    group.float_value = nv;
-                                    group.float_kahan_c = nc;
-                                    continue;
-                                }
-                                // The sum would overflow: continue with the incremental mean.
-                                group.incremental_mean = true;
-                                group.float_mean = group.float_value / (group.group_count - 1.0);
-                                group.float_kahan_c /= group.group_count - 1.0;
-                            }
-                            let q = (group.group_count - 1.0) / group.group_count;
-                            (group.float_mean, group.float_kahan_c) = kahan_inc(
-                                f / group.group_count,
-                                q * group.float_mean,
-                                q * group.float_kahan_c,
-                            );
-                        }
-                    }
-                }
-                AggregateOp::Group => {}
-                AggregateOp::Max => {
-                    if h.is_some() {
-                        self.q
-                            .annotate(Annotation::histogram_ignored_in_aggregation(
-                                "max", expr_pos,
-                            ));
-                        continue;
-                    }
-                    if group.float_value < f || group.float_value.is_nan() {
-                        group.float_value = f;
-                    }
-                }
-                AggregateOp::Min => {
-                    if h.is_some() {
-                        self.q
-                            .annotate(Annotation::histogram_ignored_in_aggregation(
-                                "min", expr_pos,
-                            ));
-                        continue;
-                    }
-                    if group.float_value > f || group.float_value.is_nan() {
-                        group.float_value = f;
-                    }
-                }
-                AggregateOp::Count => group.group_count += 1.0,
+                },
                 AggregateOp::Stdvar | AggregateOp::Stddev => {
-                    if h.is_none() {
-                        group.group_count += 1.0;
-                        let delta = f - group.float_mean;
-                        group.float_mean += delta / group.group_count;
-                        group.float_value += delta * (f - group.float_mean);
+                    if h.is_some() {
+                        group.seen = false;
+                        self.q
+                            .annotate(Annotation::histogram_ignored_in_aggregation(
+                                op.as_str(),
+                                expr_pos,
+                            ));
+                    } else if f.is_nan() || f.is_infinite() {
+                        group.float_value = f64::NAN;
                     } else {
+                        group.float_value = 0.0;
+                    }
+                }
+                AggregateOp::Quantile => {
+                    if h.is_some() {
+                        group.seen = false;
+                        self.q
+                            .annotate(Annotation::histogram_ignored_in_aggregation(
+                                "quantile", expr_pos,
+                            ));
+                    }
+                    group.heap = vec![Sample::float(Labels::empty(), 0, f)];
+                }
+                AggregateOp::Group => group.float_value = 1.0,
+                AggregateOp::Min | AggregateOp::Max => {
+                    if h.is_some() {
+                        group.seen = false;
                         self.q
                             .annotate(Annotation::histogram_ignored_in_aggregation(
                                 op.as_str(),
@@ -576,81 +610,193 @@ impl Evaluator<'_, '_> {
                             ));
                     }
                 }
-                AggregateOp::Quantile => {
-                    if h.is_some() {
-                        self.q
-                            .annotate(Annotation::histogram_ignored_in_aggregation(
-                                "quantile", expr_pos,
-                            ));
-                        continue;
-                    }
-                    group.heap.push(Sample::float(Labels::empty(), 0, f));
-                }
-                _ => return Err(exec(format!("expected aggregation operator but got {op}"))),
-            }
-        }
-
-        for (ri, g) in groups.iter_mut().enumerate() {
-            if !g.seen {
-                continue;
-            }
-            let mut hist: Option<FloatHistogram> = None;
-            match op {
-                AggregateOp::Avg | AggregateOp::Sum => {
-                    if g.has_float && g.has_histogram {
-                        self.q
-                            .annotate(Annotation::mixed_floats_histograms_aggregation(expr_pos));
-                        continue;
-                    }
-                    if g.incompatible_histograms {
-                        continue;
-                    }
-                    if g.has_histogram {
-                        let Some(acc) = g.histogram_value.take() else {
-                            continue;
-                        };
-                        match acc.finish() {
-                            Ok(mut h) => {
-                                h.compact(0);
-                                hist = Some(h);
-                            }
-                            Err(e) => {
-                                self.aggregation_error(e, "", expr_pos);
-                                continue;
-                            }
-                        }
-                    } else if op == AggregateOp::Sum {
-                        g.float_value += g.float_kahan_c;
-                    } else if g.incremental_mean {
-                        g.float_value = g.float_mean + g.float_kahan_c;
-                    } else {
-                        g.float_value =
-                            g.float_value / g.group_count + g.float_kahan_c / g.group_count;
-                    }
-                }
-                AggregateOp::Count => g.float_value = g.group_count,
-                AggregateOp::Stdvar => g.float_value /= g.group_count,
-                AggregateOp::Stddev => g.float_value = (g.float_value / g.group_count).sqrt(),
-                AggregateOp::Quantile => {
-                    let mut values: Vec<f64> = g.heap.iter().map(|s| s.f).collect();
-                    g.float_value = crate::quantile::quantile(q, &mut values);
-                }
                 _ => {}
             }
-            if g.counter_reset_seen && g.not_counter_reset_seen {
-                self.q
-                    .annotate(Annotation::histogram_counter_reset_collision(
-                        HistogramOperation::Aggregation,
-                        expr_pos,
-                    ));
+            return Ok(());
+        }
+        if group.incompatible_histograms {
+            return Ok(());
+        }
+        if drop_name {
+            group.drop_name = true;
+        }
+        let metric_name = || metric.get("__name__").unwrap_or("").to_string();
+        match op {
+            AggregateOp::Sum | AggregateOp::Avg => {
+                if op == AggregateOp::Avg {
+                    group.group_count += 1.0;
+                }
+                match h {
+                    Some(h) => {
+                        group.has_histogram = true;
+                        // After floats the result is invalid anyway.
+                        let Some(acc) = group.histogram_value.as_mut() else {
+                            return Ok(());
+                        };
+                        match h.counter_reset_hint {
+                            CounterResetHint::CounterReset => group.counter_reset_seen = true,
+                            CounterResetHint::NotCounterReset => {
+                                group.not_counter_reset_seen = true
+                            }
+                            _ => {}
+                        }
+                        match acc.add(h) {
+                            Err(e) => {
+                                self.aggregation_error(e, &metric_name(), expr_pos);
+                                group.incompatible_histograms = true;
+                            }
+                            Ok(notes) => {
+                                if notes.nhcb_bounds_reconciled {
+                                    self.q.annotate(Annotation::mismatched_custom_buckets(
+                                        HistogramOperation::Aggregation,
+                                        expr_pos,
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    None if op == AggregateOp::Sum => {
+                        group.has_float = true;
+                        (group.float_value, group.float_kahan_c) =
+                            kahan_inc(f, group.float_value, group.float_kahan_c);
+                    }
+                    None => {
+                        group.has_float = true;
+                        if !group.incremental_mean {
+                            let (nv, nc) = kahan_inc(f, group.float_value, group.float_kahan_c);
+                            if !nv.is_infinite() {
+                                group.float_value = nv;
+                                group.float_kahan_c = nc;
+                                return Ok(());
+                            }
+                            // The sum would overflow: continue with the incremental mean.
+                            group.incremental_mean = true;
+                            group.float_mean = group.float_value / (group.group_count - 1.0);
+                            group.float_kahan_c /= group.group_count - 1.0;
+                        }
+                        let q = (group.group_count - 1.0) / group.group_count;
+                        (group.float_mean, group.float_kahan_c) = kahan_inc(
+                            f / group.group_count,
+                            q * group.float_mean,
+                            q * group.float_kahan_c,
+                        );
+                    }
+                }
             }
-            let Some(out) = output.get_mut(ri) else {
-                continue;
-            };
-            push_point(out, ts, g.float_value, hist.map(Arc::new), steps);
-            out.drop_name = g.drop_name;
+            AggregateOp::Group => {}
+            AggregateOp::Max => {
+                if h.is_some() {
+                    self.q
+                        .annotate(Annotation::histogram_ignored_in_aggregation(
+                            "max", expr_pos,
+                        ));
+                    return Ok(());
+                }
+                if group.float_value < f || group.float_value.is_nan() {
+                    group.float_value = f;
+                }
+            }
+            AggregateOp::Min => {
+                if h.is_some() {
+                    self.q
+                        .annotate(Annotation::histogram_ignored_in_aggregation(
+                            "min", expr_pos,
+                        ));
+                    return Ok(());
+                }
+                if group.float_value > f || group.float_value.is_nan() {
+                    group.float_value = f;
+                }
+            }
+            AggregateOp::Count => group.group_count += 1.0,
+            AggregateOp::Stdvar | AggregateOp::Stddev => {
+                if h.is_none() {
+                    group.group_count += 1.0;
+                    let delta = f - group.float_mean;
+                    group.float_mean += delta / group.group_count;
+                    group.float_value += delta * (f - group.float_mean);
+                } else {
+                    self.q
+                        .annotate(Annotation::histogram_ignored_in_aggregation(
+                            op.as_str(),
+                            expr_pos,
+                        ));
+                }
+            }
+            AggregateOp::Quantile => {
+                if h.is_some() {
+                    self.q
+                        .annotate(Annotation::histogram_ignored_in_aggregation(
+                            "quantile", expr_pos,
+                        ));
+                    return Ok(());
+                }
+                group.heap.push(Sample::float(Labels::empty(), 0, f));
+            }
+            _ => return Err(exec(format!("expected aggregation operator but got {op}"))),
         }
         Ok(())
+    }
+
+    /// The value of a group at a step, `None` when it has none (mixed or incompatible
+    /// samples).
+    fn finish_group(
+        &self,
+        op: AggregateOp,
+        g: &mut Group,
+        q: f64,
+        expr_pos: crate::ast::PosRange,
+    ) -> Option<(f64, Option<FloatHistogram>)> {
+        let mut hist: Option<FloatHistogram> = None;
+        match op {
+            AggregateOp::Avg | AggregateOp::Sum => {
+                if g.has_float && g.has_histogram {
+                    self.q
+                        .annotate(Annotation::mixed_floats_histograms_aggregation(expr_pos));
+                    return None;
+                }
+                if g.incompatible_histograms {
+                    return None;
+                }
+                if g.has_histogram {
+                    let Some(acc) = g.histogram_value.take() else {
+                        return None;
+                    };
+                    match acc.finish() {
+                        Ok(mut h) => {
+                            h.compact(0);
+                            hist = Some(h);
+                        }
+                        Err(e) => {
+                            self.aggregation_error(e, "", expr_pos);
+                            return None;
+                        }
+                    }
+                } else if op == AggregateOp::Sum {
+                    g.float_value += g.float_kahan_c;
+                } else if g.incremental_mean {
+                    g.float_value = g.float_mean + g.float_kahan_c;
+                } else {
+                    g.float_value = g.float_value / g.group_count + g.float_kahan_c / g.group_count;
+                }
+            }
+            AggregateOp::Count => g.float_value = g.group_count,
+            AggregateOp::Stdvar => g.float_value /= g.group_count,
+            AggregateOp::Stddev => g.float_value = (g.float_value / g.group_count).sqrt(),
+            AggregateOp::Quantile => {
+                let mut values: Vec<f64> = g.heap.iter().map(|s| s.f).collect();
+                g.float_value = crate::quantile::quantile(q, &mut values);
+            }
+            _ => {}
+        }
+        if g.counter_reset_seen && g.not_counter_reset_seen {
+            self.q
+                .annotate(Annotation::histogram_counter_reset_collision(
+                    HistogramOperation::Aggregation,
+                    expr_pos,
+                ));
+        }
+        Some((g.float_value, hist))
     }
 
     fn aggregation_error(&self, e: HistogramOpError, metric_name: &str, pos: crate::ast::PosRange) {
@@ -875,7 +1021,7 @@ impl Evaluator<'_, '_> {
         let without = a.without;
         self.range_eval(&[&a.expr], None, |v, _, h| {
             let mut counts: Vec<(Labels, f64)> = Vec::new();
-            let mut index: HashMap<Labels, usize> = HashMap::new();
+            let mut index: LabelsMap<usize> = LabelsMap::default();
             for s in &v[0] {
                 h.builder.reset(&s.metric);
                 let value = match &s.h {
@@ -884,12 +1030,12 @@ impl Evaluator<'_, '_> {
                 };
                 h.builder.set(&label, &value);
                 let metric = h.builder.labels();
-                let key = grouping_labels(&metric, without, &grouping);
+                let key = LabelsKey(grouping_labels(&metric, without, &grouping));
                 match index.get(&key) {
                     Some(&i) => counts[i].1 += 1.0,
                     None => {
-                        index.insert(key.clone(), counts.len());
-                        counts.push((key, 1.0));
+                        counts.push((key.0.clone(), 1.0));
+                        index.insert(key, counts.len() - 1);
                     }
                 }
             }

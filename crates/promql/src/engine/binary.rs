@@ -12,6 +12,7 @@ use crate::ast::{BinaryOp, Cardinality, PosRange, ValueType, VectorMatching};
 use super::annotations::{Annotation, HistogramOperation};
 use super::error::{EvalError, exec};
 use super::evaluator::{Evaluator, NodeHelper, drop_metadata_labels, is_metadata_label};
+use super::labels_map::LabelsPairKey;
 use super::plan::{BinaryNode, Node};
 use super::value::{Matrix, Sample, Vector};
 
@@ -524,7 +525,7 @@ fn result_metric(
     m: &VectorMatching,
     h: &mut NodeHelper,
 ) -> Labels {
-    let key = (lhs.clone(), rhs.clone());
+    let key = LabelsPairKey(lhs.clone(), rhs.clone());
     if let Some(l) = h.result_metric.get(&key) {
         return l.clone();
     }

@@ -142,6 +142,32 @@ impl Evaluator<'_, '_> {
         mi: usize,
     ) -> Result<Matrix, EvalError> {
         let name = c.func.name;
+        let arg_node = &c.args[mi];
+        let mut mat = Matrix::new();
+        self.range_function_series(c, mi, &mut |out| {
+            let n = out.total_samples();
+            self.q.add_samples(n)?;
+            mat.push(out);
+            Ok(())
+        })?;
+        if name == "absent_over_time" {
+            return Ok(self.absent_over_time(mat, arg_node));
+        }
+        if !self.delayed() && matrix_has_duplicate_labelsets(&mat) {
+            return Err(duplicate_labelset());
+        }
+        Ok(mat)
+    }
+
+    /// Evaluates a range-vector function series by series, handing each result series
+    /// (with at least one point) to `sink`.
+    pub(crate) fn range_function_series(
+        &self,
+        c: &CallNode,
+        mi: usize,
+        sink: &mut dyn FnMut(Series) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        let name = c.func.name;
         // The scalar arguments, one value per step.
         let mut scalars: Vec<Vec<f64>> = Vec::new();
         for (i, a) in c.args.iter().enumerate() {
@@ -172,13 +198,15 @@ impl Evaluator<'_, '_> {
                 SMOOTHED_SAFE.join(", ")
             )));
         }
+        let Some(function) = range_functions::lookup(name) else {
+            return Err(exec(format!("unknown range function {name}")));
+        };
         let lookback = self.lookback();
         let use_sts = self.q.opts.features.use_start_timestamps;
         // last_over_time and first_over_time act like an offset: they keep the name.
         let drop_name = name != "last_over_time" && name != "first_over_time";
         let delayed = self.delayed();
         let steps = self.steps();
-        let mut mat = Matrix::with_capacity(arg.series.len());
         let mut step_scalars = vec![0.0; scalars.len()];
         for (si, s) in arg.series.iter().enumerate() {
             self.q.check_done(EXPR_EVAL)?;
@@ -209,15 +237,17 @@ impl Evaluator<'_, '_> {
                     window.advance(mint, maxt).map_err(storage_error)?;
                 }
                 if !window.is_empty() {
+                    // Start timestamps only matter when some sample in the window has one.
+                    let sts = use_sts && window.has_start_timestamps();
                     let w = Window {
                         floats: window.floats(),
                         hists: window.histograms(),
-                        float_sts: if use_sts {
+                        float_sts: if sts {
                             window.float_start_timestamps()
                         } else {
                             &[]
                         },
-                        hist_sts: if use_sts {
+                        hist_sts: if sts {
                             window.histogram_start_timestamps()
                         } else {
                             &[]
@@ -232,10 +262,10 @@ impl Evaluator<'_, '_> {
                         pos: arg_node.pos,
                     };
                     self.q.count_read(ts, w.floats.len() + w.hists.len());
-                    if use_sts && (name == "rate" || name == "increase" || name == "irate") {
+                    if sts && (name == "rate" || name == "increase" || name == "irate") {
                         check_start_timestamp_overlap(&w, self);
                     }
-                    match range_functions::call(name, &w, self.q)? {
+                    match function(&w, self.q)? {
                         Some(Output::Float(f)) => push_point(&mut out, ts, f, None, steps),
                         Some(Output::Histogram(h)) => {
                             push_point(&mut out, ts, 0.0, Some(std::sync::Arc::new(h)), steps)
@@ -247,25 +277,13 @@ impl Evaluator<'_, '_> {
                 step += 1;
             }
             if !out.is_empty() {
-                let n = out.total_samples();
-                if self.q.samples() + n > self.q.opts.max_samples {
-                    return Err(EvalError::TooManySamples(super::error::ENV));
-                }
-                self.q.add_samples(n)?;
                 if (name == "rate" || name == "increase") && !out.floats.is_empty() {
                     self.possible_non_counter_info(metric, arg_node);
                 }
-                mat.push(out);
+                sink(out)?;
             }
         }
-
-        if name == "absent_over_time" {
-            return Ok(self.absent_over_time(mat, arg_node));
-        }
-        if !delayed && matrix_has_duplicate_labelsets(&mat) {
-            return Err(duplicate_labelset());
-        }
-        Ok(mat)
+        Ok(())
     }
 
     /// The info that `rate`/`increase` was applied to something that does not look
@@ -383,15 +401,23 @@ impl Evaluator<'_, '_> {
 /// Warns when a sample's start time lies before the previous sample without pointing
 /// at the previous start (overlapping cumulative intervals).
 fn check_start_timestamp_overlap(w: &Window, ev: &Evaluator) {
-    let check = |ts: &[i64], sts: &[i64]| {
-        (1..ts.len().min(sts.len())).any(|i| {
-            let cur = sts[i];
-            cur != 0 && cur < ts[i - 1] && cur != sts[i - 1]
-        })
+    let overlaps = |ts: &mut dyn Iterator<Item = i64>, sts: &[i64]| {
+        let mut prev: Option<(i64, i64)> = None;
+        for (t, st) in ts.zip(sts.iter().copied()) {
+            if let Some((prev_t, prev_st)) = prev
+                && st != 0
+                && st < prev_t
+                && st != prev_st
+            {
+                return true;
+            }
+            prev = Some((t, st));
+        }
+        false
     };
-    let ft: Vec<i64> = w.floats.iter().map(|p| p.t).collect();
-    let ht: Vec<i64> = w.hists.iter().map(|p| p.t).collect();
-    if check(&ft, w.float_sts) || check(&ht, w.hist_sts) {
+    if overlaps(&mut w.floats.iter().map(|p| p.t), w.float_sts)
+        || overlaps(&mut w.hists.iter().map(|p| p.t), w.hist_sts)
+    {
         ev.q.annotate(Annotation::start_timestamp_overlap(
             w.metric.get("__name__").unwrap_or(""),
             w.pos,

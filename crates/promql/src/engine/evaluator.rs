@@ -7,7 +7,6 @@
 //! [`Evaluator::range_eval`], which lines the argument matrices up step by step.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +20,7 @@ use crate::ast::{ValueType, VectorMatching};
 use super::EngineOptions;
 use super::annotations::{Annotation, Annotations};
 use super::error::{ENV, EXPR_EVAL, EvalError, duplicate_labelset, exec};
+use super::labels_map::{LabelsKey, LabelsMap, LabelsPairMap};
 use super::memory_series::{HistogramStatsSeries, MemorySeries};
 use super::plan::{MatrixSelectorNode, Node, NodeKind, QueryParams, SelectorNode, SubqueryNode};
 use super::series_reader::{InstantCursor, RangeWindow, RawValue};
@@ -205,7 +205,7 @@ pub(crate) struct NodeHelper {
     /// Number of distinct join signatures of a binary operation.
     pub num_sigs: usize,
     /// Result labels of binary operations by their input label pair.
-    pub result_metric: HashMap<(Labels, Labels), Labels>,
+    pub result_metric: LabelsPairMap<Labels>,
     pub builder: LabelsBuilder,
 }
 
@@ -216,7 +216,7 @@ impl NodeHelper {
             out: Vector::new(),
             delayed_name_removal,
             num_sigs: 0,
-            result_metric: HashMap::new(),
+            result_metric: LabelsPairMap::default(),
             builder: LabelsBuilder::new(),
         }
     }
@@ -413,8 +413,24 @@ impl<'q, 'a> Evaluator<'q, 'a> {
         ref_time: impl Fn(i64) -> i64,
         record_orig_t: bool,
     ) -> Result<Matrix, EvalError> {
-        let lookback = self.lookback();
         let mut mat = Matrix::with_capacity(series.len());
+        self.instant_series_into(series, ref_time, record_orig_t, &mut |s| {
+            mat.push(s);
+            Ok(())
+        })?;
+        Ok(mat)
+    }
+
+    /// Like [`instant_over_series`](Self::instant_over_series), handing each series
+    /// with at least one point to `sink`.
+    pub fn instant_series_into(
+        &self,
+        series: &[Box<dyn StorageSeries>],
+        ref_time: impl Fn(i64) -> i64,
+        record_orig_t: bool,
+        sink: &mut dyn FnMut(Series) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        let lookback = self.lookback();
         let steps = self.steps();
         for s in series.iter() {
             self.q.check_done(EXPR_EVAL)?;
@@ -428,7 +444,7 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                             self.q.add_samples(1)?;
                             self.q.count_read(ts, 1);
                             if out.floats.is_empty() {
-                                out.floats.reserve(steps);
+                                out.floats.reserve(steps.min(MAX_RESERVE));
                             }
                             let f = if record_orig_t { sample.t as f64 } else { *f };
                             out.floats.push(FPoint { t: ts, f });
@@ -453,10 +469,10 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                 ts += self.interval;
             }
             if !out.is_empty() {
-                mat.push(out);
+                sink(out)?;
             }
         }
-        Ok(mat)
+        Ok(())
     }
 
     /// A `smoothed` instant selector: values interpolated between the samples around
@@ -657,7 +673,7 @@ impl<'q, 'a> Evaluator<'q, 'a> {
             }
             names.sort();
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            let mut ordinals: HashMap<Labels, usize> = HashMap::new();
+            let mut ordinals: LabelsMap<usize> = LabelsMap::default();
             for (i, mat) in matrices.iter().enumerate() {
                 for s in mat {
                     let sig = if m.on {
@@ -666,7 +682,7 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                         s.metric.without(&names)
                     };
                     let next = ordinals.len();
-                    series_sigs[i].push(*ordinals.entry(sig).or_insert(next));
+                    series_sigs[i].push(*ordinals.entry(LabelsKey(sig)).or_insert(next));
                 }
             }
             helper.num_sigs = ordinals.len();
@@ -682,7 +698,7 @@ impl<'q, 'a> Evaluator<'q, 'a> {
         let mut temp_samples = self.q.samples();
         let steps = self.steps();
         let mut out: Vec<Series> = Vec::new();
-        let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
+        let mut index: LabelsMap<(usize, i64)> = LabelsMap::default();
 
         let mut ts = self.start;
         while ts <= self.end {
@@ -741,7 +757,8 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                 return Ok(mat);
             }
             for s in result {
-                match index.get_mut(&s.metric) {
+                let key = LabelsKey(s.metric);
+                match index.get_mut(&key) {
                     Some((i, last)) => {
                         if *last == ts {
                             return Err(duplicate_labelset());
@@ -750,8 +767,8 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                         push_point(&mut out[*i], ts, s.f, s.h, steps);
                     }
                     None => {
-                        index.insert(s.metric.clone(), (out.len(), ts));
-                        let mut series = Series::new(s.metric);
+                        let mut series = Series::new(key.0.clone());
+                        index.insert(key, (out.len(), ts));
                         series.drop_name = s.drop_name;
                         push_point(&mut series, ts, s.f, s.h, steps);
                         out.push(series);
@@ -776,6 +793,9 @@ fn sample_to_series(s: Sample, ts: i64) -> Series {
     series
 }
 
+/// Most points reserved up front for a series: the step count of a query can be huge.
+const MAX_RESERVE: usize = 5000;
+
 pub(crate) fn push_point(
     s: &mut Series,
     ts: i64,
@@ -786,13 +806,13 @@ pub(crate) fn push_point(
     match h {
         Some(h) => {
             if s.histograms.is_empty() {
-                s.histograms.reserve(steps.min(5000));
+                s.histograms.reserve(steps.min(MAX_RESERVE));
             }
             s.histograms.push(HPoint { t: ts, h });
         }
         None => {
             if s.floats.is_empty() {
-                s.floats.reserve(steps.min(5000));
+                s.floats.reserve(steps.min(MAX_RESERVE));
             }
             s.floats.push(FPoint { t: ts, f });
         }
@@ -806,17 +826,17 @@ pub(crate) fn merge_series_with_same_labelset(m: Matrix) -> Result<Matrix, EvalE
     if m.len() <= 1 || !matrix_has_duplicate_labelsets(&m) {
         return Ok(m);
     }
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: LabelsMap<usize> = LabelsMap::default();
     let mut merged: Matrix = Vec::with_capacity(m.len());
     for s in m {
-        match index.get(&s.metric) {
+        match index.get(&LabelsKey(s.metric.clone())) {
             Some(&i) => {
                 let base = &mut merged[i];
                 base.floats.extend(s.floats);
                 base.histograms.extend(s.histograms);
             }
             None => {
-                index.insert(s.metric.clone(), merged.len());
+                index.insert(LabelsKey(s.metric.clone()), merged.len());
                 merged.push(s);
             }
         }

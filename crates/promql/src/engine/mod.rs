@@ -23,6 +23,7 @@ mod histogram_functions;
 mod histogram_sums;
 mod info;
 mod instant_functions;
+mod labels_map;
 mod memory_series;
 mod plan;
 mod range_functions;

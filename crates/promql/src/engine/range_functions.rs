@@ -61,46 +61,54 @@ fn float(f: f64) -> FnResult {
     Ok(Some(Output::Float(f)))
 }
 
-/// Evaluates range function `name` on a window.
-pub(crate) fn call(name: &str, w: &Window, q: &QueryState) -> FnResult {
-    match name {
-        "rate" => extrapolated_rate(w, q, true, true),
-        "increase" => extrapolated_rate(w, q, true, false),
-        "delta" => extrapolated_rate(w, q, false, false),
-        "irate" => instant_value(w, q, true),
-        "idelta" => instant_value(w, q, false),
-        "avg_over_time" => avg_over_time(w, q),
-        "sum_over_time" => sum_over_time(w, q),
-        "count_over_time" => float((w.floats.len() + w.hists.len()) as f64),
-        "present_over_time" => float(1.0),
-        "absent_over_time" => float(1.0),
-        "first_over_time" => Ok(first_over_time(w)),
-        "last_over_time" => Ok(last_over_time(w)),
-        "ts_of_first_over_time" => {
+/// A range-vector function: its value for one window.
+pub(crate) type RangeFunction = fn(&Window, &QueryState) -> FnResult;
+
+/// The implementation of range function `name` (looked up once per call, not per
+/// window).
+pub(crate) fn lookup(name: &str) -> Option<RangeFunction> {
+    let f: RangeFunction = match name {
+        "rate" => |w, q| extrapolated_rate(w, q, true, true),
+        "increase" => |w, q| extrapolated_rate(w, q, true, false),
+        "delta" => |w, q| extrapolated_rate(w, q, false, false),
+        "irate" => |w, q| instant_value(w, q, true),
+        "idelta" => |w, q| instant_value(w, q, false),
+        "avg_over_time" => avg_over_time,
+        "sum_over_time" => sum_over_time,
+        "count_over_time" => |w, _| float((w.floats.len() + w.hists.len()) as f64),
+        "present_over_time" | "absent_over_time" => |_, _| float(1.0),
+        "first_over_time" => |w, _| Ok(first_over_time(w)),
+        "last_over_time" => |w, _| Ok(last_over_time(w)),
+        "ts_of_first_over_time" => |w, _| {
             let tf = w.floats.first().map_or(i64::MAX, |p| p.t);
             let th = w.hists.first().map_or(i64::MAX, |p| p.t);
             float(tf.min(th) as f64 / 1000.0)
-        }
-        "ts_of_last_over_time" => {
+        },
+        "ts_of_last_over_time" => |w, _| {
             let tf = w.floats.last().map_or(0, |p| p.t);
             let th = w.hists.last().map_or(0, |p| p.t);
             float(tf.max(th) as f64 / 1000.0)
+        },
+        "max_over_time" => |w, q| compare_over_time(w, q, |cur, m| cur > m || m.is_nan(), false),
+        "min_over_time" => |w, q| compare_over_time(w, q, |cur, m| cur < m || m.is_nan(), false),
+        "ts_of_max_over_time" => {
+            |w, q| compare_over_time(w, q, |cur, m| cur >= m || m.is_nan(), true)
         }
-        "max_over_time" => compare_over_time(w, q, |cur, m| cur > m || m.is_nan(), false),
-        "min_over_time" => compare_over_time(w, q, |cur, m| cur < m || m.is_nan(), false),
-        "ts_of_max_over_time" => compare_over_time(w, q, |cur, m| cur >= m || m.is_nan(), true),
-        "ts_of_min_over_time" => compare_over_time(w, q, |cur, m| cur <= m || m.is_nan(), true),
-        "quantile_over_time" => quantile_over_time(w, q),
-        "stddev_over_time" => variance_over_time(w, q, true),
-        "stdvar_over_time" => variance_over_time(w, q, false),
-        "mad_over_time" => mad_over_time(w, q),
-        "changes" => changes_or_resets(w, true),
-        "resets" => changes_or_resets(w, false),
-        "deriv" => deriv(w, q),
-        "predict_linear" => predict_linear(w, q),
-        "double_exponential_smoothing" => double_exponential_smoothing(w, q),
-        _ => Err(exec(format!("unknown range function {name}"))),
-    }
+        "ts_of_min_over_time" => {
+            |w, q| compare_over_time(w, q, |cur, m| cur <= m || m.is_nan(), true)
+        }
+        "quantile_over_time" => quantile_over_time,
+        "stddev_over_time" => |w, q| variance_over_time(w, q, true),
+        "stdvar_over_time" => |w, q| variance_over_time(w, q, false),
+        "mad_over_time" => mad_over_time,
+        "changes" => |w, _| changes_or_resets(w, true),
+        "resets" => |w, _| changes_or_resets(w, false),
+        "deriv" => deriv,
+        "predict_linear" => predict_linear,
+        "double_exponential_smoothing" => double_exponential_smoothing,
+        _ => return None,
+    };
+    Some(f)
 }
 
 /// Functions that accept `anchored` range selectors.

@@ -153,6 +153,8 @@ pub(crate) struct RangeWindow<'s> {
     hists: Vec<HPoint>,
     hist_sts: Vec<i64>,
     hstart: usize,
+    /// How many samples in the window have a start timestamp.
+    with_st: usize,
 }
 
 impl<'s> RangeWindow<'s> {
@@ -167,15 +169,22 @@ impl<'s> RangeWindow<'s> {
             hists: Vec::new(),
             hist_sts: Vec::new(),
             hstart: 0,
+            with_st: 0,
         }
     }
 
     /// Moves the window to `(mint, maxt]`; both bounds must not decrease between calls.
     pub fn advance(&mut self, mint: i64, maxt: i64) -> Result<(), StorageError> {
         while self.fstart < self.floats.len() && self.floats[self.fstart].t <= mint {
+            if self.float_sts[self.fstart] != 0 {
+                self.with_st -= 1;
+            }
             self.fstart += 1;
         }
         while self.hstart < self.hists.len() && self.hists[self.hstart].t <= mint {
+            if self.hist_sts[self.hstart] != 0 {
+                self.with_st -= 1;
+            }
             self.hstart += 1;
         }
         self.compact();
@@ -196,6 +205,9 @@ impl<'s> RangeWindow<'s> {
             }
             if let Some(s) = self.ahead.take() {
                 if s.t > mint && !s.v.is_stale() {
+                    if s.st != 0 {
+                        self.with_st += 1;
+                    }
                     match s.v {
                         RawValue::Float(f) => {
                             self.floats.push(FPoint { t: s.t, f });
@@ -242,6 +254,11 @@ impl<'s> RangeWindow<'s> {
     /// Start timestamps of [`histograms`](Self::histograms), index for index.
     pub fn histogram_start_timestamps(&self) -> &[i64] {
         &self.hist_sts[self.hstart..]
+    }
+
+    /// Whether any sample in the window has a start timestamp.
+    pub fn has_start_timestamps(&self) -> bool {
+        self.with_st > 0
     }
 
     pub fn is_empty(&self) -> bool {
