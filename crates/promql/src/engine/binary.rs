@@ -12,9 +12,8 @@ use crate::ast::{BinaryOp, Cardinality, PosRange, ValueType, VectorMatching};
 use super::annotations::{Annotation, HistogramOperation};
 use super::error::{EvalError, exec};
 use super::evaluator::{Evaluator, NodeHelper, drop_metadata_labels, is_metadata_label};
-use super::labels_map::LabelsPairKey;
 use super::plan::{BinaryNode, Node};
-use super::value::{Matrix, Sample, Vector};
+use super::value::{InputSample, Matrix, Sample, Vector};
 
 /// The result of an operation on two sample values.
 struct ElemResult {
@@ -296,7 +295,7 @@ impl Evaluator<'_, '_> {
     fn vector_scalar_binop(
         &self,
         b: &BinaryNode,
-        lhs: &[Sample],
+        lhs: &[InputSample],
         scalar: f64,
         swap: bool,
         h: &mut NodeHelper,
@@ -304,10 +303,12 @@ impl Evaluator<'_, '_> {
         pos: PosRange,
     ) -> Vector {
         let mut out = std::mem::take(&mut h.out);
+        let inputs = std::mem::take(&mut h.input_series);
+        let series_index = inputs.get(usize::from(swap)).map_or(&[][..], |v| &v[..]);
         let mut last = None;
-        for s in lhs {
+        for (k, s) in lhs.iter().enumerate() {
             let (mut lf, mut rf) = (s.f, scalar);
-            let (mut lh, mut rh) = (s.h.as_ref(), None);
+            let (mut lh, mut rh) = (s.h, None);
             if swap {
                 std::mem::swap(&mut lf, &mut rf);
                 std::mem::swap(&mut lh, &mut rh);
@@ -349,7 +350,11 @@ impl Evaluator<'_, '_> {
                 sample.drop_name = true;
             }
             out.push(sample);
+            if let Some(i) = series_index.get(k) {
+                h.out_keys.push(u64::from(*i));
+            }
         }
+        h.input_series = inputs;
         self.report(last, node, b.op);
         out
     }
@@ -360,8 +365,8 @@ impl Evaluator<'_, '_> {
         &self,
         b: &BinaryNode,
         matching: &VectorMatching,
-        lhs: &[Sample],
-        rhs: &[Sample],
+        lhs: &[InputSample],
+        rhs: &[InputSample],
         lsigs: &[usize],
         rsigs: &[usize],
         h: &mut NodeHelper,
@@ -375,12 +380,21 @@ impl Evaluator<'_, '_> {
             return Ok(out);
         }
         let one_to_many = matching.card == Cardinality::OneToMany;
+        let inputs = std::mem::take(&mut h.input_series);
+        let none: &[u32] = &[];
+        let (lidx, ridx) = (
+            inputs.first().map_or(none, |v| &v[..]),
+            inputs.get(1).map_or(none, |v| &v[..]),
+        );
         // Work as many-to-one: for one-to-many swap the sides and swap back per value.
-        let (lhs, rhs, lsigs, rsigs) = if one_to_many {
-            (rhs, lhs, rsigs, lsigs)
+        let (lhs, rhs, lsigs, rsigs, lidx, ridx) = if one_to_many {
+            (rhs, lhs, rsigs, lsigs, ridx, lidx)
         } else {
-            (lhs, rhs, lsigs, rsigs)
+            (lhs, rhs, lsigs, rsigs, lidx, ridx)
         };
+        // A result's labels depend only on its input series: key results by the pair
+        // of series indexes (0 for a fill value).
+        let side_key = |idx: &[u32], i: usize| idx.get(i).map_or(0, |v| u64::from(*v) + 1);
         // As upstream, the fill values are not swapped with the sides: with
         // `group_right`, `fill_right` fills the (swapped) left side.
         let (fill_for_rhs, fill_for_lhs) = (fill.rhs(), fill.lhs());
@@ -391,7 +405,7 @@ impl Evaluator<'_, '_> {
             let sig = rsigs[i];
             if let Some(dup) = right[sig] {
                 let one_side = if one_to_many { "left" } else { "right" };
-                let matched = match_labels(&rs.metric, matching);
+                let matched = match_labels(rs.metric, matching);
                 return Err(exec(format!(
                     "found duplicate series for the match group {matched} on the {one_side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                     rs.metric, rhs[dup].metric
@@ -406,16 +420,17 @@ impl Evaluator<'_, '_> {
             matched: vec![false; h.num_sigs],
             last: None,
         };
-        let do_op = |ls: &Sample,
-                     rs: &Sample,
+        let do_op = |ls: &InputSample,
+                     rs: &InputSample,
                      sig: usize,
+                     key: u64,
                      out: &mut Vector,
                      m: &mut MatchTracker,
                      h: &mut NodeHelper|
          -> Result<(), EvalError> {
             let last = &mut m.last;
             let (mut fl, mut fr) = (ls.f, rs.f);
-            let (mut hl, mut hr) = (ls.h.as_ref(), rs.h.as_ref());
+            let (mut hl, mut hr) = (ls.h, rs.h);
             if one_to_many {
                 std::mem::swap(&mut fl, &mut fr);
                 std::mem::swap(&mut hl, &mut hr);
@@ -435,7 +450,7 @@ impl Evaluator<'_, '_> {
                 r.h = None;
                 r.f = btos(r.keep);
             }
-            let mut metric = result_metric(&ls.metric, &rs.metric, b.op, matching, h);
+            let mut metric = result_metric(ls.metric, rs.metric, key, b.op, matching, h);
             if !self.delayed() && b.return_bool {
                 metric = drop_metadata_labels(&metric);
             }
@@ -466,17 +481,23 @@ impl Evaluator<'_, '_> {
                 h: r.h,
                 drop_name: b.return_bool,
             });
+            h.out_keys.push(key);
             Ok(())
         };
 
         for (i, ls) in lhs.iter().enumerate() {
             let sig = lsigs[i];
+            let lkey = side_key(lidx, i) << 32;
             match right[sig] {
-                Some(ri) => do_op(ls, &rhs[ri], sig, &mut out, &mut m, h)?,
+                Some(ri) => {
+                    let key = lkey | side_key(ridx, ri);
+                    do_op(ls, &rhs[ri], sig, key, &mut out, &mut m, h)?
+                }
                 None => {
                     let Some(fv) = fill_for_rhs else { continue };
-                    let filler = Sample::float(match_labels(&ls.metric, matching), ls.t, fv);
-                    do_op(ls, &filler, sig, &mut out, &mut m, h)?;
+                    let fill_labels = match_labels(ls.metric, matching);
+                    let filler = filler_sample(&fill_labels, ls.t, fv);
+                    do_op(ls, &filler, sig, lkey, &mut out, &mut m, h)?;
                 }
             }
         }
@@ -487,10 +508,12 @@ impl Evaluator<'_, '_> {
                     continue;
                 }
                 let rs = &rhs[ri];
-                let filler = Sample::float(match_labels(&rs.metric, matching), rs.t, fv);
-                do_op(&filler, rs, sig, &mut out, &mut m, h)?;
+                let fill_labels = match_labels(rs.metric, matching);
+                let filler = filler_sample(&fill_labels, rs.t, fv);
+                do_op(&filler, rs, sig, side_key(ridx, ri), &mut out, &mut m, h)?;
             }
         }
+        h.input_series = inputs;
         self.report(m.last, node, b.op);
         Ok(out)
     }
@@ -503,6 +526,17 @@ struct MatchTracker {
     matched: Vec<bool>,
     /// The last note to report (upstream's `lastErr`).
     last: Option<ElemNote>,
+}
+
+/// The stand-in for a series missing on one side, with a `fill` value.
+fn filler_sample(labels: &Labels, t: i64, f: f64) -> InputSample<'_> {
+    InputSample {
+        metric: labels,
+        t,
+        f,
+        h: None,
+        drop_name: false,
+    }
 }
 
 /// The labels a match is made on (upstream's `MatchLabels`).
@@ -521,12 +555,12 @@ fn match_labels(l: &Labels, m: &VectorMatching) -> Labels {
 fn result_metric(
     lhs: &Labels,
     rhs: &Labels,
+    key: u64,
     op: BinaryOp,
     m: &VectorMatching,
     h: &mut NodeHelper,
 ) -> Labels {
-    let key = LabelsPairKey(lhs.clone(), rhs.clone());
-    if let Some(l) = h.result_metric.get(&key) {
+    if let Some(l) = h.result_by_key.get(&key) {
         return l.clone();
     }
     let b = &mut h.builder;
@@ -552,13 +586,13 @@ fn result_metric(
         }
     }
     let out = b.labels();
-    h.result_metric.insert(key, out.clone());
+    h.result_by_key.insert(key, out.clone());
     out
 }
 
 fn vector_and(
-    lhs: &[Sample],
-    rhs: &[Sample],
+    lhs: &[InputSample],
+    rhs: &[InputSample],
     lsigs: &[usize],
     rsigs: &[usize],
     h: &mut NodeHelper,
@@ -573,51 +607,51 @@ fn vector_and(
     }
     for (i, s) in lhs.iter().enumerate() {
         if present[lsigs[i]] {
-            out.push(s.clone());
+            out.push(s.to_sample());
         }
     }
     out
 }
 
 fn vector_or(
-    lhs: &[Sample],
-    rhs: &[Sample],
+    lhs: &[InputSample],
+    rhs: &[InputSample],
     lsigs: &[usize],
     rsigs: &[usize],
     h: &mut NodeHelper,
 ) -> Vector {
     let mut out = std::mem::take(&mut h.out);
     if lhs.is_empty() {
-        out.extend_from_slice(rhs);
+        out.extend(rhs.iter().map(InputSample::to_sample));
         return out;
     }
     if rhs.is_empty() {
-        out.extend_from_slice(lhs);
+        out.extend(lhs.iter().map(InputSample::to_sample));
         return out;
     }
     let mut present = vec![false; h.num_sigs];
     for (i, s) in lhs.iter().enumerate() {
         present[lsigs[i]] = true;
-        out.push(s.clone());
+        out.push(s.to_sample());
     }
     for (j, s) in rhs.iter().enumerate() {
         if !present[rsigs[j]] {
-            out.push(s.clone());
+            out.push(s.to_sample());
         }
     }
     out
 }
 
 fn vector_unless(
-    lhs: &[Sample],
-    rhs: &[Sample],
+    lhs: &[InputSample],
+    rhs: &[InputSample],
     lsigs: &[usize],
     rsigs: &[usize],
     h: &mut NodeHelper,
 ) -> Vector {
     let mut out = std::mem::take(&mut h.out);
     if lhs.is_empty() || rhs.is_empty() {
-        out.extend_from_slice(lhs);
+        out.extend(lhs.iter().map(InputSample::to_sample));
         return out;
     }
     let mut present = vec![false; h.num_sigs];
@@ -626,7 +660,7 @@ fn vector_unless(
     }
     for (i, s) in lhs.iter().enumerate() {
         if !present[lsigs[i]] {
-            out.push(s.clone());
+            out.push(s.to_sample());
         }
     }
     out

@@ -20,13 +20,13 @@ use crate::ast::{ValueType, VectorMatching};
 use super::EngineOptions;
 use super::annotations::{Annotation, Annotations};
 use super::error::{ENV, EXPR_EVAL, EvalError, duplicate_labelset, exec};
-use super::labels_map::{LabelsKey, LabelsMap, LabelsPairMap};
+use super::labels_map::{KeyMap, LabelsKey, LabelsMap};
 use super::memory_series::{HistogramStatsSeries, MemorySeries};
 use super::plan::{MatrixSelectorNode, Node, NodeKind, QueryParams, SelectorNode, SubqueryNode};
 use super::series_reader::{InstantCursor, RangeWindow, RawValue};
 use super::value::{
-    FPoint, HPoint, Matrix, Sample, Series, Vector, matrix_has_duplicate_labelsets, matrix_samples,
-    vector_has_duplicate_labelsets, vector_samples,
+    FPoint, HPoint, InputSample, InputVector, Matrix, Sample, Series, Vector,
+    matrix_has_duplicate_labelsets, matrix_samples, vector_has_duplicate_labelsets, vector_samples,
 };
 
 /// What evaluating a node gives: every expression but a string literal evaluates to a
@@ -204,9 +204,15 @@ pub(crate) struct NodeHelper {
     pub delayed_name_removal: bool,
     /// Number of distinct join signatures of a binary operation.
     pub num_sigs: usize,
-    /// Result labels of binary operations by their input label pair.
-    pub result_metric: LabelsPairMap<Labels>,
+    /// Result labels of binary operations by output key (see `out_keys`).
+    pub result_by_key: KeyMap<Labels>,
     pub builder: LabelsBuilder,
+    /// Per argument, the index of the input series of every gathered sample.
+    pub input_series: Vec<Vec<u32>>,
+    /// Optional, filled by the step function: for every output sample a key that
+    /// determines its labels (the same key always means the same labels), so the
+    /// output series are found without hashing label sets at every step.
+    pub out_keys: Vec<u64>,
 }
 
 impl NodeHelper {
@@ -216,8 +222,10 @@ impl NodeHelper {
             out: Vector::new(),
             delayed_name_removal,
             num_sigs: 0,
-            result_metric: LabelsPairMap::default(),
+            result_by_key: KeyMap::default(),
             builder: LabelsBuilder::new(),
+            input_series: Vec::new(),
+            out_keys: Vec::new(),
         }
     }
 }
@@ -652,7 +660,7 @@ impl<'q, 'a> Evaluator<'q, 'a> {
         mut f: F,
     ) -> Result<Matrix, EvalError>
     where
-        F: FnMut(&[Vector], &[Vec<usize>], &mut NodeHelper) -> Result<Vector, EvalError>,
+        F: FnMut(&[InputVector<'_>], &[Vec<usize>], &mut NodeHelper) -> Result<Vector, EvalError>,
     {
         let original_samples = self.q.samples();
         let mut matrices: Vec<Matrix> = Vec::with_capacity(args.len());
@@ -688,17 +696,20 @@ impl<'q, 'a> Evaluator<'q, 'a> {
             helper.num_sigs = ordinals.len();
         }
 
-        let mut vectors: Vec<Vector> = matrices
+        let mut vectors: Vec<InputVector<'_>> = matrices
             .iter()
-            .map(|m| Vector::with_capacity(m.len()))
+            .map(|m| InputVector::with_capacity(m.len()))
             .collect();
         let mut sigs: Vec<Vec<usize>> = vec![Vec::new(); matrices.len()];
+        helper.input_series = vec![Vec::new(); matrices.len()];
         let mut cursors: Vec<Vec<(usize, usize)>> =
             matrices.iter().map(|m| vec![(0, 0); m.len()]).collect();
         let mut temp_samples = self.q.samples();
         let steps = self.steps();
         let mut out: Vec<Series> = Vec::new();
-        let mut index: LabelsMap<(usize, i64)> = LabelsMap::default();
+        let mut last_ts: Vec<i64> = Vec::new();
+        let mut index: LabelsMap<usize> = LabelsMap::default();
+        let mut key_index: KeyMap<usize> = KeyMap::default();
 
         let mut ts = self.start;
         while ts <= self.end {
@@ -707,12 +718,13 @@ impl<'q, 'a> Evaluator<'q, 'a> {
             for (i, mat) in matrices.iter().enumerate() {
                 vectors[i].clear();
                 sigs[i].clear();
+                helper.input_series[i].clear();
                 let mut gathered = 0;
                 for (si, s) in mat.iter().enumerate() {
                     let (fi, hi) = &mut cursors[i][si];
                     if let Some(p) = s.floats.get(*fi).filter(|p| p.t == ts) {
-                        vectors[i].push(Sample {
-                            metric: s.metric.clone(),
+                        vectors[i].push(InputSample {
+                            metric: &s.metric,
                             t: ts,
                             f: p.f,
                             h: None,
@@ -720,11 +732,11 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                         });
                         *fi += 1;
                     } else if let Some(p) = s.histograms.get(*hi).filter(|p| p.t == ts) {
-                        vectors[i].push(Sample {
-                            metric: s.metric.clone(),
+                        vectors[i].push(InputSample {
+                            metric: &s.metric,
                             t: ts,
                             f: 0.0,
-                            h: Some(p.h.clone()),
+                            h: Some(&p.h),
                             drop_name: s.drop_name,
                         });
                         *hi += 1;
@@ -734,12 +746,15 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                     if matching.is_some() {
                         sigs[i].push(series_sigs[i][si]);
                     }
+                    helper.input_series[i].push(si as u32);
                     gathered += 1;
                 }
                 self.q.add_samples(gathered)?;
             }
             helper.ts = ts;
+            helper.out_keys.clear();
             let result = f(&vectors, &sigs, &mut helper)?;
+            let keyed = helper.out_keys.len() == result.len();
             let n = vector_samples(&result);
             self.q.add_samples(n)?;
             temp_samples += n;
@@ -756,24 +771,40 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                     .set_samples(original_samples + matrix_samples(&mat))?;
                 return Ok(mat);
             }
-            for s in result {
-                let key = LabelsKey(s.metric);
-                match index.get_mut(&key) {
-                    Some((i, last)) => {
-                        if *last == ts {
-                            return Err(duplicate_labelset());
-                        }
-                        *last = ts;
-                        push_point(&mut out[*i], ts, s.f, s.h, steps);
-                    }
+            for (k, s) in result.into_iter().enumerate() {
+                // Find the output series: by key when the step function gave keys (the
+                // labels are hashed once per key), by labels otherwise.
+                let known = if keyed {
+                    key_index.get(&helper.out_keys[k]).copied()
+                } else {
+                    None
+                };
+                let i = match known {
+                    Some(i) => i,
                     None => {
-                        let mut series = Series::new(key.0.clone());
-                        index.insert(key, (out.len(), ts));
-                        series.drop_name = s.drop_name;
-                        push_point(&mut series, ts, s.f, s.h, steps);
-                        out.push(series);
+                        let key = LabelsKey(s.metric.clone());
+                        let i = match index.get(&key) {
+                            Some(i) => *i,
+                            None => {
+                                let mut series = Series::new(s.metric.clone());
+                                series.drop_name = s.drop_name;
+                                out.push(series);
+                                last_ts.push(i64::MIN);
+                                index.insert(key, out.len() - 1);
+                                out.len() - 1
+                            }
+                        };
+                        if keyed {
+                            key_index.insert(helper.out_keys[k], i);
+                        }
+                        i
                     }
+                };
+                if last_ts[i] == ts {
+                    return Err(duplicate_labelset());
                 }
+                last_ts[i] = ts;
+                push_point(&mut out[i], ts, s.f, s.h, steps);
             }
             ts += self.interval;
         }

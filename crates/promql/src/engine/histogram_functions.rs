@@ -13,14 +13,14 @@ use super::error::EvalError;
 use super::evaluator::{Evaluator, NodeHelper, drop_metadata_labels};
 use super::instant_functions::float_from_histogram;
 use super::plan::CallNode;
-use super::value::{Sample, Vector};
+use super::value::{InputSample, InputVector, Sample, Vector};
 use crate::quantile::{self, ClassicBucket, QuantileNaNInfo};
 
 /// The native histogram statistics.
-pub(crate) fn simple(name: &str, vals: &[Vector], h: &mut NodeHelper) -> Vector {
+pub(crate) fn simple(name: &str, vals: &[InputVector], h: &mut NodeHelper) -> Vector {
     let mut out = std::mem::take(&mut h.out);
     for s in vals.first().map_or(&[][..], |v| &v[..]) {
-        let Some(hist) = &s.h else { continue };
+        let Some(hist) = s.h else { continue };
         let f = match name {
             "histogram_count" => hist.count,
             "histogram_sum" => hist.sum,
@@ -43,7 +43,7 @@ struct SplitHistograms {
 
 fn split_histograms(
     ev: &Evaluator,
-    input: &[Sample],
+    input: &[InputSample],
     arg_pos: crate::ast::PosRange,
 ) -> SplitHistograms {
     let delayed = ev.delayed();
@@ -51,7 +51,7 @@ fn split_histograms(
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut natives: Vec<(Labels, Arc<FloatHistogram>)> = Vec::new();
     for s in input {
-        if let Some(h) = &s.h {
+        if let Some(h) = s.h {
             natives.push((s.metric.clone(), h.clone()));
             continue;
         }
@@ -121,7 +121,7 @@ fn validate_quantile(ev: &Evaluator, q: f64, pos: crate::ast::PosRange) {
 /// result carries its quantile in that label.
 fn quantiles(
     ev: &Evaluator,
-    input: &[Sample],
+    input: &[InputSample],
     qs: &[f64],
     label: Option<&str>,
     quantile_pos: crate::ast::PosRange,
@@ -193,7 +193,7 @@ fn quantiles(
 
 pub(crate) fn histogram_quantile(
     ev: &Evaluator,
-    vals: &[Vector],
+    vals: &[InputVector],
     c: &CallNode,
     h: &mut NodeHelper,
 ) -> Result<Vector, EvalError> {
@@ -209,7 +209,7 @@ pub(crate) fn histogram_quantile(
 
 pub(crate) fn histogram_quantiles(
     ev: &Evaluator,
-    vals: &[Vector],
+    vals: &[InputVector],
     c: &CallNode,
     h: &mut NodeHelper,
 ) -> Result<Vector, EvalError> {
@@ -229,7 +229,7 @@ pub(crate) fn histogram_quantiles(
 
 pub(crate) fn histogram_fraction(
     ev: &Evaluator,
-    vals: &[Vector],
+    vals: &[InputVector],
     c: &CallNode,
     h: &mut NodeHelper,
 ) -> Result<Vector, EvalError> {

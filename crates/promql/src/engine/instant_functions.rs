@@ -10,13 +10,13 @@ use super::evaluator::{Evaluator, NodeHelper, drop_metadata_labels};
 use super::histogram_functions;
 use super::plan::{CallNode, Node, NodeKind};
 use super::sorting::{HeapOrder, go_sort_by};
-use super::value::{Sample, Vector};
+use super::value::{InputSample, InputVector, Sample, Vector};
 
 /// Evaluates instant function `name` for one step.
 pub(crate) fn call(
     ev: &Evaluator,
     name: &str,
-    vals: &[Vector],
+    vals: &[InputVector],
     c: &CallNode,
     h: &mut NodeHelper,
 ) -> Result<Vector, EvalError> {
@@ -104,7 +104,7 @@ pub(crate) fn call(
             let mut out = std::mem::take(&mut h.out);
             for s in vals.first().map_or(&[][..], |v| &v[..]) {
                 out.push(Sample {
-                    metric: keep_or_drop(&s.metric, h),
+                    metric: keep_or_drop(s.metric, h),
                     t: 0,
                     f: s.t as f64 / 1000.0,
                     h: None,
@@ -126,7 +126,12 @@ pub(crate) fn call(
         "sort" | "sort_desc" => {
             let mut v: Vector = vals
                 .first()
-                .map(|v| v.iter().filter(|s| s.h.is_none()).cloned().collect())
+                .map(|v| {
+                    v.iter()
+                        .filter(|s| s.h.is_none())
+                        .map(InputSample::to_sample)
+                        .collect()
+                })
                 .unwrap_or_default();
             // NaN sorts last in both directions: sort by the opposite order with NaN
             // first, then reverse.
@@ -140,7 +145,10 @@ pub(crate) fn call(
         }
         "sort_by_label" | "sort_by_label_desc" => {
             let names: Vec<&str> = (1..c.args.len()).filter_map(|i| c.string_arg(i)).collect();
-            let mut v: Vector = vals.first().cloned().unwrap_or_default();
+            let mut v: Vector = vals
+                .first()
+                .map(|v| v.iter().map(InputSample::to_sample).collect())
+                .unwrap_or_default();
             let desc = name == "sort_by_label_desc";
             v.sort_by(|a, b| {
                 for n in &names {
@@ -202,12 +210,12 @@ pub(crate) fn keep_or_drop(metric: &Labels, h: &NodeHelper) -> Labels {
 }
 
 /// Applies `f` to every float sample (histograms are dropped).
-fn simple_float(vals: &[Vector], h: &mut NodeHelper, f: impl Fn(f64) -> f64) -> Vector {
+fn simple_float(vals: &[InputVector], h: &mut NodeHelper, f: impl Fn(f64) -> f64) -> Vector {
     let mut out = std::mem::take(&mut h.out);
     for s in vals.first().map_or(&[][..], |v| &v[..]) {
         if s.h.is_none() {
             out.push(Sample {
-                metric: keep_or_drop(&s.metric, h),
+                metric: keep_or_drop(s.metric, h),
                 t: 0,
                 f: f(s.f),
                 h: None,
@@ -218,7 +226,7 @@ fn simple_float(vals: &[Vector], h: &mut NodeHelper, f: impl Fn(f64) -> f64) -> 
     out
 }
 
-fn clamp(vals: &[Vector], min: f64, max: f64, h: &mut NodeHelper) -> Vector {
+fn clamp(vals: &[InputVector], min: f64, max: f64, h: &mut NodeHelper) -> Vector {
     if max < min {
         return std::mem::take(&mut h.out);
     }
@@ -368,7 +376,7 @@ fn go_f64_to_i64(f: f64) -> i64 {
     }
 }
 
-fn date_function(name: &str, vals: &[Vector], h: &mut NodeHelper) -> Vector {
+fn date_function(name: &str, vals: &[InputVector], h: &mut NodeHelper) -> Vector {
     let mut out = std::mem::take(&mut h.out);
     let Some(v) = vals.first() else {
         out.push(Sample::float(
@@ -383,7 +391,7 @@ fn date_function(name: &str, vals: &[Vector], h: &mut NodeHelper) -> Vector {
             continue;
         }
         out.push(Sample {
-            metric: keep_or_drop(&s.metric, h),
+            metric: keep_or_drop(s.metric, h),
             t: 0,
             f: date_part(name, go_f64_to_i64(s.f)),
             h: None,
@@ -395,7 +403,7 @@ fn date_function(name: &str, vals: &[Vector], h: &mut NodeHelper) -> Vector {
 
 /// The float result of a histogram statistic for `s`: only the metric name is dropped
 /// (upstream's `simpleHistogramFunc`), later when names are removed late.
-pub(crate) fn float_from_histogram(s: &Sample, f: f64, h: &NodeHelper) -> Sample {
+pub(crate) fn float_from_histogram(s: &InputSample, f: f64, h: &NodeHelper) -> Sample {
     let metric = if h.delayed_name_removal {
         s.metric.clone()
     } else {

@@ -17,16 +17,6 @@ impl Hash for LabelsKey {
     }
 }
 
-/// Two label sets (the sides of a binary operation) as a map key.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct LabelsPairKey(pub Labels, pub Labels);
-
-impl Hash for LabelsPairKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.hash() ^ self.1.hash().rotate_left(17));
-    }
-}
-
 /// Passes the already well-mixed 64-bit hash through.
 #[derive(Default)]
 pub(crate) struct PassThroughHasher(u64);
@@ -49,4 +39,25 @@ impl Hasher for PassThroughHasher {
 }
 
 pub(crate) type LabelsMap<V> = HashMap<LabelsKey, V, BuildHasherDefault<PassThroughHasher>>;
-pub(crate) type LabelsPairMap<V> = HashMap<LabelsPairKey, V, BuildHasherDefault<PassThroughHasher>>;
+
+/// Mixes a 64-bit integer key (Fibonacci hashing): integer keys are not random.
+#[derive(Default)]
+pub(crate) struct IntegerHasher(u64);
+
+impl Hasher for IntegerHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<IntegerHasher>>;

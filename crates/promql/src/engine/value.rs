@@ -102,6 +102,32 @@ impl Sample {
 }
 
 pub type Vector = Vec<Sample>;
+
+/// A sample of an operator's input at one step, borrowing its series' labels and
+/// histogram: inputs are gathered at every step, outputs are made only once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InputSample<'a> {
+    pub metric: &'a Labels,
+    pub t: i64,
+    pub f: f64,
+    pub h: Option<&'a Arc<FloatHistogram>>,
+    pub drop_name: bool,
+}
+
+impl InputSample<'_> {
+    pub fn to_sample(&self) -> Sample {
+        Sample {
+            metric: self.metric.clone(),
+            t: self.t,
+            f: self.f,
+            h: self.h.cloned(),
+            drop_name: self.drop_name,
+        }
+    }
+}
+
+/// The samples of one operator input at one step.
+pub(crate) type InputVector<'a> = Vec<InputSample<'a>>;
 pub type Matrix = Vec<Series>;
 
 /// Total `max_samples` weight of a matrix.
