@@ -87,7 +87,8 @@ impl<'a> QueryState<'a> {
             current_samples: Cell::new(0),
             peak_samples: Cell::new(0),
             total_samples: Cell::new(0),
-            per_step: RefCell::new(per_step_stats.then(|| vec![0; steps])),
+            // Per-step statistics are for graphs: not for absurd step counts.
+            per_step: RefCell::new((per_step_stats && steps <= 1 << 20).then(|| vec![0; steps])),
             deadline,
             cancel,
         }

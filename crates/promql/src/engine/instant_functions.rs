@@ -431,7 +431,9 @@ mod tests {
         assert_eq!(date_part("day_of_week", 1_136_239_445), 1.0);
         assert_eq!(date_part("hour", 1_136_239_445), 22.0);
         assert_eq!(date_part("minute", 1_136_239_445), 4.0);
-        assert_eq!(date_part("day_of_year", 1_483_191_420), 365.0);
+        // 2016-12-31T13:37:00Z, a leap year.
+        assert_eq!(date_part("day_of_year", 1_483_191_420), 366.0);
+        assert_eq!(date_part("day_of_year", 1_672_493_820), 365.0);
         assert_eq!(date_part("days_in_month", 1_454_284_800), 29.0);
     }
 

@@ -364,6 +364,16 @@ impl Engine {
         span: Span,
         opts: &QueryOptions,
     ) -> QueryResult {
+        // Times beyond this cannot be offset or looked back from without overflow.
+        let (first, last) = match span {
+            Span::Instant(t) => (t, t),
+            Span::Range { start, end, .. } => (start, end),
+        };
+        if first.unsigned_abs() > plan::MAX_TIME_MS || last.unsigned_abs() > plan::MAX_TIME_MS {
+            return failed(QueryError::Eval(EvalError::BadData(
+                "query time out of the supported range".to_string(),
+            )));
+        }
         let started = Instant::now();
         let deadline = started + self.opts.timeout;
         let mut stats = QueryStats::default();
@@ -391,10 +401,12 @@ impl Engine {
         stats: &mut QueryStats,
     ) -> QueryResult {
         let prep_start = Instant::now();
+        // Bounded so that subtracting it from any valid time cannot overflow.
         let lookback = opts
             .lookback_delta_ms
             .filter(|l| *l > 0)
-            .unwrap_or(self.opts.lookback_delta_ms);
+            .unwrap_or(self.opts.lookback_delta_ms)
+            .clamp(1, 1 << 50);
         let (start, end, interval) = match span {
             Span::Instant(t) => (t, t, 0),
             Span::Range { start, end, step } => (start, end, step),
@@ -530,5 +542,23 @@ fn warn_sort_in_range_query(e: &Expr, state: &QueryState) {
     }
     for child in e.children() {
         warn_sort_in_range_query(child, state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_bound_concurrency() {
+        let slots = Slots {
+            free: Mutex::new(1),
+            released: Condvar::new(),
+        };
+        let soon = || Instant::now() + Duration::from_millis(20);
+        assert!(slots.acquire(soon()));
+        assert!(!slots.acquire(soon()), "the only slot is taken");
+        slots.release();
+        assert!(slots.acquire(soon()));
     }
 }

@@ -165,6 +165,12 @@ pub(crate) struct Plan {
     pub maxt: i64,
 }
 
+/// The largest time (ms, either sign) a query may use: about 36 million years, far
+/// enough from the ends of `i64` that adding ranges and offsets cannot overflow.
+pub(crate) const MAX_TIME_MS: u64 = 1 << 60;
+/// The longest range, offset or step (ms), about 35,000 years.
+pub(crate) const MAX_DURATION_MS: u64 = 1 << 50;
+
 /// Functions whose result depends on the evaluation time even when their arguments do
 /// not (upstream's `AtModifierUnsafeFunctions`, plus the query-context functions).
 pub(crate) const AT_MODIFIER_UNSAFE_FUNCTIONS: &[&str] = &[
@@ -243,8 +249,8 @@ impl<'a> Planner<'a> {
     /// Duration expressions see the step and the query range (both 0 for instant
     /// queries).
     fn duration(&self, d: &DurationValue, allow_negative: bool) -> Result<i64, EvalError> {
-        match d {
-            DurationValue::Fixed(ms) => Ok(*ms),
+        let ms = match d {
+            DurationValue::Fixed(ms) => *ms,
             DurationValue::Expr(e) => {
                 let secs = e
                     .eval_seconds(self.params.interval, self.params.end - self.params.start)
@@ -254,21 +260,33 @@ impl<'a> Planner<'a> {
                         "duration must be greater than 0".to_string(),
                     ));
                 }
-                if !(-9.223_372_036_854_776e18..=9.223_372_036_854_776e18).contains(&secs) {
+                if !secs.is_finite() || secs.abs() * 1000.0 > MAX_DURATION_MS as f64 {
                     return Err(EvalError::BadData("duration is out of range".to_string()));
                 }
                 // Go converts the millisecond float to a Duration by truncation.
-                Ok((secs * 1000.0) as i64)
+                (secs * 1000.0) as i64
             }
+        };
+        // Bounded so that times plus ranges and offsets cannot overflow.
+        if ms.unsigned_abs() > MAX_DURATION_MS {
+            return Err(EvalError::BadData("duration is out of range".to_string()));
         }
+        Ok(ms)
     }
 
-    fn at(&self, at: &Option<AtModifier>) -> Option<i64> {
-        at.map(|a| match a {
+    fn at(&self, at: &Option<AtModifier>) -> Result<Option<i64>, EvalError> {
+        let t = at.map(|a| match a {
             AtModifier::Timestamp(t) => t,
             AtModifier::Start => self.params.start,
             AtModifier::End => self.params.end,
-        })
+        });
+        // Far enough from the ends of i64 that offsets and ranges cannot overflow.
+        if t.is_some_and(|t| t.unsigned_abs() > MAX_TIME_MS) {
+            return Err(EvalError::BadData(
+                "timestamp out of bounds for @ modifier".to_string(),
+            ));
+        }
+        Ok(t)
     }
 
     /// Returns the node, whether it is step-invariant and whether it should be wrapped
@@ -354,7 +372,7 @@ impl<'a> Planner<'a> {
                     Some(o) => self.duration(o, true)?,
                     None => 0,
                 };
-                let at = self.at(&sq.at);
+                let at = self.at(&sq.at)?;
                 let mut inner_path = path.clone();
                 inner_path.subquery_offset += offset;
                 inner_path.subquery_range += range;
@@ -520,7 +538,7 @@ impl<'a> Planner<'a> {
             Some(o) => self.duration(o, true)?,
             None => 0,
         };
-        let at = self.at(&vs.at);
+        let at = self.at(&vs.at)?;
         let lookback = self.params.lookback;
         let (mut start, mut end) = match path.subquery_at {
             Some(t) => (t, t),
