@@ -20,10 +20,13 @@ const INTERVAL: i64 = 15_000;
 const SAMPLES: i64 = 2 * 3600 * 1000 / INTERVAL;
 const END: i64 = (SAMPLES - 1) * INTERVAL;
 
+/// The `(t, v)` samples of one series.
+type Samples = Arc<Vec<(i64, f64)>>;
+
 /// Series with their samples, shared by every querier.
 #[derive(Clone, Default)]
 struct BenchStorage {
-    series: Arc<Vec<(Labels, Arc<Vec<(i64, f64)>>)>>,
+    series: Arc<Vec<(Labels, Samples)>>,
 }
 
 impl Queryable for BenchStorage {
@@ -66,7 +69,7 @@ impl Querier for BenchStorage {
 
 struct BenchSeries {
     labels: Labels,
-    samples: Arc<Vec<(i64, f64)>>,
+    samples: Samples,
 }
 
 impl Series for BenchSeries {
@@ -133,7 +136,7 @@ impl SampleIterator for BenchIterator<'_> {
 }
 
 /// A counter per series, increasing by a series-specific amount.
-fn counter(seed: u64) -> Arc<Vec<(i64, f64)>> {
+fn counter(seed: u64) -> Samples {
     let inc = (seed % 7 + 1) as f64;
     Arc::new(
         (0..SAMPLES)

@@ -757,9 +757,7 @@ impl Evaluator<'_, '_> {
                     return None;
                 }
                 if g.has_histogram {
-                    let Some(acc) = g.histogram_value.take() else {
-                        return None;
-                    };
+                    let acc = g.histogram_value.take()?;
                     match acc.finish() {
                         Ok(mut h) => {
                             h.compact(0);

@@ -622,11 +622,11 @@ fn vector_or(
 ) -> Vector {
     let mut out = std::mem::take(&mut h.out);
     if lhs.is_empty() {
-        out.extend(rhs.iter().map(InputSample::to_sample));
+        out.extend(rhs.iter().copied().map(InputSample::to_sample));
         return out;
     }
     if rhs.is_empty() {
-        out.extend(lhs.iter().map(InputSample::to_sample));
+        out.extend(lhs.iter().copied().map(InputSample::to_sample));
         return out;
     }
     let mut present = vec![false; h.num_sigs];
@@ -651,7 +651,7 @@ fn vector_unless(
 ) -> Vector {
     let mut out = std::mem::take(&mut h.out);
     if lhs.is_empty() || rhs.is_empty() {
-        out.extend(lhs.iter().map(InputSample::to_sample));
+        out.extend(lhs.iter().copied().map(InputSample::to_sample));
         return out;
     }
     let mut present = vec![false; h.num_sigs];

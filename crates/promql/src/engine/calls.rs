@@ -7,12 +7,12 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use hearth_model::Labels;
-use hearth_tsdb::storage::Series as StorageSeries;
 
 use super::annotations::Annotation;
 use super::error::{EXPR_EVAL, EvalError, duplicate_labelset, exec};
 use super::evaluator::{
-    Evaluator, drop_metadata_labels, merge_series_with_same_labelset, push_point, storage_error,
+    Evaluator, SelectedSeries, drop_metadata_labels, merge_series_with_same_labelset, push_point,
+    storage_error,
 };
 use super::instant_functions::{self, absent_labels};
 use super::plan::{CallNode, Node, NodeKind, SelectorNode};
@@ -22,7 +22,7 @@ use super::value::{FPoint, Matrix, Sample, Series, matrix_has_duplicate_labelset
 
 /// Where a range function's windows come from.
 struct MatrixArg<'n> {
-    series: Rc<Vec<Box<dyn StorageSeries>>>,
+    series: Rc<SelectedSeries>,
     range: i64,
     offset: i64,
     at: Option<i64>,

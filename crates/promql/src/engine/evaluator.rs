@@ -45,6 +45,9 @@ impl Evaluated {
     }
 }
 
+/// The series one selector selected, read by every operator that needs them.
+pub(crate) type SelectedSeries = Vec<Box<dyn StorageSeries>>;
+
 /// Per-query state shared by the evaluator and its sub-evaluators (subqueries,
 /// step-invariant parts).
 pub(crate) struct QueryState<'a> {
@@ -52,7 +55,7 @@ pub(crate) struct QueryState<'a> {
     pub opts: &'a EngineOptions,
     /// The query as submitted (for `start()`, `end()`, `step()`, `range()`).
     pub params: QueryParams,
-    series: RefCell<Vec<Option<Rc<Vec<Box<dyn StorageSeries>>>>>>,
+    series: RefCell<Vec<Option<Rc<SelectedSeries>>>>,
     annotations: RefCell<Annotations>,
     current_samples: Cell<usize>,
     pub peak_samples: Cell<usize>,
@@ -158,7 +161,7 @@ impl<'a> QueryState<'a> {
     }
 
     /// The series of a selector, selected on first use.
-    pub fn series(&self, sel: &SelectorNode) -> Result<Rc<Vec<Box<dyn StorageSeries>>>, EvalError> {
+    pub fn series(&self, sel: &SelectorNode) -> Result<Rc<SelectedSeries>, EvalError> {
         if let Some(Some(s)) = self.series.borrow().get(sel.id) {
             return Ok(s.clone());
         }
@@ -174,7 +177,7 @@ impl<'a> QueryState<'a> {
                 pos: Default::default(),
             });
         }
-        let series: Vec<Box<dyn StorageSeries>> = if sel.histogram_stats_only {
+        let series: SelectedSeries = if sel.histogram_stats_only {
             set.series
                 .into_iter()
                 .map(|s| Box::new(HistogramStatsSeries(s)) as Box<dyn StorageSeries>)
@@ -629,7 +632,7 @@ impl<'q, 'a> Evaluator<'q, 'a> {
     pub fn subquery_as_series(
         &self,
         sq: &SubqueryNode,
-    ) -> Result<(Vec<Box<dyn StorageSeries>>, Vec<bool>), EvalError> {
+    ) -> Result<(SelectedSeries, Vec<bool>), EvalError> {
         let m = self.eval_subquery(sq)?;
         let drop_names = m.iter().map(|s| s.drop_name).collect();
         let series = m

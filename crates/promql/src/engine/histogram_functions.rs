@@ -218,8 +218,8 @@ pub(crate) fn histogram_quantiles(
     };
     let label = c.string_arg(1).unwrap_or("quantile").to_string();
     let mut qs = Vec::new();
-    for i in 2..vals.len() {
-        let q = vals[i].first().map_or(f64::NAN, |s| s.f);
+    for (i, v) in vals.iter().enumerate().skip(2) {
+        let q = v.first().map_or(f64::NAN, |s| s.f);
         validate_quantile(ev, q, c.args.get(i).map(|a| a.pos).unwrap_or_default());
         qs.push(q);
     }

@@ -128,6 +128,7 @@ pub(crate) fn call(
                 .first()
                 .map(|v| {
                     v.iter()
+                        .copied()
                         .filter(|s| s.h.is_none())
                         .map(InputSample::to_sample)
                         .collect()
@@ -147,7 +148,7 @@ pub(crate) fn call(
             let names: Vec<&str> = (1..c.args.len()).filter_map(|i| c.string_arg(i)).collect();
             let mut v: Vector = vals
                 .first()
-                .map(|v| v.iter().map(InputSample::to_sample).collect())
+                .map(|v| v.iter().copied().map(InputSample::to_sample).collect())
                 .unwrap_or_default();
             let desc = name == "sort_by_label_desc";
             v.sort_by(|a, b| {

@@ -115,7 +115,7 @@ pub(crate) struct InputSample<'a> {
 }
 
 impl InputSample<'_> {
-    pub fn to_sample(&self) -> Sample {
+    pub fn to_sample(self) -> Sample {
         Sample {
             metric: self.metric.clone(),
             t: self.t,

@@ -272,12 +272,15 @@ impl TempHistogram {
     }
 }
 
+/// A series of native histograms: `(labels, [(t, histogram)])`.
+type HistogramSeries = (Labels, Vec<(i64, FloatHistogram)>);
+
 /// The native histograms with custom buckets that the classic histograms of a load
-/// block convert to: `(labels, [(t, histogram)])`.
+/// block convert to.
 fn classic_to_nhcb(
     order: &[Labels],
     defs: &HashMap<Labels, Vec<LoadSample>>,
-) -> Result<Vec<(Labels, Vec<(i64, FloatHistogram)>)>, String> {
+) -> Result<Vec<HistogramSeries>, String> {
     let mut out_order: Vec<Labels> = Vec::new();
     let mut by_base: HashMap<Labels, std::collections::BTreeMap<i64, TempHistogram>> =
         HashMap::new();
