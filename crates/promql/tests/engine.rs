@@ -3,15 +3,16 @@
 //! statistics, annotations with positions, and robustness against every conformance
 //! query at extreme times.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use hearth_model::Labels;
+use hearth_model::{Labels, Matcher};
 use hearth_promql::engine::{AnnotationKind, QueryResult};
 use hearth_promql::promqltest::{Command, parse_script};
 use hearth_promql::{Engine, EngineOptions, EvalError, Features, QueryError, QueryOptions, Value};
 use hearth_tsdb::mem_storage::{MemStorage, StoredValue};
+use hearth_tsdb::storage::{Querier, Queryable, SelectHints, SeriesSet, StorageError};
 
 fn storage() -> MemStorage {
     let s = MemStorage::new();
@@ -145,8 +146,56 @@ fn sample_limit_is_enforced() {
     assert!(r.value.is_ok(), "20 series fit: {:?}", r.value);
 }
 
+/// A storage that runs `hook` whenever a series selection starts, to act in the middle
+/// of an evaluation (cancel it, outlast its deadline, hold its slot).
+struct Hooked {
+    inner: MemStorage,
+    hook: Arc<dyn Fn() + Send + Sync>,
+}
+
+struct HookedQuerier {
+    inner: Box<dyn Querier>,
+    hook: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Queryable for Hooked {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+        Ok(Box::new(HookedQuerier {
+            inner: self.inner.querier(mint, maxt)?,
+            hook: self.hook.clone(),
+        }))
+    }
+}
+
+impl Querier for HookedQuerier {
+    fn select(
+        &self,
+        sorted: bool,
+        hints: Option<&SelectHints>,
+        matchers: &[Matcher],
+    ) -> Result<SeriesSet, StorageError> {
+        (self.hook)();
+        self.inner.select(sorted, hints, matchers)
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        self.inner.label_values(name, matchers)
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        self.inner.label_names(matchers)
+    }
+}
+
+fn error_text(r: &QueryResult) -> String {
+    match &r.value {
+        Err(e) => e.to_string(),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
 #[test]
-fn timeout_and_cancellation() {
+fn timeout_and_cancellation_before_evaluation() {
     let s = storage();
     let e = engine(EngineOptions {
         timeout: Duration::ZERO,
@@ -158,6 +207,7 @@ fn timeout_and_cancellation() {
         "{:?}",
         r.value
     );
+    assert_eq!(error_text(&r), "query timed out in query execution");
 
     let e = engine(EngineOptions::default());
     let cancel = Arc::new(AtomicBool::new(true));
@@ -170,10 +220,174 @@ fn timeout_and_cancellation() {
             ..QueryOptions::default()
         },
     );
+    assert_eq!(error_text(&r), "query was canceled in query execution");
+}
+
+#[test]
+fn cancellation_during_evaluation() {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let s = Hooked {
+        inner: storage(),
+        hook: Arc::new(move || flag.store(true, Ordering::Relaxed)),
+    };
+    let e = engine(EngineOptions::default());
+    let r = e.range_query(
+        &s,
+        "sum(rate(requests_total[5m]))",
+        0,
+        600_000,
+        15_000,
+        &QueryOptions {
+            cancel: Some(cancel),
+            ..QueryOptions::default()
+        },
+    );
     assert_eq!(
-        r.value.unwrap_err().to_string(),
+        error_text(&r),
         "query was canceled in expression evaluation"
     );
+}
+
+#[test]
+fn timeout_during_evaluation() {
+    // The selection outlasts the whole timeout, so the deadline has passed when the
+    // evaluator next looks.
+    let s = Hooked {
+        inner: storage(),
+        hook: Arc::new(|| std::thread::sleep(Duration::from_millis(60))),
+    };
+    let e = engine(EngineOptions {
+        timeout: Duration::from_millis(30),
+        ..EngineOptions::default()
+    });
+    let r = e.range_query(
+        &s,
+        "sum(rate(requests_total[5m]))",
+        0,
+        600_000,
+        15_000,
+        &QueryOptions::default(),
+    );
+    assert_eq!(error_text(&r), "query timed out in expression evaluation");
+}
+
+/// With one slot, a query that waits for a running one past its deadline fails in the
+/// queue; once the slot is free, queries run again.
+#[test]
+fn max_concurrency_queues_queries() {
+    let (entered_tx, entered_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let entered_tx = Mutex::new(entered_tx);
+    let blocking = Hooked {
+        inner: storage(),
+        hook: Arc::new(move || {
+            let _ = entered_tx.lock().unwrap().send(());
+            let _ = release_rx.lock().unwrap().recv();
+        }),
+    };
+    let plain = storage();
+    let e = engine(EngineOptions {
+        max_concurrent_queries: 1,
+        timeout: Duration::from_millis(200),
+        ..EngineOptions::default()
+    });
+    std::thread::scope(|scope| {
+        let first = scope
+            .spawn(|| e.instant_query(&blocking, "requests_total", 0, &QueryOptions::default()));
+        entered_rx.recv().unwrap();
+        let r = e.instant_query(&plain, "requests_total", 0, &QueryOptions::default());
+        assert_eq!(error_text(&r), "query timed out in query queue");
+        release_tx.send(()).unwrap();
+        first.join().unwrap();
+    });
+    let r = e.instant_query(&plain, "requests_total", 0, &QueryOptions::default());
+    assert!(r.value.is_ok(), "{:?}", r.value);
+}
+
+/// The lookback delta decides how old a sample an instant selector still returns; the
+/// query's own value overrides the engine's.
+#[test]
+fn lookback_delta() {
+    let s = MemStorage::new();
+    let l = Labels::new([("__name__", "once")]);
+    s.append_with_st(&l, None, 0, StoredValue::Float(1.0))
+        .unwrap();
+    let found = |e: &Engine, t: i64, opts: &QueryOptions| match e
+        .instant_query(&s, "once", t, opts)
+        .value
+    {
+        Ok(Value::Vector(v)) => v.len(),
+        other => panic!("{other:?}"),
+    };
+    let default = engine(EngineOptions::default());
+    let none = QueryOptions::default();
+    assert_eq!(found(&default, 299_999, &none), 1);
+    assert_eq!(
+        found(&default, 300_000, &none),
+        0,
+        "5m lookback is left-open"
+    );
+    let short = QueryOptions {
+        lookback_delta_ms: Some(60_000),
+        ..QueryOptions::default()
+    };
+    assert_eq!(found(&default, 59_999, &short), 1);
+    assert_eq!(found(&default, 120_000, &short), 0);
+    let long = engine(EngineOptions {
+        lookback_delta_ms: 600_000,
+        ..EngineOptions::default()
+    });
+    assert_eq!(found(&long, 400_000, &none), 1);
+}
+
+#[test]
+fn features_by_upstream_flag_names() {
+    let mut f = Features::default();
+    for flag in [
+        "promql-experimental-functions",
+        "promql-extended-range-selectors",
+        "promql-binop-fill-modifiers",
+        "promql-delayed-name-removal",
+        "type-and-unit-labels",
+        "use-start-timestamps",
+        "promql-duration-expr",
+    ] {
+        assert!(f.enable(flag), "{flag}");
+    }
+    assert!(f.experimental_functions && f.extended_range_selectors && f.binop_fill_modifiers);
+    assert!(f.delayed_name_removal && f.type_and_unit_labels && f.use_start_timestamps);
+    assert!(!f.enable("exemplar-storage"), "not a PromQL feature");
+    assert!(!f.enable("promql-experimental-function"));
+
+    // Experimental functions are refused by the parser until the flag is on.
+    let s = storage();
+    let off = Engine::new(EngineOptions::default());
+    let r = off.instant_query(
+        &s,
+        "mad_over_time(requests_total[5m])",
+        0,
+        &QueryOptions::default(),
+    );
+    assert!(
+        matches!(r.value, Err(QueryError::Parse(_))),
+        "{:?}",
+        r.value
+    );
+    let mut features = Features::default();
+    features.enable("promql-experimental-functions");
+    let on = Engine::new(EngineOptions {
+        features,
+        ..EngineOptions::default()
+    });
+    let r = on.instant_query(
+        &s,
+        "mad_over_time(requests_total[5m])",
+        0,
+        &QueryOptions::default(),
+    );
+    assert!(r.value.is_ok(), "{:?}", r.value);
 }
 
 #[test]

@@ -31,7 +31,7 @@ mod series_reader;
 mod sorting;
 mod value;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -400,6 +400,18 @@ impl Engine {
         deadline: Instant,
         stats: &mut QueryStats,
     ) -> QueryResult {
+        // The query may have waited for its slot until its deadline, or been canceled
+        // meanwhile (upstream checks here too, in "query execution").
+        if opts
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return failed(QueryError::Eval(EvalError::Canceled(error::ENV)));
+        }
+        if Instant::now() >= deadline {
+            return failed(QueryError::Eval(EvalError::Timeout(error::ENV)));
+        }
         let prep_start = Instant::now();
         // Bounded so that subtracting it from any valid time cannot overflow.
         let lookback = opts
