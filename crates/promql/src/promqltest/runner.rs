@@ -53,6 +53,9 @@ pub struct EvalFailure {
     pub line: usize,
     pub expr: String,
     pub message: String,
+    /// What the query gives at the eval's own time or range: one line per series, the
+    /// scalar or string, or `error: ...`.
+    pub got: String,
 }
 
 /// The outcome of running a script.
@@ -91,6 +94,7 @@ pub fn run_script(script: &Script, options: EngineOptions) -> ScriptReport {
                     Err(message) => report.failures.push(EvalFailure {
                         line: e.line,
                         expr: e.expr.clone(),
+                        got: runner.describe_result(e),
                         message,
                     }),
                 }
@@ -109,6 +113,50 @@ static QUERY_CONTEXT_FUNCS: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(start|end|range|step)\(\)").ok());
 
 impl Runner {
+    /// The result of the eval's query (not its `@` or range-mode variants), as text.
+    fn describe_result(&self, cmd: &EvalCommand) -> String {
+        let opts = QueryOptions::default();
+        let res = match cmd.query {
+            EvalQuery::Range {
+                start_ms,
+                end_ms,
+                step_ms,
+            } => self.engine.range_query_expr(
+                &self.storage,
+                &cmd.parsed,
+                start_ms,
+                end_ms,
+                step_ms,
+                &opts,
+            ),
+            EvalQuery::Instant { at_ms } => {
+                let t = cmd.expected_range_vector.map_or(at_ms, |rv| rv.end_ms);
+                self.engine
+                    .instant_query_expr(&self.storage, &cmd.parsed, t, &opts)
+            }
+        };
+        match res.value {
+            Err(e) => format!("error: {e}"),
+            Ok(Value::Scalar { v, .. }) => format_go_g(v),
+            Ok(Value::String { v, .. }) => format!("{v:?}"),
+            Ok(Value::Vector(v)) if v.is_empty() => "(empty vector)".to_string(),
+            Ok(Value::Matrix(m)) if m.is_empty() => "(empty matrix)".to_string(),
+            Ok(Value::Vector(v)) => v
+                .iter()
+                .map(|s| match &s.h {
+                    Some(h) => format!("{} {}", s.metric, histogram_text(h)),
+                    None => format!("{} {}", s.metric, format_go_g(s.f)),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Ok(Value::Matrix(m)) => m
+                .iter()
+                .map(|s| format!("{} {}", s.metric, series_text(s)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
     fn eval(&self, cmd: &EvalCommand) -> Result<(), String> {
         match cmd.query {
             EvalQuery::Range {
