@@ -1,6 +1,6 @@
-//! hearth's PromQL front end: the lexer, parser, syntax tree and printer of Prometheus
-//! 3.14's query language, the series descriptions of test `load` lines and the parser of
-//! upstream's `.test` scripts.
+//! hearth's PromQL: the lexer, parser, syntax tree and printer of Prometheus 3.14's
+//! query language, its evaluation engine, the series descriptions of test `load` lines
+//! and upstream's `.test` scripts with their runner.
 //!
 //! - [`parse_expr`] turns a query into an [`Expr`] (type-checked, with byte positions),
 //!   or a [`ParseError`] worded as upstream's (`1:5: parse error: ...`).
@@ -10,6 +10,13 @@
 //! - [`promqltest`] reads `.test` scripts into commands and runs them against the
 //!   engine.
 //! - [`engine`] evaluates queries: [`Engine::instant_query`], [`Engine::range_query`].
+//!
+//! Invariants: the engine reads data only through `hearth_tsdb::storage`; a range query
+//! reads each series once across all steps; limits (samples, timeout, cancellation,
+//! concurrency) fail with upstream's texts; no query or stored data makes it panic.
+//!
+//! Never knows about: the head, blocks, WAL or chunk formats; HTTP, JSON and the API's
+//! parameters; rules, alerting, scraping; the binary's CLI.
 
 pub mod ast;
 pub mod engine;
