@@ -3,7 +3,7 @@
 //! `scalar`/`vector`/`time`/`absent`, the query-context functions and the native
 //! histogram statistics, as upstream's `functions.go`.
 
-use hearth_model::Labels;
+use hearth_model::{Labels, civil_from_days};
 
 use super::error::{EvalError, exec};
 use super::evaluator::{Evaluator, NodeHelper, drop_metadata_labels};
@@ -312,20 +312,6 @@ fn natsort_chunks(s: &str) -> Vec<&str> {
         out.push(&s[start..]);
     }
     out
-}
-
-/// A civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 fn is_leap(y: i64) -> bool {
