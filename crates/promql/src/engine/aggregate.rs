@@ -682,27 +682,18 @@ impl Evaluator<'_, '_> {
                 }
             }
             AggregateOp::Group => {}
-            AggregateOp::Max => {
+            AggregateOp::Max | AggregateOp::Min => {
                 if h.is_some() {
                     self.q
                         .annotate(Annotation::histogram_ignored_in_aggregation(
-                            "max", expr_pos,
+                            op.as_str(),
+                            expr_pos,
                         ));
                     return Ok(());
                 }
-                if group.float_value < f || group.float_value.is_nan() {
-                    group.float_value = f;
-                }
-            }
-            AggregateOp::Min => {
-                if h.is_some() {
-                    self.q
-                        .annotate(Annotation::histogram_ignored_in_aggregation(
-                            "min", expr_pos,
-                        ));
-                    return Ok(());
-                }
-                if group.float_value > f || group.float_value.is_nan() {
+                let v = group.float_value;
+                let better = if op == AggregateOp::Max { v < f } else { v > f };
+                if better || v.is_nan() {
                     group.float_value = f;
                 }
             }
@@ -911,37 +902,28 @@ impl Evaluator<'_, '_> {
                 continue;
             }
             match op {
-                AggregateOp::Topk => {
+                AggregateOp::Topk | AggregateOp::Bottomk => {
                     if sample.h.is_some() {
                         self.q
                             .annotate(Annotation::histogram_ignored_in_aggregation(
-                                "topk", node.pos,
+                                op.as_str(),
+                                node.pos,
                             ));
                     } else if (group.heap.len() as i64) < k {
                         heap_push(&mut group.heap, sample, order);
-                    } else if group.heap[0].f < sample.f
-                        || (group.heap[0].f.is_nan() && !sample.f.is_nan())
-                    {
-                        group.heap[0] = sample;
-                        if k > 1 {
-                            heap_fix(&mut group.heap, 0, order);
-                        }
-                    }
-                }
-                AggregateOp::Bottomk => {
-                    if sample.h.is_some() {
-                        self.q
-                            .annotate(Annotation::histogram_ignored_in_aggregation(
-                                "bottomk", node.pos,
-                            ));
-                    } else if (group.heap.len() as i64) < k {
-                        heap_push(&mut group.heap, sample, order);
-                    } else if group.heap[0].f > sample.f
-                        || (group.heap[0].f.is_nan() && !sample.f.is_nan())
-                    {
-                        group.heap[0] = sample;
-                        if k > 1 {
-                            heap_fix(&mut group.heap, 0, order);
+                    } else {
+                        // The heap's top is the sample the next better one replaces.
+                        let top = group.heap[0].f;
+                        let better = if op == AggregateOp::Topk {
+                            top < sample.f
+                        } else {
+                            top > sample.f
+                        };
+                        if better || (top.is_nan() && !sample.f.is_nan()) {
+                            group.heap[0] = sample;
+                            if k > 1 {
+                                heap_fix(&mut group.heap, 0, order);
+                            }
                         }
                     }
                 }

@@ -264,9 +264,9 @@ impl Evaluator<'_, '_> {
                 };
                 let matching = b.matching.as_ref().unwrap_or(&default);
                 self.range_eval(&[&b.lhs, &b.rhs], Some(matching), |v, sigs, h| match b.op {
-                    BinaryOp::And => Ok(vector_and(&v[0], &v[1], &sigs[0], &sigs[1], h)),
+                    BinaryOp::And => Ok(vector_filter(&v[0], &sigs[1], &sigs[0], true, h)),
                     BinaryOp::Or => Ok(vector_or(&v[0], &v[1], &sigs[0], &sigs[1], h)),
-                    BinaryOp::Unless => Ok(vector_unless(&v[0], &v[1], &sigs[0], &sigs[1], h)),
+                    BinaryOp::Unless => Ok(vector_filter(&v[0], &sigs[1], &sigs[0], false, h)),
                     _ => self.vector_binop(b, matching, &v[0], &v[1], &sigs[0], &sigs[1], h, node),
                 })
             }
@@ -590,23 +590,25 @@ fn result_metric(
     out
 }
 
-fn vector_and(
+/// `and` (`keep_matched`) and `unless` (not): the left-hand samples whose join
+/// signature does or does not occur on the right.
+fn vector_filter(
     lhs: &[InputSample],
-    rhs: &[InputSample],
-    lsigs: &[usize],
     rsigs: &[usize],
+    lsigs: &[usize],
+    keep_matched: bool,
     h: &mut NodeHelper,
 ) -> Vector {
     let mut out = std::mem::take(&mut h.out);
-    if lhs.is_empty() || rhs.is_empty() {
+    if lhs.is_empty() {
         return out;
     }
-    let mut present = vec![false; h.num_sigs];
+    let mut matched = vec![false; h.num_sigs];
     for s in rsigs {
-        present[*s] = true;
+        matched[*s] = true;
     }
     for (i, s) in lhs.iter().enumerate() {
-        if present[lsigs[i]] {
+        if matched[lsigs[i]] == keep_matched {
             out.push(s.to_sample());
         }
     }
@@ -636,30 +638,6 @@ fn vector_or(
     }
     for (j, s) in rhs.iter().enumerate() {
         if !present[rsigs[j]] {
-            out.push(s.to_sample());
-        }
-    }
-    out
-}
-
-fn vector_unless(
-    lhs: &[InputSample],
-    rhs: &[InputSample],
-    lsigs: &[usize],
-    rsigs: &[usize],
-    h: &mut NodeHelper,
-) -> Vector {
-    let mut out = std::mem::take(&mut h.out);
-    if lhs.is_empty() || rhs.is_empty() {
-        out.extend(lhs.iter().copied().map(InputSample::to_sample));
-        return out;
-    }
-    let mut present = vec![false; h.num_sigs];
-    for s in rsigs {
-        present[*s] = true;
-    }
-    for (i, s) in lhs.iter().enumerate() {
-        if !present[lsigs[i]] {
             out.push(s.to_sample());
         }
     }

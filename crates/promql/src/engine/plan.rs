@@ -487,26 +487,19 @@ impl<'a> Planner<'a> {
                 }
                 let (lhs, inv_l, wrap_l) = self.build(&b.lhs, &child_path)?;
                 let (rhs, inv_r, wrap_r) = self.build(&b.rhs, &child_path)?;
-                let pos = e.pos();
-                if inv_l && inv_r {
-                    return Ok((
-                        Node {
-                            kind: NodeKind::Binary(Box::new(BinaryNode {
-                                op: b.op,
-                                lhs,
-                                rhs,
-                                matching: b.matching.clone(),
-                                return_bool: b.return_bool,
-                            })),
-                            pos,
-                            vtype,
-                        },
-                        true,
-                        true,
-                    ));
-                }
-                let lhs = if wrap_l { step_invariant(lhs) } else { lhs };
-                let rhs = if wrap_r { step_invariant(rhs) } else { rhs };
+                // An invariant operation is wrapped as a whole further up; otherwise
+                // its invariant sides are wrapped here.
+                let invariant = inv_l && inv_r;
+                let lhs = if wrap_l && !invariant {
+                    step_invariant(lhs)
+                } else {
+                    lhs
+                };
+                let rhs = if wrap_r && !invariant {
+                    step_invariant(rhs)
+                } else {
+                    rhs
+                };
                 Ok((
                     Node {
                         kind: NodeKind::Binary(Box::new(BinaryNode {
@@ -516,11 +509,11 @@ impl<'a> Planner<'a> {
                             matching: b.matching.clone(),
                             return_bool: b.return_bool,
                         })),
-                        pos,
+                        pos: e.pos(),
                         vtype,
                     },
-                    false,
-                    false,
+                    invariant,
+                    invariant,
                 ))
             }
         }

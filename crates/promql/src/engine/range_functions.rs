@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use hearth_model::histogram_math::kahan_inc;
-use hearth_model::{CounterResetHint, FloatHistogram, HistogramOpError, Labels};
+use hearth_model::{AddOutcome, CounterResetHint, FloatHistogram, HistogramOpError, Labels};
 
 use crate::ast::PosRange;
 
@@ -747,7 +747,13 @@ fn avg_over_time(w: &Window, q: &QueryState) -> FnResult {
         return Ok(None);
     }
     if w.floats.is_empty() {
-        return histogram_avg_over_time(w, q);
+        return fold_histograms(
+            w,
+            q,
+            HistogramMean::new,
+            HistogramMean::add,
+            HistogramMean::finish,
+        );
     }
     let mut sum = w.floats[0].f;
     let mut count = 1.0;
@@ -808,22 +814,30 @@ impl HintTracker {
     }
 }
 
-fn histogram_avg_over_time(w: &Window, q: &QueryState) -> FnResult {
+/// The histograms of a window folded into one (a sum or a mean), with the counter
+/// reset and custom bucket annotations of the fold.
+fn fold_histograms<A>(
+    w: &Window,
+    q: &QueryState,
+    start: impl FnOnce(&FloatHistogram) -> A,
+    add: impl Fn(&mut A, &FloatHistogram) -> Result<AddOutcome, HistogramOpError>,
+    finish: impl FnOnce(A) -> Result<FloatHistogram, HistogramOpError>,
+) -> FnResult {
     let Some(first) = w.hists.first() else {
         return Ok(None);
     };
     let mut tracker = HintTracker::default();
     tracker.track(&first.h);
-    let mut mean = HistogramMean::new(&first.h);
+    let mut acc = start(&first.h);
     for p in &w.hists[1..] {
         tracker.track(&p.h);
-        match mean.add(&p.h) {
+        match add(&mut acc, &p.h) {
             Err(e) => return histogram_sum_error(w, q, e, &tracker),
             Ok(n) => tracker.reconciled |= n.nhcb_bounds_reconciled,
         }
     }
     tracker.report(q, w.pos);
-    match mean.finish() {
+    match finish(acc) {
         Ok(h) => Ok(Some(Output::Histogram(h))),
         Err(e) => histogram_sum_error(w, q, e, &tracker),
     }
@@ -852,24 +866,13 @@ fn sum_over_time(w: &Window, q: &QueryState) -> FnResult {
         return Ok(None);
     }
     if w.floats.is_empty() {
-        let Some(first) = w.hists.first() else {
-            return Ok(None);
-        };
-        let mut tracker = HintTracker::default();
-        tracker.track(&first.h);
-        let mut sum = HistogramSum::new(&first.h);
-        for p in &w.hists[1..] {
-            tracker.track(&p.h);
-            match sum.add(&p.h) {
-                Err(e) => return histogram_sum_error(w, q, e, &tracker),
-                Ok(n) => tracker.reconciled |= n.nhcb_bounds_reconciled,
-            }
-        }
-        tracker.report(q, w.pos);
-        return match sum.finish() {
-            Ok(h) => Ok(Some(Output::Histogram(h))),
-            Err(e) => histogram_sum_error(w, q, e, &tracker),
-        };
+        return fold_histograms(
+            w,
+            q,
+            HistogramSum::new,
+            HistogramSum::add,
+            HistogramSum::finish,
+        );
     }
     let (mut sum, mut c) = (0.0, 0.0);
     for p in w.floats {

@@ -20,6 +20,7 @@ use crate::engine::{
     AnnotationKind, Annotations, Engine, EngineOptions, Features, QueryError, QueryOptions,
     QueryResult, Value,
 };
+pub use crate::quantile::almost_equal;
 use crate::series::SeriesValue;
 
 use super::loader::load;
@@ -177,19 +178,9 @@ impl Runner {
             step,
             &QueryOptions::default(),
         );
-        let value = match res.value {
-            Err(e) => {
-                if cmd.is_fail() {
-                    return check_expected_failure(cmd, &e);
-                }
-                return Err(format!("error evaluating query: {e}"));
-            }
-            Ok(v) => v,
+        let Some(value) = checked_value(cmd, res)? else {
+            return Ok(());
         };
-        if cmd.is_fail() {
-            return Err("expected error evaluating query but got none".to_string());
-        }
-        check_annotations(cmd, &res.annotations)?;
         compare_result(cmd, &value, start, end, step)
     }
 
@@ -225,19 +216,9 @@ impl Runner {
         let res: QueryResult =
             self.engine
                 .instant_query_expr(&self.storage, expr, t, &QueryOptions::default());
-        let value = match res.value {
-            Err(e) => {
-                if cmd.is_fail() {
-                    return check_expected_failure(cmd, &e);
-                }
-                return Err(format!("error evaluating query: {e}"));
-            }
-            Ok(v) => v,
+        let Some(value) = checked_value(cmd, res)? else {
+            return Ok(());
         };
-        if cmd.is_fail() {
-            return Err("expected error evaluating query but got none".to_string());
-        }
-        check_annotations(cmd, &res.annotations)?;
         compare_result(cmd, &value, start, end, step)?;
 
         if cmd.exclude_from_range_query()
@@ -352,6 +333,20 @@ fn pin_selectors(e: &mut Expr, t: i64, unsafe_fn: &mut bool) {
     }
 }
 
+/// The value of a query whose eval expects a result, after its annotations are checked;
+/// `None` when the eval expects a failure and the query failed as expected.
+fn checked_value(cmd: &EvalCommand, res: QueryResult) -> Result<Option<Value>, String> {
+    match res.value {
+        Err(e) if cmd.is_fail() => check_expected_failure(cmd, &e).map(|()| None),
+        Err(e) => Err(format!("error evaluating query: {e}")),
+        Ok(_) if cmd.is_fail() => Err("expected error evaluating query but got none".to_string()),
+        Ok(v) => {
+            check_annotations(cmd, &res.annotations)?;
+            Ok(Some(v))
+        }
+    }
+}
+
 fn check_expected_failure(cmd: &EvalCommand, err: &QueryError) -> Result<(), String> {
     let msg = err.to_string();
     if let Some(expected) = &cmd.expected_fail_message
@@ -435,23 +430,6 @@ fn check_annotations(cmd: &EvalCommand, annos: &Annotations) -> Result<(), Strin
         return Err(format!("unexpected info annotations: [{}]", all()));
     }
     Ok(())
-}
-
-/// Upstream's `almost.Equal`: relative tolerance, NaN equals NaN.
-pub fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
-    const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
-    if a.is_nan() && b.is_nan() {
-        return true;
-    }
-    if a == b {
-        return true;
-    }
-    let abs_sum = a.abs() + b.abs();
-    let diff = (a - b).abs();
-    if a == 0.0 || b == 0.0 || abs_sum < MIN_NORMAL {
-        return diff < epsilon * MIN_NORMAL;
-    }
-    diff / abs_sum.min(f64::MAX) < epsilon
 }
 
 fn assert_matrix_sorted(m: &[crate::engine::Series]) -> Result<(), String> {
