@@ -8,6 +8,7 @@
 //! It must never know about formats, storage or queries: no parsing of expositions, no
 //! I/O, no async. Everything here is plain data with the semantics Prometheus gives it.
 
+pub mod civil;
 pub mod duration;
 pub mod exemplar;
 pub mod float;
@@ -26,6 +27,7 @@ pub mod names;
 pub mod regex;
 pub mod sample;
 
+pub use civil::civil_from_days;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use exemplar::Exemplar;
 pub use histogram::{

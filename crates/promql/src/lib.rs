@@ -1,15 +1,25 @@
-//! hearth's PromQL front end: the lexer, parser, syntax tree and printer of Prometheus
-//! 3.14's query language, the series descriptions of test `load` lines and the parser of
-//! upstream's `.test` scripts.
+//! hearth's PromQL: the lexer, parser, syntax tree and printer of Prometheus 3.14's
+//! query language, its evaluation engine, the series descriptions of test `load` lines
+//! and upstream's `.test` scripts with their runner.
 //!
 //! - [`parse_expr`] turns a query into an [`Expr`] (type-checked, with byte positions),
 //!   or a [`ParseError`] worded as upstream's (`1:5: parse error: ...`).
 //! - `Expr`'s `Display` prints the canonical single-line form (upstream's `String()`);
 //!   [`Expr::pretty`] the multi-line form of `/api/v1/format_query`.
 //! - [`parse_series_desc`] reads `metric{labels} 1+2x3 _ stale {{...}}` value lists.
-//! - [`promqltest`] reads `.test` scripts into commands for the evaluator.
+//! - [`promqltest`] reads `.test` scripts into commands and runs them against the
+//!   engine.
+//! - [`engine`] evaluates queries: [`Engine::instant_query`], [`Engine::range_query`].
+//!
+//! Invariants: the engine reads data only through `hearth_tsdb::storage`; a range query
+//! reads each series once across all steps; limits (samples, timeout, cancellation,
+//! concurrency) fail with upstream's texts; no query or stored data makes it panic.
+//!
+//! Never knows about: the head, blocks, WAL or chunk formats; HTTP, JSON and the API's
+//! parameters; rules, alerting, scraping; the binary's CLI.
 
 pub mod ast;
+pub mod engine;
 pub mod error;
 pub mod functions;
 pub mod go_format;
@@ -29,6 +39,9 @@ pub use ast::{
     DurationEvalError, DurationExpr, DurationExprKind, DurationOp, DurationValue, Expr,
     FillModifier, MatrixSelector, NumberLiteral, ParenExpr, PosRange, StringLiteral, SubqueryExpr,
     UnaryExpr, UnaryOp, ValueType, VectorMatching, VectorSelector,
+};
+pub use engine::{
+    Engine, EngineOptions, EvalError, Features, QueryError, QueryOptions, QueryResult, Value,
 };
 pub use error::{ParseError, ParseErrorItem};
 pub use functions::{Function, get_function};
