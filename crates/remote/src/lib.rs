@@ -1,0 +1,36 @@
+//! hearth's remote storage protocols: Prometheus remote write 1.0 and 2.0, and remote
+//! read, on top of the storage interface (`hearth_tsdb::storage`).
+//!
+//! Owns the wire messages ([`proto`]: `prometheus.*`; [`proto_v2`]:
+//! `io.prometheus.write.v2.*`), their conversion to the model ([`convert`]), snappy bodies
+//! ([`compression`]), the write receiver ([`receiver`]: content negotiation, limits,
+//! label validation, partial writes, 2.0 response headers), the read handler
+//! ([`read_handler`]: `SAMPLES` and `STREAMED_XOR_CHUNKS`, limits, external labels) with
+//! its frame format ([`chunked`]), the sender-side building blocks ([`write_client`]:
+//! requests from series batches, response statistics; [`read_client`]: read requests
+//! and responses back into `storage::Series`) and the axum mounting ([`http`]).
+//!
+//! Invariants: nothing from a request body or header is unwrapped; sizes are checked
+//! before buffers are allocated; a request refused before appending changes no stored
+//! data, and a storage failure rolls the whole request back.
+//!
+//! Must never know about PromQL, scraping, the HTTP API around it or the binary: the
+//! web layer mounts [`http::write_route`] and [`http::read_route`] (or calls
+//! [`WriteReceiver`] and [`ReadHandler`] directly).
+
+pub mod chunked;
+pub mod compression;
+pub mod convert;
+pub mod http;
+pub mod proto;
+pub mod proto_v2;
+pub mod read_client;
+pub mod read_handler;
+pub mod receiver;
+pub mod response;
+pub mod series_labels;
+pub mod write_client;
+
+pub use read_handler::{PreparedRead, ReadError, ReadHandler, ReadHandlerOptions};
+pub use receiver::{WriteMessage, WriteOutcome, WriteReceiver, WriteReceiverOptions, WriteStats};
+pub use response::RemoteResponse;
