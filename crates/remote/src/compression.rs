@@ -65,14 +65,20 @@ mod tests {
             })
         );
         assert_eq!(decompress(b"", 10), Err(DecompressError::Corrupt));
-        assert_eq!(decompress(b"\xff\xff\xff", 10), Err(DecompressError::Corrupt));
+        assert_eq!(
+            decompress(b"\xff\xff\xff", 10),
+            Err(DecompressError::Corrupt)
+        );
         // A header claiming 4 GiB is refused by the limit, not by allocating.
         assert!(matches!(
             decompress(b"\xff\xff\xff\xff\x0f", 1 << 20),
             Err(DecompressError::TooLarge { .. })
         ));
         // Valid header, truncated data.
-        assert_eq!(decompress(&c[..c.len() / 2], 1 << 20), Err(DecompressError::Corrupt));
+        assert_eq!(
+            decompress(&c[..c.len() / 2], 1 << 20),
+            Err(DecompressError::Corrupt)
+        );
         // The empty message is one byte long.
         assert_eq!(decompress(&compress(b"").unwrap(), 0).unwrap(), b"");
     }

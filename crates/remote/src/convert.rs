@@ -249,7 +249,10 @@ pub fn labels_to_proto(labels: &Labels) -> Vec<proto::Label> {
 
 /// Writes raw (possibly invalid) label pairs as Prometheus prints a label set,
 /// `{a="1", b="2"}`, for error messages about labels that never became a [`Labels`].
-pub fn write_raw_labels<'a>(out: &mut String, pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) {
+pub fn write_raw_labels<'a>(
+    out: &mut String,
+    pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) {
     out.push('{');
     for (i, (name, value)) in pairs.into_iter().enumerate() {
         if i > 0 {
@@ -275,8 +278,20 @@ mod tests {
             zero_count: 2,
             count: 9,
             sum: 12.5,
-            positive_spans: vec![Span { offset: -1, length: 2 }, Span { offset: 3, length: 1 }],
-            negative_spans: vec![Span { offset: 0, length: 1 }],
+            positive_spans: vec![
+                Span {
+                    offset: -1,
+                    length: 2,
+                },
+                Span {
+                    offset: 3,
+                    length: 1,
+                },
+            ],
+            negative_spans: vec![Span {
+                offset: 0,
+                length: 1,
+            }],
             positive_buckets: vec![1, 2, -1],
             negative_buckets: vec![2],
             custom_values: vec![],
@@ -300,7 +315,10 @@ mod tests {
             schema: -53,
             count: 3,
             sum: 1.0,
-            positive_spans: vec![Span { offset: 0, length: 2 }],
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 2,
+            }],
             positive_buckets: vec![1, 1],
             custom_values: vec![0.5, 1.0],
             ..Default::default()
@@ -379,7 +397,10 @@ mod tests {
         assert_eq!(s, r#"{__name__="", "a.b"="x\"y"}"#);
         let l = labels!("__name__" => "up", "job" => "x");
         let p = labels_to_proto(&l);
-        assert_eq!(p, vec![Label::new("__name__", "up"), Label::new("job", "x")]);
+        assert_eq!(
+            p,
+            vec![Label::new("__name__", "up"), Label::new("job", "x")]
+        );
     }
 
     use crate::proto::Label;

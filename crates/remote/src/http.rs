@@ -34,7 +34,10 @@ use crate::receiver::WriteReceiver;
 use crate::response::RemoteResponse;
 
 /// `POST` remote write into `appendable`.
-pub fn write_route<S>(receiver: Arc<WriteReceiver>, appendable: Arc<dyn Appendable>) -> MethodRouter<S>
+pub fn write_route<S>(
+    receiver: Arc<WriteReceiver>,
+    appendable: Arc<dyn Appendable>,
+) -> MethodRouter<S>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -101,7 +104,11 @@ enum ReadHead {
     Stream,
 }
 
-async fn serve_read(handler: Arc<ReadHandler>, queryable: Arc<dyn Queryable>, body: Body) -> Response {
+async fn serve_read(
+    handler: Arc<ReadHandler>,
+    queryable: Arc<dyn Queryable>,
+    body: Body,
+) -> Response {
     let limit = handler.options().max_request_bytes;
     let body = match read_body(body, limit).await {
         Ok(b) => b,
@@ -124,7 +131,9 @@ async fn serve_read(handler: Arc<ReadHandler>, queryable: Arc<dyn Queryable>, bo
             }
         };
         if prepared.response_type() == crate::proto::read_request::ResponseType::Samples {
-            let _ = head_tx.send(ReadHead::Complete(prepared.respond_samples(queryable.as_ref())));
+            let _ = head_tx.send(ReadHead::Complete(
+                prepared.respond_samples(queryable.as_ref()),
+            ));
             return;
         }
         let mut out = StreamWriter {

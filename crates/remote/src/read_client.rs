@@ -55,7 +55,10 @@ pub fn to_read_request(queries: &[ReadQuery], accepted: &[ResponseType]) -> prot
 
 /// The compressed body to POST (with `Content-Encoding: snappy`,
 /// `Content-Type: application/x-protobuf`, `X-Prometheus-Remote-Read-Version: 0.1.0`).
-pub fn encode_read_request(queries: &[ReadQuery], accepted: &[ResponseType]) -> Result<Vec<u8>, CompressError> {
+pub fn encode_read_request(
+    queries: &[ReadQuery],
+    accepted: &[ResponseType],
+) -> Result<Vec<u8>, CompressError> {
     compression::compress(&to_read_request(queries, accepted).encode_to_vec())
 }
 
@@ -115,7 +118,8 @@ fn decode_samples(body: &[u8], want: usize) -> Result<Vec<SeriesSet>, ReadClient
             for ts in &result.timeseries {
                 let labels = validated_labels(&ts.labels)?;
                 let samples = merge_samples(&ts.samples, &ts.histograms);
-                set.series.push(Box::new(VecSeries { labels, samples }) as Box<dyn Series>);
+                set.series
+                    .push(Box::new(VecSeries { labels, samples }) as Box<dyn Series>);
             }
             Ok(set)
         })
@@ -186,9 +190,11 @@ fn decode_streamed(
             }
             if let Some((_, labels, samples)) = &mut open {
                 for chunk in &cs.chunks {
-                    decode_chunk(chunk, query, samples).map_err(|reason| ReadClientError::Chunk {
-                        labels: printed(labels),
-                        reason,
+                    decode_chunk(chunk, query, samples).map_err(|reason| {
+                        ReadClientError::Chunk {
+                            labels: printed(labels),
+                            reason,
+                        }
                     })?;
                 }
             }
@@ -218,7 +224,11 @@ fn finish_series(
 }
 
 /// Appends the samples of `chunk` within the query's range to `out`.
-fn decode_chunk(chunk: &proto::Chunk, query: &ReadQuery, out: &mut Vec<StoredSample>) -> Result<(), String> {
+fn decode_chunk(
+    chunk: &proto::Chunk,
+    query: &ReadQuery,
+    out: &mut Vec<StoredSample>,
+) -> Result<(), String> {
     let encoding = match proto::chunk::Encoding::try_from(chunk.r#type) {
         Ok(proto::chunk::Encoding::Xor) => Encoding::Xor,
         Ok(proto::chunk::Encoding::Histogram) => Encoding::Histogram,
@@ -226,7 +236,10 @@ fn decode_chunk(chunk: &proto::Chunk, query: &ReadQuery, out: &mut Vec<StoredSam
         _ => return Err(format!("unsupported chunk encoding {}", chunk.r#type)),
     };
     if chunk.data.len() < encoding.header_size() {
-        return Err(format!("{encoding} chunk of {} bytes is too short", chunk.data.len()));
+        return Err(format!(
+            "{encoding} chunk of {} bytes is too short",
+            chunk.data.len()
+        ));
     }
     let mut it = ChunkIterator::new(encoding, &chunk.data);
     loop {
@@ -274,9 +287,18 @@ fn validated_labels(labels: &[proto::Label]) -> Result<Labels, ReadClientError> 
         let name = std::str::from_utf8(&l.name)
             .ok()
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| bad(format!("invalid label name: {}", String::from_utf8_lossy(&l.name))))?;
-        let value = std::str::from_utf8(&l.value)
-            .map_err(|_| bad(format!("invalid label value: {}", String::from_utf8_lossy(&l.value))))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "invalid label name: {}",
+                    String::from_utf8_lossy(&l.name)
+                ))
+            })?;
+        let value = std::str::from_utf8(&l.value).map_err(|_| {
+            bad(format!(
+                "invalid label value: {}",
+                String::from_utf8_lossy(&l.value)
+            ))
+        })?;
         if name == hearth_model::METRIC_NAME && value.is_empty() {
             return Err(bad(format!("invalid metric name: {value}")));
         }

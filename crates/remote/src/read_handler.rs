@@ -231,13 +231,18 @@ impl PreparedRead<'_> {
             }
             response.results.push(result);
         }
-        compression::compress(&response.encode_to_vec()).map_err(|e| ReadError::internal(e.to_string()))
+        compression::compress(&response.encode_to_vec())
+            .map_err(|e| ReadError::internal(e.to_string()))
     }
 
     /// Writes the `STREAMED_XOR_CHUNKS` frames of every query to `out`, flushing at the
     /// end. An error after frames were written leaves the stream cut short, which
     /// readers detect.
-    pub fn stream_chunks(self, queryable: &dyn Queryable, out: &mut dyn Write) -> Result<(), ReadError> {
+    pub fn stream_chunks(
+        self,
+        queryable: &dyn Queryable,
+        out: &mut dyn Write,
+    ) -> Result<(), ReadError> {
         let mut writer = ChunkedWriter::new(out);
         let max_frame = self.handler.options.max_bytes_in_frame as i64;
         for (index, query) in self.request.queries.iter().enumerate() {
@@ -245,7 +250,8 @@ impl PreparedRead<'_> {
             let set = self.select(queryable, query, true)?;
             for series in &set {
                 let labels = labels_to_proto(&merge_labels(series.labels(), &self.external_labels));
-                let max_data = max_frame - labels.iter().map(|l| l.encoded_len() as i64).sum::<i64>();
+                let max_data =
+                    max_frame - labels.iter().map(|l| l.encoded_len() as i64).sum::<i64>();
                 let chunks = series_chunks(series.as_ref())?;
                 let mut frame_chunks = Vec::new();
                 let mut left = max_data;
@@ -320,11 +326,10 @@ pub fn decode_read_request(
             options.max_request_bytes
         )));
     }
-    let decoded = compression::decompress(body, options.max_decoded_request_bytes).map_err(
-        |e| match e {
+    let decoded =
+        compression::decompress(body, options.max_decoded_request_bytes).map_err(|e| match e {
             DecompressError::Corrupt | DecompressError::TooLarge { .. } => bad(e.to_string()),
-        },
-    )?;
+        })?;
     proto::ReadRequest::decode(Bytes::from(decoded)).map_err(|e| bad(e.to_string()))
 }
 
@@ -334,7 +339,10 @@ pub fn negotiate_response_type(accepted: &[i32]) -> Result<ResponseType, String>
     if accepted.is_empty() {
         return Ok(ResponseType::Samples);
     }
-    if let Some(t) = accepted.iter().find_map(|t| ResponseType::try_from(*t).ok()) {
+    if let Some(t) = accepted
+        .iter()
+        .find_map(|t| ResponseType::try_from(*t).ok())
+    {
         return Ok(t);
     }
     let names: Vec<String> = accepted.iter().map(|t| t.to_string()).collect();

@@ -353,7 +353,10 @@ impl WriteReceiver {
                 batch.append_exemplar(&series, e, true);
             }
             if let Some(r) = series.series_ref
-                && batch.app.update_metadata(r, &series.labels, &metadata).is_err()
+                && batch
+                    .app
+                    .update_metadata(r, &series.labels, &metadata)
+                    .is_err()
             {
                 self.samples_without_metadata
                     .fetch_add(series.written, Ordering::Relaxed);
@@ -543,9 +546,9 @@ impl<'a> Batch<'a> {
             };
             if self.wants_zero_sample(series, st, hp.timestamp) {
                 let zero = zero_histogram_like(&h);
-                if let Ok(r) = self
-                    .app
-                    .append_histogram(series.series_ref, &series.labels, st, &zero)
+                if let Ok(r) =
+                    self.app
+                        .append_histogram(series.series_ref, &series.labels, st, &zero)
                 {
                     series.series_ref = Some(r);
                 }
@@ -752,7 +755,10 @@ fn symbol_str<'a>(symbols: &'a [Bytes], r: u32, what: &str) -> Result<&'a str, S
     std::str::from_utf8(b).map_err(|_| format!("{what} {r} is not valid UTF-8"))
 }
 
-fn exemplars_from_v2(symbols: &[Bytes], exemplars: &[proto_v2::Exemplar]) -> Result<Vec<Exemplar>, String> {
+fn exemplars_from_v2(
+    symbols: &[Bytes],
+    exemplars: &[proto_v2::Exemplar],
+) -> Result<Vec<Exemplar>, String> {
     exemplars
         .iter()
         .map(|e| {

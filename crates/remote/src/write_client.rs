@@ -52,7 +52,10 @@ pub struct FamilyMetadata {
 }
 
 /// The 1.0 message of a batch.
-pub fn to_write_request(series: &[OutgoingSeries], metadata: &[FamilyMetadata]) -> proto::WriteRequest {
+pub fn to_write_request(
+    series: &[OutgoingSeries],
+    metadata: &[FamilyMetadata],
+) -> proto::WriteRequest {
     proto::WriteRequest {
         timeseries: series
             .iter()
@@ -75,7 +78,11 @@ pub fn to_write_request(series: &[OutgoingSeries], metadata: &[FamilyMetadata]) 
                         timestamp: e.timestamp.unwrap_or(0),
                     })
                     .collect(),
-                histograms: s.histograms.iter().map(|h| histogram_to_proto(h.t, &h.h)).collect(),
+                histograms: s
+                    .histograms
+                    .iter()
+                    .map(|h| histogram_to_proto(h.t, &h.h))
+                    .collect(),
             })
             .collect(),
         metadata: metadata
@@ -229,9 +236,14 @@ pub enum WriteVerdict {
     Written,
     /// 5xx, or 429: send the same request again after backing off (`Retry-After`
     /// seconds when the receiver gave them).
-    Retry { after_seconds: Option<u64>, message: String },
+    Retry {
+        after_seconds: Option<u64>,
+        message: String,
+    },
     /// Any other 4xx: the data will never be accepted; drop it.
-    Drop { message: String },
+    Drop {
+        message: String,
+    },
 }
 
 /// A receiver's answer as the sender understands it.

@@ -21,10 +21,16 @@ fn histogram_int() -> proto::Histogram {
         schema: 3,
         zero_threshold: 1e-3,
         zero_count: Some(histogram::ZeroCount::ZeroCountInt(2)),
-        negative_spans: vec![proto::BucketSpan { offset: -2, length: 1 }],
+        negative_spans: vec![proto::BucketSpan {
+            offset: -2,
+            length: 1,
+        }],
         negative_deltas: vec![1],
         negative_counts: vec![],
-        positive_spans: vec![proto::BucketSpan { offset: 1, length: 2 }],
+        positive_spans: vec![proto::BucketSpan {
+            offset: 1,
+            length: 2,
+        }],
         positive_deltas: vec![3, -1],
         positive_counts: vec![],
         reset_hint: histogram::ResetHint::No as i32,
@@ -53,10 +59,19 @@ fn histogram_float() -> proto::Histogram {
 #[test]
 fn remote_write_1_0_messages_round_trip() {
     let ts = proto::TimeSeries {
-        labels: vec![proto::Label::new("__name__", "up"), proto::Label::new("job", "é")],
+        labels: vec![
+            proto::Label::new("__name__", "up"),
+            proto::Label::new("job", "é"),
+        ],
         samples: vec![
-            proto::Sample { value: 1.0, timestamp: 1 },
-            proto::Sample { value: f64::from_bits(0x7ff0_0000_0000_0002), timestamp: 2 },
+            proto::Sample {
+                value: 1.0,
+                timestamp: 1,
+            },
+            proto::Sample {
+                value: f64::from_bits(0x7ff0_0000_0000_0002),
+                timestamp: 2,
+            },
         ],
         exemplars: vec![proto::Exemplar {
             labels: vec![proto::Label::new("trace_id", "abc")],
@@ -76,8 +91,19 @@ fn remote_write_1_0_messages_round_trip() {
     };
     // NaNs compare unequal; compare the bytes of a re-encoding instead.
     let bytes = req.encode_to_vec();
-    assert_eq!(proto::WriteRequest::decode(&bytes[..]).unwrap().encode_to_vec(), bytes);
-    let without_nan = proto::TimeSeries { samples: vec![proto::Sample { value: 2.0, timestamp: -5 }], ..ts };
+    assert_eq!(
+        proto::WriteRequest::decode(&bytes[..])
+            .unwrap()
+            .encode_to_vec(),
+        bytes
+    );
+    let without_nan = proto::TimeSeries {
+        samples: vec![proto::Sample {
+            value: 2.0,
+            timestamp: -5,
+        }],
+        ..ts
+    };
     round_trip(&without_nan);
     round_trip(&proto::WriteRequest {
         timeseries: vec![without_nan],
@@ -88,13 +114,23 @@ fn remote_write_1_0_messages_round_trip() {
 #[test]
 fn remote_write_2_0_messages_round_trip() {
     let req = proto_v2::Request {
-        symbols: ["", "__name__", "up", "job", "a", "help text", "seconds"].map(|s: &'static str| Bytes::from_static(s.as_bytes())).to_vec(),
+        symbols: ["", "__name__", "up", "job", "a", "help text", "seconds"]
+            .map(|s: &'static str| Bytes::from_static(s.as_bytes()))
+            .to_vec(),
         timeseries: vec![
             proto_v2::TimeSeries {
                 labels_refs: vec![1, 2, 3, 4],
-                samples: vec![proto_v2::Sample { value: 1.0, timestamp: 10, start_timestamp: 5 }],
+                samples: vec![proto_v2::Sample {
+                    value: 1.0,
+                    timestamp: 10,
+                    start_timestamp: 5,
+                }],
                 histograms: vec![],
-                exemplars: vec![proto_v2::Exemplar { labels_refs: vec![3, 4], value: 2.0, timestamp: 10 }],
+                exemplars: vec![proto_v2::Exemplar {
+                    labels_refs: vec![3, 4],
+                    value: 2.0,
+                    timestamp: 10,
+                }],
                 metadata: Some(proto_v2::Metadata {
                     r#type: proto_v2::metadata::MetricType::Counter as i32,
                     help_ref: 5,
@@ -120,8 +156,16 @@ fn remote_read_messages_round_trip() {
             start_timestamp_ms: 1,
             end_timestamp_ms: 2,
             matchers: vec![
-                proto::LabelMatcher { r#type: proto::label_matcher::Type::Eq as i32, name: "__name__".into(), value: "up".into() },
-                proto::LabelMatcher { r#type: proto::label_matcher::Type::Nre as i32, name: "job".into(), value: "a|b".into() },
+                proto::LabelMatcher {
+                    r#type: proto::label_matcher::Type::Eq as i32,
+                    name: "__name__".into(),
+                    value: "up".into(),
+                },
+                proto::LabelMatcher {
+                    r#type: proto::label_matcher::Type::Nre as i32,
+                    name: "job".into(),
+                    value: "a|b".into(),
+                },
             ],
             hints: Some(proto::ReadHints {
                 step_ms: 15_000,
@@ -141,7 +185,10 @@ fn remote_read_messages_round_trip() {
             proto::QueryResult {
                 timeseries: vec![proto::TimeSeries {
                     labels: vec![proto::Label::new("__name__", "up")],
-                    samples: vec![proto::Sample { value: 1.0, timestamp: 1 }],
+                    samples: vec![proto::Sample {
+                        value: 1.0,
+                        timestamp: 1,
+                    }],
                     histograms: vec![histogram_float()],
                     ..Default::default()
                 }],
@@ -154,8 +201,18 @@ fn remote_read_messages_round_trip() {
         chunked_series: vec![proto::ChunkedSeries {
             labels: vec![proto::Label::new("__name__", "up")],
             chunks: vec![
-                proto::Chunk { min_time_ms: 1, max_time_ms: 2, r#type: proto::chunk::Encoding::Xor as i32, data: vec![0, 1, 2] },
-                proto::Chunk { min_time_ms: 3, max_time_ms: 4, r#type: proto::chunk::Encoding::FloatHistogram as i32, data: vec![9] },
+                proto::Chunk {
+                    min_time_ms: 1,
+                    max_time_ms: 2,
+                    r#type: proto::chunk::Encoding::Xor as i32,
+                    data: vec![0, 1, 2],
+                },
+                proto::Chunk {
+                    min_time_ms: 3,
+                    max_time_ms: 4,
+                    r#type: proto::chunk::Encoding::FloatHistogram as i32,
+                    data: vec![9],
+                },
             ],
         }],
         query_index: 3,
@@ -165,11 +222,21 @@ fn remote_read_messages_round_trip() {
 
 #[test]
 fn field_numbers_and_wire_types_match_upstream() {
-    assert_eq!(proto::Label::new("a", "b").encode_to_vec(), b"\x0a\x01a\x12\x01b");
+    assert_eq!(
+        proto::Label::new("a", "b").encode_to_vec(),
+        b"\x0a\x01a\x12\x01b"
+    );
     let mut sample = vec![0x09];
     sample.extend_from_slice(&1.0f64.to_le_bytes());
     sample.extend_from_slice(&[0x10, 0x01]);
-    assert_eq!(proto::Sample { value: 1.0, timestamp: 1 }.encode_to_vec(), sample);
+    assert_eq!(
+        proto::Sample {
+            value: 1.0,
+            timestamp: 1
+        }
+        .encode_to_vec(),
+        sample
+    );
     // sint32 schema -53 is zigzag 105; count_int is field 1; start_timestamp field 17.
     let h = proto::Histogram {
         count: Some(histogram::Count::CountInt(3)),
@@ -178,13 +245,20 @@ fn field_numbers_and_wire_types_match_upstream() {
         start_timestamp: 5,
         ..Default::default()
     };
-    assert_eq!(h.encode_to_vec(), b"\x08\x03\x20\x69\x62\x01\x01\x88\x01\x05");
+    assert_eq!(
+        h.encode_to_vec(),
+        b"\x08\x03\x20\x69\x62\x01\x01\x88\x01\x05"
+    );
     // 2.0: symbols are field 4, series field 5; refs packed; start_timestamp field 3.
     let req = proto_v2::Request {
         symbols: vec![Bytes::from_static(b"")],
         timeseries: vec![proto_v2::TimeSeries {
             labels_refs: vec![1, 2],
-            samples: vec![proto_v2::Sample { value: 0.0, timestamp: 7, start_timestamp: 6 }],
+            samples: vec![proto_v2::Sample {
+                value: 0.0,
+                timestamp: 7,
+                start_timestamp: 6,
+            }],
             ..Default::default()
         }],
     };
@@ -193,9 +267,15 @@ fn field_numbers_and_wire_types_match_upstream() {
         b"\x22\x00\x2a\x0a\x0a\x02\x01\x02\x12\x04\x10\x07\x18\x06"
     );
     // Enums in a repeated field are packed.
-    let read = proto::ReadRequest { queries: vec![], accepted_response_types: vec![1] };
+    let read = proto::ReadRequest {
+        queries: vec![],
+        accepted_response_types: vec![1],
+    };
     assert_eq!(read.encode_to_vec(), b"\x12\x01\x01");
-    let frame = proto::ChunkedReadResponse { chunked_series: vec![], query_index: 2 };
+    let frame = proto::ChunkedReadResponse {
+        chunked_series: vec![],
+        query_index: 2,
+    };
     assert_eq!(frame.encode_to_vec(), b"\x10\x02");
 }
 
@@ -206,12 +286,24 @@ fn the_two_write_messages_decode_as_empty_into_each_other() {
             labels: vec![proto::Label::new("__name__", "up")],
             ..Default::default()
         }],
-        metadata: vec![proto::MetricMetadata { metric_family_name: "up".into(), ..Default::default() }],
+        metadata: vec![proto::MetricMetadata {
+            metric_family_name: "up".into(),
+            ..Default::default()
+        }],
     };
-    assert_eq!(proto_v2::Request::decode(&v1.encode_to_vec()[..]).unwrap(), proto_v2::Request::default());
+    assert_eq!(
+        proto_v2::Request::decode(&v1.encode_to_vec()[..]).unwrap(),
+        proto_v2::Request::default()
+    );
     let v2 = proto_v2::Request {
         symbols: vec![Bytes::from_static(b""), Bytes::from_static(b"x")],
-        timeseries: vec![proto_v2::TimeSeries { labels_refs: vec![1, 1], ..Default::default() }],
+        timeseries: vec![proto_v2::TimeSeries {
+            labels_refs: vec![1, 1],
+            ..Default::default()
+        }],
     };
-    assert_eq!(proto::WriteRequest::decode(&v2.encode_to_vec()[..]).unwrap(), proto::WriteRequest::default());
+    assert_eq!(
+        proto::WriteRequest::decode(&v2.encode_to_vec()[..]).unwrap(),
+        proto::WriteRequest::default()
+    );
 }

@@ -5,9 +5,7 @@
 mod support;
 
 use bytes::Bytes;
-use hearth_model::{
-    CounterResetHint, Histogram, HistogramValue, MetricType, Span, labels,
-};
+use hearth_model::{CounterResetHint, Histogram, HistogramValue, MetricType, Span, labels};
 use hearth_remote::convert::histogram_to_proto;
 use hearth_remote::proto::{self, Exemplar};
 use hearth_remote::proto_v2;
@@ -20,19 +18,36 @@ use support::*;
 
 const V2: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
 
-fn receive_v1(rx: &WriteReceiver, storage: &dyn hearth_tsdb::storage::Appendable, req: &proto::WriteRequest) -> RemoteResponse {
-    rx.receive(storage, Some("application/x-protobuf"), Some("snappy"), &encode(req))
+fn receive_v1(
+    rx: &WriteReceiver,
+    storage: &dyn hearth_tsdb::storage::Appendable,
+    req: &proto::WriteRequest,
+) -> RemoteResponse {
+    rx.receive(
+        storage,
+        Some("application/x-protobuf"),
+        Some("snappy"),
+        &encode(req),
+    )
 }
 
-fn receive_v2(rx: &WriteReceiver, storage: &dyn hearth_tsdb::storage::Appendable, req: &proto_v2::Request) -> RemoteResponse {
+fn receive_v2(
+    rx: &WriteReceiver,
+    storage: &dyn hearth_tsdb::storage::Appendable,
+    req: &proto_v2::Request,
+) -> RemoteResponse {
     rx.receive(storage, Some(V2), Some("snappy"), &encode(req))
 }
 
 fn written(r: &RemoteResponse) -> (String, String, String) {
     (
         r.header(SAMPLES_WRITTEN_HEADER).unwrap_or("-").to_string(),
-        r.header(HISTOGRAMS_WRITTEN_HEADER).unwrap_or("-").to_string(),
-        r.header(EXEMPLARS_WRITTEN_HEADER).unwrap_or("-").to_string(),
+        r.header(HISTOGRAMS_WRITTEN_HEADER)
+            .unwrap_or("-")
+            .to_string(),
+        r.header(EXEMPLARS_WRITTEN_HEADER)
+            .unwrap_or("-")
+            .to_string(),
     )
 }
 
@@ -44,7 +59,10 @@ fn histogram(count: u64) -> Histogram {
         zero_count: 1,
         count,
         sum: 10.0,
-        positive_spans: vec![Span { offset: 0, length: 2 }],
+        positive_spans: vec![Span {
+            offset: 0,
+            length: 2,
+        }],
         positive_buckets: vec![1, (count as i64) - 3],
         ..Default::default()
     }
@@ -57,7 +75,10 @@ fn v1_valid_request_is_written() {
     let t = now();
     let req = proto::WriteRequest {
         timeseries: vec![
-            v1_series(&[("__name__", "up"), ("job", "a")], &[(t, 1.0), (t + 1000, 0.0)]),
+            v1_series(
+                &[("__name__", "up"), ("job", "a")],
+                &[(t, 1.0), (t + 1000, 0.0)],
+            ),
             v1_series(&[("__name__", "up"), ("job", "b")], &[(t, 1.0)]),
         ],
         metadata: vec![proto::MetricMetadata {
@@ -75,8 +96,14 @@ fn v1_valid_request_is_written() {
     assert_eq!(
         dump(&s),
         vec![
-            (labels!("__name__" => "up", "job" => "a"), floats(&[(t, 1.0), (t + 1000, 0.0)])),
-            (labels!("__name__" => "up", "job" => "b"), floats(&[(t, 1.0)])),
+            (
+                labels!("__name__" => "up", "job" => "a"),
+                floats(&[(t, 1.0), (t + 1000, 0.0)])
+            ),
+            (
+                labels!("__name__" => "up", "job" => "b"),
+                floats(&[(t, 1.0)])
+            ),
         ]
     );
 }
@@ -110,7 +137,10 @@ fn v1_invalid_series_are_refused_and_valid_ones_written() {
         timeseries: vec![
             v1_series(&[("job", "no-name")], &[(t, 1.0)]),
             v1_series(&[("__name__", "ok")], &[(t, 1.0)]),
-            v1_series(&[("__name__", "dup"), ("zone", "a"), ("zone", "b")], &[(t, 1.0), (t + 1, 2.0)]),
+            v1_series(
+                &[("__name__", "dup"), ("zone", "a"), ("zone", "b")],
+                &[(t, 1.0), (t + 1, 2.0)],
+            ),
             v1_series(&[("__name__", "")], &[(t, 1.0)]),
             v1_series(&[("", "v"), ("__name__", "empty_label_name")], &[(t, 1.0)]),
             // Unsorted pairs are sorted, as upstream does.
@@ -133,7 +163,10 @@ fn v1_invalid_series_are_refused_and_valid_ones_written() {
         dump(&s),
         vec![
             (labels!("__name__" => "ok"), floats(&[(t, 1.0)])),
-            (labels!("__name__" => "unsorted", "job" => "j"), floats(&[(t, 3.0)])),
+            (
+                labels!("__name__" => "unsorted", "job" => "j"),
+                floats(&[(t, 3.0)])
+            ),
         ]
     );
     assert_eq!(rx.invalid_labels_samples_total(), 5);
@@ -144,12 +177,23 @@ fn v1_invalid_series_are_refused_and_valid_ones_written() {
         ..Default::default()
     });
     let s = MemStorage::new();
-    let r = receive_v1(&strict, &s, &proto::WriteRequest {
-        timeseries: vec![v1_series(&[("job", "j"), ("__name__", "unsorted")], &[(t, 3.0)])],
-        ..Default::default()
-    });
+    let r = receive_v1(
+        &strict,
+        &s,
+        &proto::WriteRequest {
+            timeseries: vec![v1_series(
+                &[("job", "j"), ("__name__", "unsorted")],
+                &[(t, 3.0)],
+            )],
+            ..Default::default()
+        },
+    );
     assert_eq!(r.status, 400);
-    assert!(r.body_text().contains("label names are not sorted"), "{}", r.body_text());
+    assert!(
+        r.body_text().contains("label names are not sorted"),
+        "{}",
+        r.body_text()
+    );
     assert_eq!(s.series_count(), 0);
 }
 
@@ -190,7 +234,10 @@ fn v1_refused_samples_are_a_partial_write() {
     assert_eq!(
         dump(&s),
         vec![
-            (labels!("__name__" => "m"), floats(&[(t, 1.0), (t + 1000, 2.0)])),
+            (
+                labels!("__name__" => "m"),
+                floats(&[(t, 1.0), (t + 1000, 2.0)])
+            ),
             (labels!("__name__" => "other"), floats(&[(t, 7.0)])),
         ]
     );
@@ -207,7 +254,10 @@ fn v1_histograms_and_exemplars() {
         schema: -53,
         count: 3,
         sum: 2.0,
-        positive_spans: vec![Span { offset: 0, length: 2 }],
+        positive_spans: vec![Span {
+            offset: 0,
+            length: 2,
+        }],
         positive_buckets: vec![1, 1],
         custom_values: vec![0.5, 1.0],
         ..Default::default()
@@ -246,7 +296,8 @@ fn v1_histograms_and_exemplars() {
     let r = receive_v1(&rx, &s, &req);
     assert_eq!(r.status, 400);
     assert!(
-        r.body_text().starts_with("invalid histogram: ") && r.body_text().ends_with("for series {__name__=\"bad_h\"}\n"),
+        r.body_text().starts_with("invalid histogram: ")
+            && r.body_text().ends_with("for series {__name__=\"bad_h\"}\n"),
         "{}",
         r.body_text()
     );
@@ -256,9 +307,15 @@ fn v1_histograms_and_exemplars() {
             (labels!("__name__" => "c"), floats(&[(t, 1.0)])),
             (
                 labels!("__name__" => "h"),
-                vec![(t, Value::Histogram(int)), (t + 1000, Value::Histogram(float))]
+                vec![
+                    (t, Value::Histogram(int)),
+                    (t + 1000, Value::Histogram(float))
+                ]
             ),
-            (labels!("__name__" => "nhcb"), vec![(t, Value::Histogram(nhcb))]),
+            (
+                labels!("__name__" => "nhcb"),
+                vec![(t, Value::Histogram(nhcb))]
+            ),
         ]
     );
     let rec = s.recorded.lock();
@@ -291,7 +348,10 @@ impl V2Builder {
     }
 
     fn refs(&mut self, labels: &[(&str, &str)]) -> Vec<u32> {
-        labels.iter().flat_map(|(n, v)| [self.sym(n), self.sym(v)]).collect()
+        labels
+            .iter()
+            .flat_map(|(n, v)| [self.sym(n), self.sym(v)])
+            .collect()
     }
 
     fn request(self, timeseries: Vec<proto_v2::TimeSeries>) -> proto_v2::Request {
@@ -356,7 +416,10 @@ fn v2_with_symbols_metadata_exemplars_and_histograms() {
                 labels!("__name__" => "http_requests_total", "job" => "api"),
                 floats(&[(t, 10.0), (t + 1000, 12.0)])
             ),
-            (labels!("__name__" => "latency", "job" => "api"), vec![(t, Value::Histogram(h))]),
+            (
+                labels!("__name__" => "latency", "job" => "api"),
+                vec![(t, Value::Histogram(h))]
+            ),
         ]
     );
     let rec = s.recorded.lock();
@@ -364,13 +427,30 @@ fn v2_with_symbols_metadata_exemplars_and_histograms() {
     let metadata: Vec<_> = rec
         .metadata
         .iter()
-        .map(|(l, m)| (l.metric_name().unwrap().to_string(), m.metric_type, m.help.clone(), m.unit.clone()))
+        .map(|(l, m)| {
+            (
+                l.metric_name().unwrap().to_string(),
+                m.metric_type,
+                m.help.clone(),
+                m.unit.clone(),
+            )
+        })
         .collect();
     assert_eq!(
         metadata,
         vec![
-            ("http_requests_total".into(), MetricType::Counter, "Requests.".into(), String::new()),
-            ("latency".into(), MetricType::Histogram, "Latency.".into(), "seconds".into()),
+            (
+                "http_requests_total".into(),
+                MetricType::Counter,
+                "Requests.".into(),
+                String::new()
+            ),
+            (
+                "latency".into(),
+                MetricType::Histogram,
+                "Latency.".into(),
+                "seconds".into()
+            ),
         ]
     );
 }
@@ -385,9 +465,17 @@ fn v2_partial_writes_report_counts_and_problems() {
         labels_refs: b.refs(&[("__name__", "good")]),
         samples: v2_samples(&[(t, 1.0)]),
         exemplars: vec![
-            proto_v2::Exemplar { labels_refs: vec![], value: 2.0, timestamp: t },
+            proto_v2::Exemplar {
+                labels_refs: vec![],
+                value: 2.0,
+                timestamp: t,
+            },
             // Out of order: a problem of the request in 2.0.
-            proto_v2::Exemplar { labels_refs: vec![], value: -2.0, timestamp: t },
+            proto_v2::Exemplar {
+                labels_refs: vec![],
+                value: -2.0,
+                timestamp: t,
+            },
         ],
         ..Default::default()
     };
@@ -408,13 +496,21 @@ fn v2_partial_writes_report_counts_and_problems() {
     };
     let exemplar_only = proto_v2::TimeSeries {
         labels_refs: b.refs(&[("__name__", "lonely")]),
-        exemplars: vec![proto_v2::Exemplar { labels_refs: vec![], value: 2.0, timestamp: t }],
+        exemplars: vec![proto_v2::Exemplar {
+            labels_refs: vec![],
+            value: 2.0,
+            timestamp: t,
+        }],
         ..Default::default()
     };
     let bad_help = proto_v2::TimeSeries {
         labels_refs: b.refs(&[("__name__", "bad_meta")]),
         samples: v2_samples(&[(t, 1.0)]),
-        metadata: Some(proto_v2::Metadata { r#type: 1, help_ref: 12345, unit_ref: 0 }),
+        metadata: Some(proto_v2::Metadata {
+            r#type: 1,
+            help_ref: 12345,
+            unit_ref: 0,
+        }),
         ..Default::default()
     };
     let ooo = proto_v2::TimeSeries {
@@ -422,7 +518,15 @@ fn v2_partial_writes_report_counts_and_problems() {
         samples: v2_samples(&[(t - 5000, 1.0), (t + 2000, 3.0)]),
         ..Default::default()
     };
-    let req = b.request(vec![good, odd_refs, out_of_table, no_name, exemplar_only, bad_help, ooo]);
+    let req = b.request(vec![
+        good,
+        odd_refs,
+        out_of_table,
+        no_name,
+        exemplar_only,
+        bad_help,
+        ooo,
+    ]);
     let r = receive_v2(&rx, &s, &req);
     assert_eq!(r.status, 400);
     assert_eq!(written(&r), ("2".into(), "0".into(), "1".into()));
@@ -438,7 +542,13 @@ fn v2_partial_writes_report_counts_and_problems() {
             "out of order sample for series {__name__=\"good\"}\n",
         )
     );
-    assert_eq!(dump(&s.mem), vec![(labels!("__name__" => "good"), floats(&[(t, 1.0), (t + 2000, 3.0)]))]);
+    assert_eq!(
+        dump(&s.mem),
+        vec![(
+            labels!("__name__" => "good"),
+            floats(&[(t, 1.0), (t + 2000, 3.0)])
+        )]
+    );
     assert_eq!(rx.invalid_labels_samples_total(), 4);
 }
 
@@ -453,9 +563,17 @@ fn v2_start_timestamps_become_zero_samples_when_enabled() {
         proto_v2::TimeSeries {
             labels_refs: b.refs(&[("__name__", "c_total")]),
             samples: vec![
-                proto_v2::Sample { value: 5.0, timestamp: t, start_timestamp: t - 60_000 },
+                proto_v2::Sample {
+                    value: 5.0,
+                    timestamp: t,
+                    start_timestamp: t - 60_000,
+                },
                 // Same start: no second zero.
-                proto_v2::Sample { value: 6.0, timestamp: t + 1000, start_timestamp: t - 60_000 },
+                proto_v2::Sample {
+                    value: 6.0,
+                    timestamp: t + 1000,
+                    start_timestamp: t - 60_000,
+                },
             ],
             ..Default::default()
         },
@@ -498,15 +616,24 @@ fn v2_start_timestamps_become_zero_samples_when_enabled() {
     assert_eq!(
         dump(&s),
         vec![
-            (labels!("__name__" => "c_total"), floats(&[(t - 60_000, 0.0), (t, 5.0), (t + 1000, 6.0)])),
+            (
+                labels!("__name__" => "c_total"),
+                floats(&[(t - 60_000, 0.0), (t, 5.0), (t + 1000, 6.0)])
+            ),
             (
                 labels!("__name__" => "h"),
                 vec![
-                    (t - 30_000, Value::Histogram(HistogramValue::Integer(zero_h))),
+                    (
+                        t - 30_000,
+                        Value::Histogram(HistogramValue::Integer(zero_h))
+                    ),
                     (t, Value::Histogram(HistogramValue::Integer(h))),
                 ]
             ),
-            (labels!("__name__" => "legacy_total"), floats(&[(t - 10_000, 0.0), (t, 2.0)])),
+            (
+                labels!("__name__" => "legacy_total"),
+                floats(&[(t - 10_000, 0.0), (t, 2.0)])
+            ),
         ]
     );
 }
@@ -520,10 +647,26 @@ fn negotiation_failures_are_415_and_write_nothing() {
         ..Default::default()
     });
     let cases = [
-        (Some("application/json"), Some("snappy"), "expected application/x-protobuf as the first (media) part, got application/json content-type"),
-        (Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"), None, "got application/x-protobuf;proto=io.prometheus.write.v3.Request content type; unknown type for remote write protobuf message io.prometheus.write.v3.Request, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request"),
-        (Some("application/x-protobuf;proto"), None, "as per https://www.rfc-editor.org/rfc/rfc9110#parameter expected parameters to be key-values, got proto in application/x-protobuf;proto content-type"),
-        (Some("application/x-protobuf"), Some("gzip"), "gzip encoding (compression) is not accepted by this server; only snappy is acceptable"),
+        (
+            Some("application/json"),
+            Some("snappy"),
+            "expected application/x-protobuf as the first (media) part, got application/json content-type",
+        ),
+        (
+            Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"),
+            None,
+            "got application/x-protobuf;proto=io.prometheus.write.v3.Request content type; unknown type for remote write protobuf message io.prometheus.write.v3.Request, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request",
+        ),
+        (
+            Some("application/x-protobuf;proto"),
+            None,
+            "as per https://www.rfc-editor.org/rfc/rfc9110#parameter expected parameters to be key-values, got proto in application/x-protobuf;proto content-type",
+        ),
+        (
+            Some("application/x-protobuf"),
+            Some("gzip"),
+            "gzip encoding (compression) is not accepted by this server; only snappy is acceptable",
+        ),
     ];
     for (ct, ce, message) in cases {
         let r = rx.receive(&s, ct, ce, &body);
@@ -542,7 +685,12 @@ fn negotiation_failures_are_415_and_write_nothing() {
         "prometheus.WriteRequest protobuf message is not accepted by this server; only accepts io.prometheus.write.v2.Request\n"
     );
     // Whitespace around parameters is allowed.
-    let r = rx.receive(&s, Some("application/x-protobuf; proto=io.prometheus.write.v2.Request"), None, &encode(&proto_v2::Request::default()));
+    let r = rx.receive(
+        &s,
+        Some("application/x-protobuf; proto=io.prometheus.write.v2.Request"),
+        None,
+        &encode(&proto_v2::Request::default()),
+    );
     assert_eq!(r.status, 204);
     assert!(r.header(SAMPLES_WRITTEN_HEADER).is_some());
     assert_eq!(s.series_count(), 0);
@@ -557,22 +705,39 @@ fn bad_bodies_are_refused_and_write_nothing() {
         ..Default::default()
     });
     let r = rx.receive(&s, None, None, b"not snappy at all");
-    assert_eq!((r.status, r.body_text().as_str()), (400, "snappy: corrupt input\n"));
+    assert_eq!(
+        (r.status, r.body_text().as_str()),
+        (400, "snappy: corrupt input\n")
+    );
     let r = rx.receive(&s, None, None, b"");
     assert_eq!(r.status, 400);
     let r = rx.receive(&s, None, None, &snappy(b"\x0a\x05\x0a\x03"));
     assert_eq!(r.status, 400);
-    assert!(r.body_text().contains("failed to decode Protobuf message"), "{}", r.body_text());
+    assert!(
+        r.body_text().contains("failed to decode Protobuf message"),
+        "{}",
+        r.body_text()
+    );
     let r = rx.receive(&s, Some(V2), None, &snappy(b"\x22\xff"));
     assert_eq!(r.status, 400);
-    assert_eq!(r.header(SAMPLES_WRITTEN_HEADER), None, "no counts before decoding");
+    assert_eq!(
+        r.header(SAMPLES_WRITTEN_HEADER),
+        None,
+        "no counts before decoding"
+    );
 
     let r = rx.receive(&s, None, None, &vec![0u8; 1001]);
     assert_eq!(r.status, 413);
-    assert_eq!(r.body_text(), "remote write request body is larger than the limit of 1000 bytes\n");
+    assert_eq!(
+        r.body_text(),
+        "remote write request body is larger than the limit of 1000 bytes\n"
+    );
     // Small on the wire, too large decoded.
     let big = proto::WriteRequest {
-        timeseries: vec![v1_series(&[("__name__", &"x".repeat(6000))], &[(now(), 1.0)])],
+        timeseries: vec![v1_series(
+            &[("__name__", &"x".repeat(6000))],
+            &[(now(), 1.0)],
+        )],
         ..Default::default()
     };
     let body = encode(&big);
@@ -599,13 +764,17 @@ fn storage_failure_rolls_everything_back() {
     assert_eq!(s.mem.series_count(), 0);
     assert_eq!(s.recorded.lock().rollbacks, 1);
 
-    let r = receive_v1(&rx, &s, &proto::WriteRequest {
-        timeseries: vec![
-            v1_series(&[("__name__", "fine")], &[(t, 1.0)]),
-            v1_series(&[("__name__", "boom")], &[(t, 1.0)]),
-        ],
-        ..Default::default()
-    });
+    let r = receive_v1(
+        &rx,
+        &s,
+        &proto::WriteRequest {
+            timeseries: vec![
+                v1_series(&[("__name__", "fine")], &[(t, 1.0)]),
+                v1_series(&[("__name__", "boom")], &[(t, 1.0)]),
+            ],
+            ..Default::default()
+        },
+    );
     assert_eq!(r.status, 500);
     assert_eq!(s.mem.series_count(), 0);
 }
@@ -633,7 +802,12 @@ fn a_v2_body_sent_as_v1_decodes_as_empty() {
     let rx = WriteReceiver::default();
     let mut b = V2Builder::new();
     let req = b_request(&mut b, now());
-    let r = rx.receive(&s, Some("application/x-protobuf"), None, &encode(&b.request(req)));
+    let r = rx.receive(
+        &s,
+        Some("application/x-protobuf"),
+        None,
+        &encode(&b.request(req)),
+    );
     assert_eq!(r.status, 204);
     assert_eq!(r.header(SAMPLES_WRITTEN_HEADER), None);
     assert_eq!(s.series_count(), 0);

@@ -85,7 +85,10 @@ pub fn dump(q: &dyn Queryable) -> Vec<(Labels, Vec<(Timestamp, Value)>)> {
 }
 
 pub fn floats(samples: &[(i64, f64)]) -> Vec<(Timestamp, Value)> {
-    samples.iter().map(|(t, v)| (*t, Value::Float(*v))).collect()
+    samples
+        .iter()
+        .map(|(t, v)| (*t, Value::Float(*v)))
+        .collect()
 }
 
 impl From<StoredValue> for Value {
@@ -282,7 +285,8 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
         loop {
             let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
             let size_text = String::from_utf8_lossy(&rest[..line_end]).into_owned();
-            let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+            let size =
+                usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
             rest = &rest[line_end + 2..];
             if size == 0 {
                 break;
