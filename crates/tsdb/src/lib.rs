@@ -4,8 +4,10 @@
 //! implementation of it for tests (`mem_storage`), chunk encodings (`chunkenc`), chunk
 //! segment files (`chunks`), the write-ahead log (`wal`), the block index and tombstones
 //! (`index`, `tombstones`), postings lists and their set operations (`postings`), block
-//! metadata (`block_meta`), and the interface the compactor reads blocks from
-//! (`block_source`). The head, blocks and compaction join as they land.
+//! metadata (`block_meta`), the interface the compactor reads blocks from
+//! (`block_source`), the head: in-memory series, chunks, WAL replay and truncation
+//! (`head`), persistent blocks (`block`), compaction (`compact`, `series_chunker`),
+//! merged queries (`merge`), the data directory with retention (`db`) and backfill.
 //!
 //! Must never know about: exposition formats, PromQL, HTTP. Other crates reach stored
 //! data only through the storage interface, never through these modules' internals.
@@ -18,6 +20,7 @@ pub mod chunkenc;
 pub mod chunks;
 pub mod compact;
 pub mod db;
+pub mod head;
 pub mod index;
 pub mod mem_block_source;
 pub mod mem_storage;

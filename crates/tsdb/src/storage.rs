@@ -32,6 +32,10 @@ pub enum AppendError {
     OutOfOrderExemplar,
     #[error("exemplar label set is too long: {0} UTF-8 characters, the limit is 128")]
     ExemplarLabelsTooLong(usize),
+    /// The exemplar has no timestamp and its series no sample to take one from (storages
+    /// that keep exemplars need the time).
+    #[error("exemplar has no timestamp and its series has no sample to take it from")]
+    ExemplarWithoutTimestamp,
     #[error("invalid histogram: {0}")]
     InvalidHistogram(String),
     #[error("label set has duplicate label name {0:?}")]
@@ -127,15 +131,10 @@ pub struct SelectHints {
     pub range: i64,
 }
 
-/// The kind of value an iterator is positioned on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueType {
-    /// Exhausted (or failed: see [`SampleIterator::err`]).
-    None,
-    Float,
-    Histogram,
-    FloatHistogram,
-}
+/// The kind of value an iterator is positioned on (`None`: exhausted, or failed — see
+/// [`SampleIterator::err`]). One type with the chunk iterators', so that storages pass
+/// what chunks say straight through.
+pub use crate::chunkenc::ValueType;
 
 /// Walks one series' samples in time order, from chunks, without materialising them.
 pub trait SampleIterator: Send {

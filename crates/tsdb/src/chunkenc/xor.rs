@@ -91,6 +91,12 @@ impl XorAppender {
         XorIterator::new(self.w.bytes())
     }
 
+    /// The last sample appended, if any: the head checks duplicates against it without
+    /// keeping a copy of its own.
+    pub fn last_sample(&self) -> Option<(Timestamp, f64)> {
+        (self.num > 0).then_some((self.t, self.v))
+    }
+
     /// Appends one sample. Timestamps are not checked for order; the caller (the head)
     /// decides what it accepts.
     pub fn append(&mut self, t: Timestamp, v: f64) -> Result<(), AppendError> {

@@ -314,15 +314,7 @@ impl HeadChunkReader {
                 segment: u64::from(r.file()),
                 segments: self.files.len(),
             })?;
-        match read_record(f, r.offset() as usize, true) {
-            Ok(Some((c, _))) => Ok(c),
-            Ok(None) => Err(ChunkFileError::OffsetOutOfRange {
-                path: f.path.clone(),
-                offset: u64::from(r.offset()),
-                len: f.bytes.len() as u64,
-            }),
-            Err(e) => Err(e),
-        }
+        head_chunk_at(&f.path, r.file(), &f.bytes, r.offset())
     }
 
     /// Every chunk of every file in order; stops after the first error.
@@ -421,6 +413,26 @@ impl HeadChunkReader {
     }
 }
 
+/// The chunk record at `offset` of head chunk file number `file`, given the file's bytes
+/// (`path` names it in errors), after checking bounds and checksum. For readers that map
+/// the files themselves, such as the head while it keeps writing them.
+pub fn head_chunk_at<'a>(
+    path: &Path,
+    file: u32,
+    bytes: &'a [u8],
+    offset: u32,
+) -> Result<HeadChunk<'a>, ChunkFileError> {
+    match parse_record(path, u64::from(file), bytes, offset as usize, true) {
+        Ok(Some((c, _))) => Ok(c),
+        Ok(None) => Err(ChunkFileError::OffsetOutOfRange {
+            path: path.to_path_buf(),
+            offset: u64::from(offset),
+            len: bytes.len() as u64,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads the record at `offset` of `f`: `None` at the end of the data (end of file or
 /// zeros), else the chunk and the offset after it. `by_ref` reads a record even if it is
 /// the last thing in the file with fewer trailing bytes than a full record header.
@@ -429,8 +441,17 @@ fn read_record(
     offset: usize,
     by_ref: bool,
 ) -> Result<Option<(HeadChunk<'_>, usize)>, ChunkFileError> {
-    let b: &[u8] = &f.bytes;
-    let path = || f.path.clone();
+    parse_record(&f.path, f.number, &f.bytes, offset, by_ref)
+}
+
+fn parse_record<'a>(
+    file_path: &Path,
+    number: u64,
+    b: &'a [u8],
+    offset: usize,
+    by_ref: bool,
+) -> Result<Option<(HeadChunk<'a>, usize)>, ChunkFileError> {
+    let path = || file_path.to_path_buf();
     if offset >= b.len() {
         return Ok(None);
     }
@@ -503,7 +524,7 @@ fn read_record(
             offset: offset as u64,
             source,
         })?;
-    let chunk_ref = HeadChunkRef::new(u32::try_from(f.number).unwrap_or(u32::MAX), offset as u32);
+    let chunk_ref = HeadChunkRef::new(u32::try_from(number).unwrap_or(u32::MAX), offset as u32);
     Ok(Some((
         HeadChunk {
             chunk_ref,

@@ -19,6 +19,7 @@ use memmap2::Mmap;
 pub use head::{
     HEAD_CHUNK_FILE_HEADER_SIZE, HeadChunk, HeadChunkReader, HeadChunkRef, HeadChunkWriter,
     HeadReplayReport, MAGIC_HEAD_CHUNKS, MAX_HEAD_CHUNK_FILE_SIZE, OUT_OF_ORDER_MASK,
+    head_chunk_at,
 };
 pub use segment::{
     BlockChunkRef, ChunkSegmentReader, ChunkSegmentWriter, DEFAULT_CHUNK_SEGMENT_SIZE,

@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::ops::Bound;
 
 use hearth_model::Labels;
 
-use super::{BoxPostings, ListPostings, PostingsSource, empty, merge};
+use super::{BoxPostings, ListPostings, PostingsSource, empty, merge, values_with_prefix};
 
 /// Label name → value → ascending series refs, plus the list of all refs.
 ///
@@ -96,9 +95,8 @@ impl PostingsSource for MemPostings {
         let Some(values) = self.by_label.get(name) else {
             return Ok(());
         };
-        let range = values.range::<str, _>((Bound::Included(prefix), Bound::Unbounded));
-        for (v, _) in range {
-            if !v.starts_with(prefix) || !f(v) {
+        for (v, _) in values_with_prefix(values, prefix) {
+            if !f(v) {
                 break;
             }
         }
@@ -130,9 +128,7 @@ impl PostingsSource for MemPostings {
             return Ok(empty());
         };
         // One range scan picks the lists directly instead of looking each value up again.
-        let its = values
-            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(v, _)| v.starts_with(prefix))
+        let its = values_with_prefix(values, prefix)
             .filter(|(v, _)| matches(v))
             .map(|(_, l)| Box::new(ListPostings::new(l.as_slice())) as BoxPostings<'_>)
             .collect();

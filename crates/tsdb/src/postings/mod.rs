@@ -38,6 +38,23 @@ pub trait Postings {
     }
 }
 
+/// The entries of a sorted map of label values whose value starts with `prefix`, in
+/// order: the range scan in-memory indexes answer value lookups with.
+pub(crate) fn values_with_prefix<'a, 'p, K, V>(
+    values: &'a std::collections::BTreeMap<K, V>,
+    prefix: &'p str,
+) -> impl Iterator<Item = (&'a K, &'a V)> + use<'a, 'p, K, V>
+where
+    K: std::borrow::Borrow<str> + Ord,
+{
+    values
+        .range::<str, _>((
+            std::ops::Bound::Included(prefix),
+            std::ops::Bound::Unbounded,
+        ))
+        .take_while(move |(v, _)| v.borrow().starts_with(prefix))
+}
+
 /// A type-erased postings list, possibly borrowing from an index.
 pub type BoxPostings<'a> = Box<dyn Postings + 'a>;
 

@@ -17,7 +17,7 @@ use super::record::{
     RefMetadata,
 };
 use super::segments::sync_dir;
-use super::writer::{Wal, WalOptions};
+use super::writer::{Compression, Wal, WalOptions};
 use super::{DEFAULT_SEGMENT_SIZE, WalError};
 
 const CHECKPOINT_PREFIX: &str = "checkpoint.";
@@ -124,7 +124,20 @@ pub fn checkpoint(
     keep: impl Fn(HeadSeriesRef) -> bool,
     mint: i64,
 ) -> Result<CheckpointStats, WalError> {
-    let dir = wal.dir();
+    checkpoint_in(wal.dir(), wal.options().compression, from, to, keep, mint)
+}
+
+/// [`checkpoint`] for the WAL in `dir` written with `compression`, so that a head can
+/// checkpoint without holding its writer (which appenders need meanwhile): only finished
+/// segments `from..=to` are read.
+pub fn checkpoint_in(
+    dir: &Path,
+    compression: Compression,
+    from: u32,
+    to: u32,
+    keep: impl Fn(HeadSeriesRef) -> bool,
+    mint: i64,
+) -> Result<CheckpointStats, WalError> {
     let mut ranges = Vec::with_capacity(2);
     let mut from = from;
     if let Some((cp_dir, cp_index)) = last_checkpoint(dir)? {
@@ -152,7 +165,7 @@ pub fn checkpoint(
     let tmp_dir = PathBuf::from(tmp_name);
     let opts = WalOptions {
         segment_size: DEFAULT_SEGMENT_SIZE,
-        compression: wal.options().compression,
+        compression,
         sync_on_log: false,
     };
     let written = write_checkpoint(&ranges, &tmp_dir, opts, &keep, mint);

@@ -24,7 +24,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use checkpoint::{
-    CheckpointStats, checkpoint, checkpoint_dir, delete_checkpoints, last_checkpoint,
+    CheckpointStats, checkpoint, checkpoint_dir, checkpoint_in, delete_checkpoints, last_checkpoint,
 };
 pub use reader::{SegmentRange, TornTail, WalReader};
 pub use record::{RecordDecoder, RecordEncoder, RecordError, RecordType};
@@ -62,6 +62,10 @@ pub enum CorruptionReason {
         codec: &'static str,
         message: String,
     },
+    /// The record was read whole but its payload does not decode (found by the head
+    /// while replaying; repair treats it like any other corruption, as upstream does).
+    #[error("record does not decode: {0}")]
+    InvalidRecord(String),
 }
 
 /// Corruption found while reading: the segment and the byte offset of the first record
