@@ -12,19 +12,23 @@
 //!    (RFC 9110); upstream is stricter there.
 //! 2. Size limits (compressed body, decoded body): `413`. Upstream has none.
 //! 3. Snappy and protobuf decoding: `400`.
-//! 4. Appending, one transaction: series with invalid labels are skipped, samples the
-//!    storage refuses as out of order, duplicate, out of bounds, too old or invalid are
-//!    dropped; everything else is committed and the answer is `400` with one line per
-//!    problem (a partial write, as the 2.0 spec allows). A storage failure rolls
-//!    everything back and answers `500` so the sender retries.
+//! 4. Appending, one transaction per request, as upstream does it per version:
+//!    - 2.0: series with invalid labels or references are skipped, samples the storage
+//!      refuses as out of order, duplicate, out of bounds, too old or invalid are
+//!      dropped; everything else is committed and the answer is `400` with one line per
+//!      problem (the partial write of the 2.0 spec).
+//!    - 1.0 (upstream's `write`): series with invalid labels are skipped and counted
+//!      (still `204`); the first refused sample rolls the whole request back and
+//!      answers `400` with its error, so a sender drops the batch without retrying.
+//!      [`WriteReceiverOptions::v1_partial_writes`] gives 1.0 the 2.0 behaviour.
+//!
+//!    A storage failure rolls everything back and answers `500` so the sender retries
+//!    (the storage is not idempotent, so nothing of a retried request may stay).
 //! 5. 2.0 answers carry `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written`
 //!    (also on errors after decoding); 1.0 answers never do, so a 2.0 sender cannot
 //!    mistake them for confirmations.
 //!
-//! Where 1.0 differs from upstream 3.14: upstream answers `204` for series with invalid
-//! labels (dropping them silently, prometheus#19665) and rolls the whole request back on
-//! the first out-of-order sample; here both are the partial write with `400` that 2.0
-//! uses and the 1.0 spec asks for. 1.0 metadata is ignored, as upstream ignores it.
+//! 1.0 metadata is ignored, as upstream ignores it.
 //!
 //! Start timestamps (2.0 `start_timestamp`, and rc.3's per-series `created_timestamp`)
 //! are decoded, but the storage interface has no place for them yet; with
@@ -120,6 +124,10 @@ pub struct WriteReceiverOptions {
     /// Write a zero sample at each start timestamp before the sample
     /// (`--enable-feature=created-timestamp-zero-ingestion`).
     pub ingest_start_timestamp_zero_samples: bool,
+    /// Give 1.0 requests the partial writes of 2.0 (invalid series and refused samples
+    /// reported with `400`, the rest committed) instead of upstream's silent skip of
+    /// invalid series and all-or-nothing rollback on the first refused sample.
+    pub v1_partial_writes: bool,
 }
 
 impl Default for WriteReceiverOptions {
@@ -130,6 +138,7 @@ impl Default for WriteReceiverOptions {
             max_decoded_bytes: 256 << 20,
             reject_unsorted_labels: false,
             ingest_start_timestamp_zero_samples: false,
+            v1_partial_writes: false,
         }
     }
 }
@@ -253,7 +262,8 @@ impl WriteReceiver {
 
     /// Appends a decoded 1.0 request in one transaction.
     pub fn write_v1(&self, appendable: &dyn Appendable, req: &proto::WriteRequest) -> WriteOutcome {
-        let mut batch = Batch::new(appendable.appender(), &self.options);
+        let partial = self.options.v1_partial_writes;
+        let mut batch = Batch::new(appendable.appender(), &self.options, partial);
         let mut scratch = LabelsScratch::default();
         for ts in &req.timeseries {
             scratch.clear();
@@ -264,7 +274,11 @@ impl WriteReceiver {
                 Ok(l) => l,
                 Err(e) => {
                     self.count_invalid(ts.samples.len() + ts.histograms.len());
-                    batch.problems.add(e.to_string());
+                    if partial {
+                        batch.problems.add(e.to_string());
+                    } else {
+                        tracing::warn!(error = %e, "remote write: invalid metric name or labels");
+                    }
                     continue;
                 }
             };
@@ -288,7 +302,7 @@ impl WriteReceiver {
 
     /// Appends a decoded 2.0 request in one transaction.
     pub fn write_v2(&self, appendable: &dyn Appendable, req: &proto_v2::Request) -> WriteOutcome {
-        let mut batch = Batch::new(appendable.appender(), &self.options);
+        let mut batch = Batch::new(appendable.appender(), &self.options, true);
         let mut scratch = LabelsScratch::default();
         let symbols = &req.symbols;
         for ts in &req.timeseries {
@@ -458,8 +472,12 @@ impl Problems {
     }
 }
 
-/// A storage failure: the transaction is rolled back and the sender should retry.
-struct StorageFailure(String);
+/// Why a request's transaction is rolled back: a storage failure (`500`, the sender
+/// retries) or, in all-or-nothing mode, a refused sample (`400`, the sender drops).
+struct Abort {
+    status: u16,
+    message: String,
+}
 
 /// One series being written: its labels, the reference the storage handed out, and how
 /// far it got.
@@ -490,16 +508,23 @@ struct Batch<'a> {
     max_t: Timestamp,
     stats: WriteStats,
     problems: Problems,
+    /// Refused samples are problems of a partial write (`true`) or abort the request.
+    partial: bool,
 }
 
 impl<'a> Batch<'a> {
-    fn new(app: Box<dyn Appender + 'a>, options: &'a WriteReceiverOptions) -> Batch<'a> {
+    fn new(
+        app: Box<dyn Appender + 'a>,
+        options: &'a WriteReceiverOptions,
+        partial: bool,
+    ) -> Batch<'a> {
         Batch {
             app,
             options,
             max_t: now_ms().saturating_add(MAX_AHEAD_MS),
             stats: WriteStats::default(),
             problems: Problems::default(),
+            partial,
         }
     }
 
@@ -508,7 +533,7 @@ impl<'a> Batch<'a> {
         &mut self,
         series: &mut SeriesWrite,
         samples: impl Iterator<Item = (Timestamp, Timestamp, f64)>,
-    ) -> Result<(), StorageFailure> {
+    ) -> Result<(), Abort> {
         for (st, t, v) in samples {
             if self.wants_zero_sample(series, st, t) {
                 // Best effort: the zero may already be stored from an earlier request.
@@ -536,7 +561,7 @@ impl<'a> Batch<'a> {
         series: &mut SeriesWrite,
         histograms: &[proto::Histogram],
         legacy_st: Timestamp,
-    ) -> Result<(), StorageFailure> {
+    ) -> Result<(), Abort> {
         for hp in histograms {
             let h = histogram_from_proto(hp);
             let st = if hp.start_timestamp != 0 {
@@ -580,7 +605,7 @@ impl<'a> Batch<'a> {
         series: &mut SeriesWrite,
         result: Result<SeriesRef, (String, AppendError)>,
         count: impl FnOnce(&mut WriteStats),
-    ) -> Result<(), StorageFailure> {
+    ) -> Result<(), Abort> {
         match result {
             Ok(r) => {
                 series.series_ref = Some(r);
@@ -590,11 +615,20 @@ impl<'a> Batch<'a> {
             }
             Err((text, e)) if is_refused_sample(&e) => {
                 tracing::debug!(series = %series.labels, error = %text, "remote write sample refused");
-                self.problems
-                    .add(format!("{text} for series {}", series.labels));
+                let line = format!("{text} for series {}", series.labels);
+                if !self.partial {
+                    return Err(Abort {
+                        status: 400,
+                        message: line,
+                    });
+                }
+                self.problems.add(line);
                 Ok(())
             }
-            Err((text, _)) => Err(StorageFailure(text)),
+            Err((text, _)) => Err(Abort {
+                status: 500,
+                message: text,
+            }),
         }
     }
 
@@ -649,14 +683,18 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Rolls back after a storage failure: nothing of the request is written.
-    fn abort(self, failure: StorageFailure) -> WriteOutcome {
-        tracing::error!(error = %failure.0, "remote write failed, rolled back");
+    /// Rolls the request back: nothing of it is written.
+    fn abort(self, abort: Abort) -> WriteOutcome {
+        if abort.status >= 500 {
+            tracing::error!(error = %abort.message, "remote write failed, rolled back");
+        } else {
+            tracing::warn!(error = %abort.message, "remote write refused, rolled back");
+        }
         let _ = self.app.rollback();
         WriteOutcome {
             stats: WriteStats::default(),
-            status: 500,
-            message: failure.0,
+            status: abort.status,
+            message: abort.message,
         }
     }
 }

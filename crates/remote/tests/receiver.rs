@@ -128,10 +128,15 @@ fn v1_missing_headers_mean_snappy_protobuf_1_0() {
     assert_eq!(r.status, 204);
 }
 
+fn v1_partial() -> WriteReceiver {
+    WriteReceiver::new(WriteReceiverOptions {
+        v1_partial_writes: true,
+        ..Default::default()
+    })
+}
+
 #[test]
-fn v1_invalid_series_are_refused_and_valid_ones_written() {
-    let s = MemStorage::new();
-    let rx = WriteReceiver::default();
+fn v1_invalid_series_are_skipped_as_upstream_or_reported_when_partial() {
     let t = now();
     let req = proto::WriteRequest {
         timeseries: vec![
@@ -148,6 +153,25 @@ fn v1_invalid_series_are_refused_and_valid_ones_written() {
         ],
         ..Default::default()
     };
+    let expected = vec![
+        (labels!("__name__" => "ok"), floats(&[(t, 1.0)])),
+        (
+            labels!("__name__" => "unsorted", "job" => "j"),
+            floats(&[(t, 3.0)]),
+        ),
+    ];
+
+    // Upstream: invalid series are dropped (and counted), the answer is still 204.
+    let s = MemStorage::new();
+    let rx = WriteReceiver::default();
+    let r = receive_v1(&rx, &s, &req);
+    assert_eq!(r.status, 204, "{}", r.body_text());
+    assert_eq!(dump(&s), expected);
+    assert_eq!(rx.invalid_labels_samples_total(), 5);
+
+    // Partial writes: the same series written, the invalid ones reported with 400.
+    let s = MemStorage::new();
+    let rx = v1_partial();
     let r = receive_v1(&rx, &s, &req);
     assert_eq!(r.status, 400);
     assert_eq!(
@@ -159,21 +183,13 @@ fn v1_invalid_series_are_refused_and_valid_ones_written() {
             "invalid metric name or labels, got {\"\"=\"v\", __name__=\"empty_label_name\"}\n",
         )
     );
-    assert_eq!(
-        dump(&s),
-        vec![
-            (labels!("__name__" => "ok"), floats(&[(t, 1.0)])),
-            (
-                labels!("__name__" => "unsorted", "job" => "j"),
-                floats(&[(t, 3.0)])
-            ),
-        ]
-    );
+    assert_eq!(dump(&s), expected);
     assert_eq!(rx.invalid_labels_samples_total(), 5);
 
     // With the option on, unsorted labels are refused as well.
     let strict = WriteReceiver::new(WriteReceiverOptions {
         reject_unsorted_labels: true,
+        v1_partial_writes: true,
         ..Default::default()
     });
     let s = MemStorage::new();
@@ -198,9 +214,51 @@ fn v1_invalid_series_are_refused_and_valid_ones_written() {
 }
 
 #[test]
-fn v1_refused_samples_are_a_partial_write() {
+fn v1_refused_sample_rolls_the_request_back_as_upstream() {
     let s = MemStorage::new();
     let rx = WriteReceiver::default();
+    let t = now();
+    let first = proto::WriteRequest {
+        timeseries: vec![v1_series(&[("__name__", "m")], &[(t, 1.0)])],
+        ..Default::default()
+    };
+    assert_eq!(receive_v1(&rx, &s, &first).status, 204);
+    let req = proto::WriteRequest {
+        timeseries: vec![
+            v1_series(&[("__name__", "other")], &[(t, 7.0)]),
+            // Older than what is stored.
+            v1_series(&[("__name__", "m")], &[(t - 1000, 5.0), (t + 1000, 2.0)]),
+            v1_series(&[("__name__", "late")], &[(t, 7.0)]),
+        ],
+        ..Default::default()
+    };
+    let r = receive_v1(&rx, &s, &req);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body_text(),
+        "out of order sample for series {__name__=\"m\"}\n"
+    );
+    // Nothing of the refused request, everything from before.
+    assert_eq!(
+        dump(&s),
+        vec![(labels!("__name__" => "m"), floats(&[(t, 1.0)]))]
+    );
+    let future = proto::WriteRequest {
+        timeseries: vec![v1_series(
+            &[("__name__", "future")],
+            &[(t + 3_600_000, 1.0)],
+        )],
+        ..Default::default()
+    };
+    let r = receive_v1(&rx, &s, &future);
+    assert_eq!(r.status, 400);
+    assert_eq!(s.series_count(), 1);
+}
+
+#[test]
+fn v1_refused_samples_are_a_partial_write_when_enabled() {
+    let s = MemStorage::new();
+    let rx = v1_partial();
     let t = now();
     let first = proto::WriteRequest {
         timeseries: vec![v1_series(&[("__name__", "m")], &[(t, 1.0)])],
@@ -290,10 +348,17 @@ fn v1_histograms_and_exemplars() {
         },
     ];
     let req = proto::WriteRequest {
-        timeseries: vec![series, custom, bad, with_exemplars],
+        timeseries: vec![series, custom, with_exemplars],
         ..Default::default()
     };
     let r = receive_v1(&rx, &s, &req);
+    assert_eq!(r.status, 204, "{}", r.body_text());
+    // An invalid histogram refuses its whole request (upstream's 1.0).
+    let refused = proto::WriteRequest {
+        timeseries: vec![v1_series(&[("__name__", "c")], &[(t + 5000, 2.0)]), bad],
+        ..Default::default()
+    };
+    let r = receive_v1(&rx, &s, &refused);
     assert_eq!(r.status, 400);
     assert!(
         r.body_text().starts_with("invalid histogram: ")
