@@ -1,17 +1,20 @@
-//! Mounting the receiver and the read handler in axum: `write_route` and `read_route`
-//! give `POST` routes for any router state, e.g.
+//! Mounting the receiver and the read handler in axum: [`router`] serves
+//! `POST /api/v1/write` and `POST /api/v1/read`, e.g.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use hearth_remote::{ReadHandler, WriteReceiver};
+//! # use hearth_remote::http::{RemoteEndpoints, router};
 //! # use hearth_tsdb::mem_storage::MemStorage;
 //! let storage = Arc::new(MemStorage::new());
-//! let app: axum::Router = axum::Router::new()
-//!     .route("/api/v1/write", hearth_remote::http::write_route(
-//!         Arc::new(WriteReceiver::default()), storage.clone()))
-//!     .route("/api/v1/read", hearth_remote::http::read_route(
-//!         Arc::new(ReadHandler::new(Default::default())), storage));
+//! let app: axum::Router = router(RemoteEndpoints {
+//!     write: Some((Arc::new(WriteReceiver::default()), storage.clone())),
+//!     read: Some((Arc::new(ReadHandler::new(Default::default())), storage)),
+//! });
 //! ```
+//!
+//! `write_route` and `read_route` give the same handlers as `POST` routes for any router
+//! state, for a web layer that mounts them itself.
 //!
 //! Bodies are read up to the configured limits; storage work runs on the blocking pool.
 //! A streamed read answer is sent frame batch by frame batch as it is produced; an error
@@ -22,6 +25,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +36,37 @@ use tokio::sync::{mpsc, oneshot};
 use crate::read_handler::{ReadHandler, STREAMED_CONTENT_TYPE};
 use crate::receiver::WriteReceiver;
 use crate::response::RemoteResponse;
+
+/// The remote endpoints to serve; `None` answers as upstream does when the feature is off.
+#[derive(Clone, Default)]
+pub struct RemoteEndpoints {
+    /// `--web.enable-remote-write-receiver`: the receiver and where it writes.
+    pub write: Option<(Arc<WriteReceiver>, Arc<dyn Appendable>)>,
+    /// The remote read server and what it reads.
+    pub read: Option<(Arc<ReadHandler>, Arc<dyn Queryable>)>,
+}
+
+/// Upstream's answer when the receiver is off.
+pub const WRITE_DISABLED: &str =
+    "remote write receiver needs to be enabled with --web.enable-remote-write-receiver";
+
+/// `POST /api/v1/write` and `POST /api/v1/read`.
+pub fn router<S>(endpoints: RemoteEndpoints) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let write = match endpoints.write {
+        Some((receiver, appendable)) => write_route(receiver, appendable),
+        None => post(|| async { into_axum(RemoteResponse::error(404, WRITE_DISABLED)) }),
+    };
+    let read = match endpoints.read {
+        Some((handler, queryable)) => read_route(handler, queryable),
+        None => post(|| async { into_axum(RemoteResponse::error(404, "remote read is disabled")) }),
+    };
+    Router::new()
+        .route("/api/v1/write", write)
+        .route("/api/v1/read", read)
+}
 
 /// `POST` remote write into `appendable`.
 pub fn write_route<S>(

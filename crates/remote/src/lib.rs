@@ -24,13 +24,17 @@ pub mod convert;
 pub mod http;
 pub mod proto;
 pub mod proto_v2;
+pub mod queue;
 pub mod read_client;
 pub mod read_handler;
 pub mod receiver;
 pub mod response;
 pub mod series_labels;
+pub mod tap;
 pub mod write_client;
 
+pub use queue::{QueueManager, QueueOptions, QueueStats};
 pub use read_handler::{PreparedRead, ReadError, ReadHandler, ReadHandlerOptions};
 pub use receiver::{WriteMessage, WriteOutcome, WriteReceiver, WriteReceiverOptions, WriteStats};
 pub use response::RemoteResponse;
+pub use tap::{RemoteWriteStorage, RemoteWriteTap};
