@@ -1,6 +1,8 @@
-//! Building blocks for querying a remote read endpoint (a `Querier` over it comes
-//! later): the snappy `ReadRequest` body, and the answer — either response type — turned
-//! back into `storage::Series`, validated as upstream's client validates it.
+//! Querying a remote read endpoint: the snappy `ReadRequest` body, the answer — either
+//! response type — turned back into `storage::Series`, validated as upstream's client
+//! validates it, and [`RemoteReadClient`], the HTTP client of one `remote_read` entry
+//! (`required_matchers`, `filter_external_labels`, `chunked_read_limit`, auth). A
+//! `Querier` over it (merged into PromQL's reads, `read_recent`) comes with the server.
 
 use bytes::Bytes;
 use hearth_model::{HistogramValue, Label, Labels, Matcher, Timestamp};
@@ -81,6 +83,225 @@ pub enum ReadClientError {
     InvalidLabels(String),
     #[error("chunk of series {labels}: {reason}")]
     Chunk { labels: String, reason: String },
+    #[error("remote_read {name}: {message}")]
+    Client { name: String, message: String },
+    #[error("remote server {url} returned HTTP status {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("error sending request: {0}")]
+    Http(String),
+}
+
+/// Largest response body read (either type).
+pub const MAX_RESPONSE_BYTES: usize = 1 << 30;
+
+/// The HTTP client of one `remote_read` entry.
+#[derive(Debug, Clone)]
+pub struct RemoteReadClient {
+    name: String,
+    url: String,
+    client: reqwest::Client,
+    config: hearth_config::RemoteReadConfig,
+    external_labels: Labels,
+}
+
+impl RemoteReadClient {
+    pub fn new(
+        config: &hearth_config::RemoteReadConfig,
+        external_labels: &Labels,
+    ) -> Result<RemoteReadClient, ReadClientError> {
+        let url = config.url.as_ref().map(|u| u.as_str().to_string());
+        let name = if config.name.is_empty() {
+            config
+                .url
+                .as_ref()
+                .map(|u| u.redacted())
+                .unwrap_or_default()
+        } else {
+            config.name.clone()
+        };
+        let client_err = |message: String| ReadClientError::Client {
+            name: name.clone(),
+            message,
+        };
+        let url = url.ok_or_else(|| client_err("url is missing".into()))?;
+        let client = config
+            .http_client
+            .build_client(&crate::queue::user_agent())
+            .map_err(|e| client_err(e.to_string()))?;
+        Ok(RemoteReadClient {
+            name,
+            url,
+            client,
+            config: config.clone(),
+            external_labels: external_labels.clone(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `queries` against the endpoint; each result in query order. A query that
+    /// lacks one of the `required_matchers` is not sent and gets no series. With
+    /// `filter_external_labels`, the external labels become equality matchers (unless
+    /// the query has a matcher for the label) and are removed from the answer.
+    pub async fn read(&self, queries: &[ReadQuery]) -> Result<Vec<SeriesSet>, ReadClientError> {
+        let mut sent = Vec::with_capacity(queries.len());
+        let mut added: Vec<Vec<String>> = Vec::with_capacity(queries.len());
+        let mut slot = Vec::with_capacity(queries.len());
+        for q in queries {
+            if !has_required_matchers(&q.matchers, &self.config.required_matchers.0) {
+                slot.push(None);
+                continue;
+            }
+            let mut q = q.clone();
+            let mut names = Vec::new();
+            if self.config.filter_external_labels {
+                for l in &self.external_labels {
+                    if q.matchers.iter().all(|m| m.name != l.name.as_str()) {
+                        q.matchers
+                            .push(Matcher::equal(l.name.as_str(), l.value.as_str()));
+                        names.push(l.name.as_str().to_string());
+                    }
+                }
+            }
+            slot.push(Some(sent.len()));
+            sent.push(q);
+            added.push(names);
+        }
+        let mut results: Vec<Option<SeriesSet>> = if sent.is_empty() {
+            Vec::new()
+        } else {
+            self.post(&sent)
+                .await?
+                .into_iter()
+                .zip(&added)
+                .map(|(set, names)| Some(without_labels(set, names)))
+                .collect()
+        };
+        Ok(slot
+            .into_iter()
+            .map(|s| {
+                s.and_then(|i| results.get_mut(i).and_then(Option::take))
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+
+    async fn post(&self, queries: &[ReadQuery]) -> Result<Vec<SeriesSet>, ReadClientError> {
+        let body = encode_read_request(
+            queries,
+            &[ResponseType::StreamedXorChunks, ResponseType::Samples],
+        )
+        .map_err(|e| ReadClientError::Http(e.to_string()))?;
+        let mut req = self
+            .client
+            .post(&self.url)
+            .timeout(self.config.remote_timeout.to_std())
+            .header("Content-Encoding", compression::SNAPPY)
+            .header("Content-Type", SAMPLES_CONTENT_TYPE)
+            .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+            .body(body);
+        for (name, value) in &self.config.headers {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        let req = self
+            .config
+            .http_client
+            .authorize(req)
+            .map_err(|e| ReadClientError::Http(e.to_string()))?;
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| ReadClientError::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("Content-Type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| ReadClientError::Http(e.to_string()))?
+        {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(ReadClientError::Http(format!(
+                    "response body is larger than {MAX_RESPONSE_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if !(200..300).contains(&status) {
+            let text = String::from_utf8_lossy(&body[..body.len().min(1024)])
+                .trim_end()
+                .to_string();
+            return Err(ReadClientError::Status {
+                url: self
+                    .config
+                    .url
+                    .as_ref()
+                    .map(|u| u.redacted())
+                    .unwrap_or_default(),
+                status,
+                body: text,
+            });
+        }
+        decode_read_response(
+            &content_type,
+            &body,
+            queries,
+            self.config.chunked_read_limit,
+        )
+    }
+}
+
+/// Upstream's `requiredMatchersFilter`: every required label must be matched for
+/// equality with its value.
+fn has_required_matchers(matchers: &[Matcher], required: &Labels) -> bool {
+    required.iter().all(|r| {
+        matchers.iter().any(|m| {
+            m.op == hearth_model::MatchOp::Equal
+                && m.name == r.name.as_str()
+                && m.value == r.value.as_str()
+        })
+    })
+}
+
+/// The series of `set` without the labels `names` (the external labels added as
+/// matchers).
+fn without_labels(set: SeriesSet, names: &[String]) -> SeriesSet {
+    if names.is_empty() {
+        return set;
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    SeriesSet {
+        series: set
+            .series
+            .into_iter()
+            .map(|s| Box::new(Relabeled(s.labels().without(&names), s)) as Box<dyn Series>)
+            .collect(),
+        ..set
+    }
+}
+
+/// A series shown with other labels.
+struct Relabeled(Labels, Box<dyn Series>);
+
+impl Series for Relabeled {
+    fn labels(&self) -> &Labels {
+        &self.0
+    }
+
+    fn iterator(&self) -> Box<dyn hearth_tsdb::storage::SampleIterator + '_> {
+        self.1.iterator()
+    }
 }
 
 /// The series of each query (in query order) from a response of `content_type`.

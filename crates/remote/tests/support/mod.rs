@@ -57,6 +57,11 @@ pub enum Value {
 pub fn dump(q: &dyn Queryable) -> Vec<(Labels, Vec<(Timestamp, Value)>)> {
     let querier = q.querier(i64::MIN, i64::MAX).unwrap();
     let set = querier.select(true, None, &[]).unwrap();
+    dump_set(&set)
+}
+
+/// The series of a set with their samples, in the set's order.
+pub fn dump_set(set: &hearth_tsdb::storage::SeriesSet) -> Vec<(Labels, Vec<(Timestamp, Value)>)> {
     set.series
         .iter()
         .map(|s| {
