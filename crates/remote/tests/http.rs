@@ -317,7 +317,9 @@ async fn remote_read_samples_response_and_limits() {
         Labels::empty(),
     );
     let url = format!("http://127.0.0.1:{port}/api/v1/read");
-    let http = reqwest::Client::new();
+    let http = hearth_config::HttpClientConfig::default()
+        .build_client("test")
+        .unwrap();
     let post = |queries: Vec<ReadQuery>| {
         let body = encode_read_request(&queries, &[ResponseType::Samples]).unwrap();
         http.post(&url)
