@@ -4,19 +4,22 @@
 //! Owns the wire messages ([`proto`]: `prometheus.*`; [`proto_v2`]:
 //! `io.prometheus.write.v2.*`), their conversion to the model ([`convert`]), snappy bodies
 //! ([`compression`]), the write receiver ([`receiver`]: content negotiation, limits,
-//! label validation, partial writes, 2.0 response headers), the read handler
-//! ([`read_handler`]: `SAMPLES` and `STREAMED_XOR_CHUNKS`, limits, external labels) with
-//! its frame format ([`chunked`]), the sender-side building blocks ([`write_client`]:
-//! requests from series batches, response statistics; [`read_client`]: read requests
-//! and responses back into `storage::Series`) and the axum mounting ([`http`]).
+//! label validation, 1.0 all-or-nothing and 2.0 partial writes, 2.0 response headers),
+//! the read handler ([`read_handler`]: `SAMPLES` and `STREAMED_XOR_CHUNKS`, limits,
+//! external labels) with its frame format ([`chunked`]), the sender ([`write_client`]:
+//! requests from series batches, answers read back; [`queue`]: one queue per
+//! `remote_write` entry with shards, batching and retries; [`tap`]: the queues fed from
+//! committed transactions), the remote read client ([`read_client`]) and the axum
+//! mounting ([`http`]).
 //!
-//! Invariants: nothing from a request body or header is unwrapped; sizes are checked
-//! before buffers are allocated; a request refused before appending changes no stored
-//! data, and a storage failure rolls the whole request back.
+//! Invariants: nothing from a request body, response or header is unwrapped; sizes are
+//! checked before buffers are allocated; a request refused before appending changes no
+//! stored data, and a storage failure rolls the whole request back. Sending never blocks
+//! ingestion.
 //!
 //! Must never know about PromQL, scraping, the HTTP API around it or the binary: the
-//! web layer mounts [`http::write_route`] and [`http::read_route`] (or calls
-//! [`WriteReceiver`] and [`ReadHandler`] directly).
+//! web layer mounts [`http::router`] (or [`http::write_route`] and [`http::read_route`],
+//! or calls [`WriteReceiver`] and [`ReadHandler`] directly).
 
 pub mod chunked;
 pub mod compression;

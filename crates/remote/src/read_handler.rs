@@ -427,22 +427,13 @@ fn series_chunks(series: &dyn Series) -> Result<Vec<proto::Chunk>, ReadError> {
     let mut chunker = SeriesChunker::fixed(SAMPLES_PER_CHUNK);
     let mut it = series.iterator();
     loop {
-        let r = match it.next() {
-            ValueType::None => break,
-            ValueType::Float => {
-                let (t, v) = it.at();
-                chunker.append_float(t, v)
-            }
-            ValueType::Histogram => {
-                let (t, h) = it.at_histogram();
-                chunker.append_histogram(t, &h)
-            }
-            ValueType::FloatHistogram => {
-                let (t, h) = it.at_float_histogram();
-                chunker.append_float_histogram(t, &h)
-            }
-        };
-        r.map_err(|e| ReadError::internal(format!("encoding chunk of {}: {e}", series.labels())))?;
+        let vt = it.next();
+        if vt == ValueType::None {
+            break;
+        }
+        chunker.append_current(it.as_ref(), vt).map_err(|e| {
+            ReadError::internal(format!("encoding chunk of {}: {e}", series.labels()))
+        })?;
     }
     if let Some(e) = it.err() {
         return Err(ReadError::internal(e.to_string()));

@@ -98,19 +98,22 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     panic!("gave up waiting for {what}");
 }
 
-fn config(yaml: &str) -> Config {
-    Config::load_str(yaml, "prometheus.yml").unwrap()
-}
-
-fn external(c: &Config) -> hearth_model::Labels {
-    c.global.external_labels.0.clone()
+/// The queues of `yaml`'s `remote_write` (with its external labels), and a tap over
+/// `local` feeding them.
+fn start(yaml: &str, local: Arc<dyn Appendable>) -> (Arc<RemoteWriteStorage>, RemoteWriteTap) {
+    let c = Config::load_str(yaml, "prometheus.yml").unwrap();
+    let rw = Arc::new(RemoteWriteStorage::new(QueueOptions::default()));
+    rw.apply_config(&c.remote_write, &c.global.external_labels.0)
+        .unwrap();
+    let tap = RemoteWriteTap::new(local, rw.clone());
+    (rw, tap)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1_sender_retries_a_500_then_delivers_relabeled_series() {
     let remote = Arc::new(MemStorage::new());
     let (port, flaky) = flaky_server(remote.clone(), &[(500, None)]);
-    let c = config(&format!(
+    let yaml = format!(
         r#"
 global:
   external_labels:
@@ -132,11 +135,9 @@ remote_write:
       min_backoff: 5ms
       max_backoff: 20ms
 "#
-    ));
-    let rw = Arc::new(RemoteWriteStorage::new(QueueOptions::default()));
-    rw.apply_config(&c.remote_write, &external(&c)).unwrap();
+    );
     let local = Arc::new(MemStorage::new());
-    let tap = RemoteWriteTap::new(local.clone(), rw.clone());
+    let (rw, tap) = start(&yaml, local.clone());
 
     let t = now();
     let mut app = tap.appender();
@@ -247,7 +248,7 @@ fn histogram(count: u64) -> HistogramValue {
 async fn v2_sender_sends_histograms_exemplars_and_metadata_after_429() {
     let remote = RecordingStorage::default();
     let (port, flaky) = flaky_server(Arc::new(remote.clone()), &[(429, Some("0"))]);
-    let c = config(&format!(
+    let yaml = format!(
         r#"
 remote_write:
   - url: http://127.0.0.1:{port}/api/v1/write
@@ -262,10 +263,8 @@ remote_write:
       min_backoff: 5ms
       max_backoff: 20ms
 "#
-    ));
-    let rw = Arc::new(RemoteWriteStorage::new(QueueOptions::default()));
-    rw.apply_config(&c.remote_write, &external(&c)).unwrap();
-    let tap = RemoteWriteTap::new(Arc::new(MemStorage::new()), rw.clone());
+    );
+    let (rw, tap) = start(&yaml, Arc::new(MemStorage::new()));
 
     let t = now();
     let mut app = tap.appender();
@@ -347,7 +346,7 @@ async fn refused_batches_are_dropped_not_retried() {
     let remote = Arc::new(MemStorage::new());
     // 400 and (without retry_on_http_429) 429 drop the batch.
     let (port, flaky) = flaky_server(remote.clone(), &[(400, None), (429, None)]);
-    let c = config(&format!(
+    let yaml = format!(
         r#"
 remote_write:
   - url: http://127.0.0.1:{port}/api/v1/write
@@ -357,10 +356,8 @@ remote_write:
       min_backoff: 5ms
       max_backoff: 20ms
 "#
-    ));
-    let rw = Arc::new(RemoteWriteStorage::new(QueueOptions::default()));
-    rw.apply_config(&c.remote_write, &external(&c)).unwrap();
-    let tap = RemoteWriteTap::new(Arc::new(MemStorage::new()), rw.clone());
+    );
+    let (rw, tap) = start(&yaml, Arc::new(MemStorage::new()));
     let t = now();
     let mut app = tap.appender();
     for i in 0..3 {
@@ -396,17 +393,15 @@ async fn stop_flushes_pending_samples() {
     let remote = Arc::new(MemStorage::new());
     let (port, _flaky) = flaky_server(remote.clone(), &[]);
     // A deadline far away: only stopping sends the batch.
-    let c = config(&format!(
+    let yaml = format!(
         r#"
 remote_write:
   - url: http://127.0.0.1:{port}/api/v1/write
     queue_config:
       batch_send_deadline: 1h
 "#
-    ));
-    let rw = Arc::new(RemoteWriteStorage::new(QueueOptions::default()));
-    rw.apply_config(&c.remote_write, &external(&c)).unwrap();
-    let tap = RemoteWriteTap::new(Arc::new(MemStorage::new()), rw.clone());
+    );
+    let (rw, tap) = start(&yaml, Arc::new(MemStorage::new()));
     let t = now();
     let mut app = tap.appender();
     app.append(None, &labels!("__name__" => "m"), t, 1.0)
