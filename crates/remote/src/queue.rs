@@ -66,6 +66,8 @@ pub enum QueueError {
     },
     #[error("remote_write {name}: unknown protobuf_message {message}")]
     Message { name: String, message: String },
+    #[error("remote_write {name}: queues must be started inside a tokio runtime")]
+    NoRuntime { name: String },
 }
 
 /// Behaviour not in `queue_config`.
@@ -167,6 +169,8 @@ impl QueueManager {
         options: &QueueOptions,
     ) -> Result<Arc<QueueManager>, QueueError> {
         let name = queue_name(config);
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| QueueError::NoRuntime { name: name.clone() })?;
         let url = config
             .url
             .as_ref()
@@ -211,7 +215,7 @@ impl QueueManager {
         let shards: Vec<Arc<Shard>> = (0..shards).map(|_| Arc::new(Shard::default())).collect();
         let tasks = shards
             .iter()
-            .map(|s| tokio::spawn(run_shard(s.clone(), endpoint.clone(), stop_rx.clone())))
+            .map(|s| runtime.spawn(run_shard(s.clone(), endpoint.clone(), stop_rx.clone())))
             .collect();
         tracing::info!(remote_name = %name, url = %config.url.as_ref().map(|u| u.redacted()).unwrap_or_default(), shards = shards.len(), "starting remote write queue");
         Ok(Arc::new(QueueManager {
@@ -405,16 +409,17 @@ fn split_front(s: &mut OutgoingSeries, mut n: usize) -> OutgoingSeries {
 
 async fn run_shard(shard: Arc<Shard>, endpoint: Arc<Endpoint>, mut stop: watch::Receiver<bool>) {
     let mut flush_until: Option<Instant> = None;
+    let mut stopping = false;
     loop {
         let deadline = Instant::now() + endpoint.batch_send_deadline;
-        while !*stop.borrow() && shard.pending() < endpoint.max_samples_per_send {
+        while !stopping && shard.pending() < endpoint.max_samples_per_send {
             tokio::select! {
                 _ = shard.notify.notified() => {}
                 _ = tokio::time::sleep_until(deadline) => break,
-                r = stop.changed() => if r.is_err() { break },
+                _ = stop.changed() => stopping = is_stopping(&stop),
             }
         }
-        let stopping = *stop.borrow();
+        stopping = stopping || is_stopping(&stop);
         if stopping && flush_until.is_none() {
             flush_until = Some(Instant::now() + endpoint.flush_deadline);
         }
@@ -429,6 +434,11 @@ async fn run_shard(shard: Arc<Shard>, endpoint: Arc<Endpoint>, mut stop: watch::
         endpoint.stats.sub_pending(n);
         endpoint.send(batch, flush_until, &stop).await;
     }
+}
+
+/// Stopped, or the queue manager is gone (then the shard flushes and ends too).
+fn is_stopping(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
 }
 
 /// What one attempt came to.
@@ -494,7 +504,7 @@ impl Endpoint {
                 },
                 Attempt::NetworkError(e) => (None, e),
             };
-            if *stop.borrow() {
+            if is_stopping(stop) {
                 let until =
                     *flush_until.get_or_insert_with(|| Instant::now() + self.flush_deadline);
                 if Instant::now() >= until {

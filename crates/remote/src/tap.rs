@@ -60,9 +60,12 @@ impl RemoteWriteStorage {
             }
         }
         *self.queues.write() = next;
-        for (q, kept) in old.into_iter().zip(reused) {
-            if !kept {
-                tokio::spawn(async move { q.stop().await });
+        // `start` above succeeded only inside a runtime, unless nothing was started.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            for (q, kept) in old.into_iter().zip(reused) {
+                if !kept {
+                    runtime.spawn(async move { q.stop().await });
+                }
             }
         }
         Ok(())
