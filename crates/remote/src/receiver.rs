@@ -765,7 +765,7 @@ type RawPair<'a> = (&'a [u8], &'a [u8]);
 
 /// Resolves 2.0 label references into (name, value) byte pairs.
 fn resolve_refs<'a>(symbols: &'a [Bytes], refs: &[u32]) -> Result<Vec<RawPair<'a>>, String> {
-    if refs.len() % 2 != 0 {
+    if !refs.len().is_multiple_of(2) {
         return Err(format!("invalid labels_refs length {}", refs.len()));
     }
     let symbol = |i: usize| -> Result<&'a [u8], String> {
