@@ -56,22 +56,12 @@ impl MemBlockSource {
             let mut c = SeriesChunker::head_like(chunk_range);
             let mut it = s.iterator();
             loop {
-                let r = match it.next() {
-                    ValueType::None => break,
-                    ValueType::Float => {
-                        let (t, v) = it.at();
-                        c.append_float(t, v)
-                    }
-                    ValueType::Histogram => {
-                        let (t, h) = it.at_histogram();
-                        c.append_histogram(t, &h)
-                    }
-                    ValueType::FloatHistogram => {
-                        let (t, h) = it.at_float_histogram();
-                        c.append_float_histogram(t, &h)
-                    }
-                };
-                r.map_err(|e| StorageError::Io(format!("chunking {}: {e}", s.labels())))?;
+                let vt = it.next();
+                if vt == ValueType::None {
+                    break;
+                }
+                c.append_current(it.as_ref(), vt)
+                    .map_err(|e| StorageError::Io(format!("chunking {}: {e}", s.labels())))?;
             }
             if let Some(e) = it.err() {
                 return Err(e);

@@ -151,6 +151,30 @@ impl SeriesChunker {
         Ok(())
     }
 
+    /// Appends the sample `it` is positioned on, of type `vt` (what `it.next()`
+    /// returned); `ValueType::None` appends nothing.
+    pub fn append_current(
+        &mut self,
+        it: &dyn crate::storage::SampleIterator,
+        vt: chunkenc::ValueType,
+    ) -> Result<(), chunkenc::AppendError> {
+        match vt {
+            chunkenc::ValueType::None => Ok(()),
+            chunkenc::ValueType::Float => {
+                let (t, v) = it.at();
+                self.append_float(t, v)
+            }
+            chunkenc::ValueType::Histogram => {
+                let (t, h) = it.at_histogram();
+                self.append_histogram(t, &h)
+            }
+            chunkenc::ValueType::FloatHistogram => {
+                let (t, h) = it.at_float_histogram();
+                self.append_float_histogram(t, &h)
+            }
+        }
+    }
+
     fn after_histogram_append(&mut self, t: Timestamp, outcome: AppendOutcome<ChunkAppender>) {
         match outcome {
             AppendOutcome::Appended | AppendOutcome::Recoded => {
