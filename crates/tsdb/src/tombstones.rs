@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use parking_lot::RwLock;
 
 use crate::block_meta::write_file_atomically;
-use crate::index::buf::{ByteDecoder, ByteEncoder};
+use crate::encoding::{Decbuf, Encbuf};
 
 /// Name of the tombstones file inside a block directory.
 pub const TOMBSTONES_FILENAME: &str = "tombstones";
@@ -229,7 +229,7 @@ pub fn encode(tr: &dyn TombstoneReader) -> Vec<u8> {
 
 /// Parses what [`encode`] produces.
 pub fn decode(b: &[u8]) -> Result<MemTombstones, String> {
-    let mut d = ByteDecoder::new(b);
+    let mut d = Decbuf::new(b);
     let version = d.byte().map_err(|e| format!("format byte: {e}"))?;
     if version != FORMAT_V1 {
         return Err(format!("invalid tombstone format {version:#x}"));
@@ -238,7 +238,7 @@ pub fn decode(b: &[u8]) -> Result<MemTombstones, String> {
     {
         let mut g = stones.groups.write();
         while !d.is_empty() {
-            let at = b.len() - d.len();
+            let at = b.len() - d.remaining();
             let mut entry = || -> Result<(u64, Interval), String> {
                 let r = d.uvarint().map_err(|e| e.to_string())?;
                 let mint = d.varint().map_err(|e| e.to_string())?;
