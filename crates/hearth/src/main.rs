@@ -7,6 +7,7 @@
 
 mod all_in_one;
 mod build_info;
+mod check_config;
 mod check_metrics;
 mod component_server;
 mod node_exporter_cli;
@@ -110,6 +111,32 @@ enum CheckCommand {
         #[arg(long)]
         extended: bool,
     },
+    /// Check prometheus.yml files, as `promtool check config` does.
+    ///
+    /// Loads each file as the server would (unknown fields, bad values and cross-field
+    /// rules are errors with file, line and column), then checks the rule files, TLS and
+    /// credential files and file SD target files it names. Exit code: 0 valid, 1 invalid.
+    ///
+    ///   hearth tool check config /etc/prometheus/prometheus.yml
+    Config {
+        /// Only check the config file syntax, ignoring file and content validation
+        /// referenced in the config.
+        #[arg(long = "syntax-only")]
+        syntax_only: bool,
+        /// Linting checks to apply to the rules specified in the config: all,
+        /// duplicate-rules, none.
+        #[arg(long, default_value = "duplicate-rules")]
+        lint: String,
+        /// Make lint errors exit with exit code 3.
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
+        /// Check config file for Prometheus in Agent mode.
+        #[arg(long)]
+        agent: bool,
+        /// The config files to check.
+        #[arg(required = true, value_name = "CONFIG-FILES")]
+        files: Vec<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -197,6 +224,30 @@ fn run_tool(tool: ToolCommand) -> ExitCode {
                 &input,
                 openmetrics,
                 extended,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            ExitCode::from(code as u8)
+        }
+        ToolCommand::Check {
+            check:
+                CheckCommand::Config {
+                    syntax_only,
+                    lint,
+                    lint_fatal,
+                    agent,
+                    files,
+                },
+        } => {
+            let opts = check_config::Options {
+                syntax_only,
+                lint,
+                lint_fatal,
+                agent,
+            };
+            let code = check_config::run(
+                &files,
+                &opts,
                 &mut std::io::stdout(),
                 &mut std::io::stderr(),
             );

@@ -353,7 +353,7 @@ fn go_base2_bytes(n: u64) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut n = n;
     for (m, u) in UNITS.iter().enumerate() {
-        if n % 1024 != 0 || (m == 0 && n == 0) {
+        if !n.is_multiple_of(1024) || (m == 0 && n == 0) {
             let suffix = if m == 0 { "B" } else { "iB" };
             parts.push(format!("{}{u}{suffix}", n % 1024));
         }

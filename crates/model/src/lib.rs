@@ -37,5 +37,6 @@ pub use intern::Istr;
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, matches_all};
 pub use metadata::{Metadata, MetricType};
-pub use regex::{FastRegex, RegexError};
+pub use names::ValidationScheme;
+pub use regex::{FastRegex, RegexError, compile_anchored_with_captures, compile_go_regexp};
 pub use sample::{Sample, Timestamp, is_stale_nan, stale_nan};

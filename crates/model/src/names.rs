@@ -35,6 +35,39 @@ pub fn is_reserved_label_name(name: &str) -> bool {
     name.starts_with("__")
 }
 
+/// How metric and label names are validated (`metric_name_validation_scheme` in
+/// prometheus.yml): Prometheus 3 defaults to UTF-8, `legacy` restores the old character set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ValidationScheme {
+    #[default]
+    Utf8,
+    Legacy,
+}
+
+impl ValidationScheme {
+    pub fn is_valid_label_name(self, name: &str) -> bool {
+        match self {
+            ValidationScheme::Utf8 => is_valid_utf8_name(name),
+            ValidationScheme::Legacy => is_legacy_label_name(name),
+        }
+    }
+
+    pub fn is_valid_metric_name(self, name: &str) -> bool {
+        match self {
+            ValidationScheme::Utf8 => is_valid_utf8_name(name),
+            ValidationScheme::Legacy => is_legacy_metric_name(name),
+        }
+    }
+
+    /// The spelling used in configuration files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValidationScheme::Utf8 => "utf8",
+            ValidationScheme::Legacy => "legacy",
+        }
+    }
+}
+
 /// Appends `s` quoted exactly as Go's `strconv.Quote` does, which is how Prometheus
 /// prints label values and quoted names.
 pub fn write_go_quoted(out: &mut String, s: &str) {
@@ -74,7 +107,7 @@ pub fn go_quote(s: &str) -> String {
 
 /// An approximation of Go's `unicode.IsPrint`: graphic characters and the ASCII space.
 /// Control characters, non-ASCII spaces and invisible format characters are escaped.
-fn is_go_printable(c: char) -> bool {
+pub fn is_go_printable(c: char) -> bool {
     if c.is_ascii() {
         return (' '..='~').contains(&c);
     }

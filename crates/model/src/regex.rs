@@ -204,6 +204,43 @@ impl Strategy {
     }
 }
 
+/// Compiles `pattern` anchored (`^(?s:...)$`) with Go RE2 syntax and its capture groups,
+/// for callers that need submatches (relabeling's `$1` expansion) rather than a yes/no
+/// answer. Errors read as [`FastRegex::new`]'s do.
+pub fn compile_anchored_with_captures(pattern: &str) -> Result<regex::Regex, RegexError> {
+    FastRegex::new(pattern)?;
+    let translated = translate_go_syntax(pattern).map_err(|reason| RegexError {
+        pattern: pattern.to_string(),
+        reason,
+    })?;
+    compile_anchored(pattern, &translated)
+}
+
+/// Compiles `pattern` as Go's `regexp.Compile` does: unanchored, `.` not matching a
+/// newline, ASCII `\d \w \s \b`. Template functions (`match`, `reReplaceAll`) need this
+/// plain form rather than the anchored label-matcher form.
+pub fn compile_go_regexp(pattern: &str) -> Result<regex::Regex, RegexError> {
+    let err = |reason: String| RegexError {
+        pattern: pattern.to_string(),
+        reason,
+    };
+    let translated = translate_go_syntax(pattern).map_err(err)?;
+    regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(&translated)
+        .map_err(|e| err(regex_syntax_reason(&e)))?;
+    regex::RegexBuilder::new(&translated)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| {
+            err(match e {
+                regex::Error::CompiledTooBig(_) => "expression too large".to_string(),
+                other => other.to_string(),
+            })
+        })
+}
+
 fn compile_anchored(pattern: &str, translated: &str) -> Result<regex::Regex, RegexError> {
     regex::RegexBuilder::new(&format!("^(?s:(?:{translated}))$"))
         .size_limit(REGEX_SIZE_LIMIT)

@@ -126,29 +126,30 @@ impl Checker<'_, '_> {
             let r = self.operator_range(b);
             self.error(r, "comparisons between scalars must use BOOL modifier");
         }
-        if let Some(m) = &mut b.matching {
-            if op.is_set_operator() && m.card == Cardinality::OneToOne {
-                m.card = Cardinality::ManyToMany;
-            }
+        if let Some(m) = &mut b.matching
+            && op.is_set_operator()
+            && m.card == Cardinality::OneToOne
+        {
+            m.card = Cardinality::ManyToMany;
         }
-        if let Some(m) = &b.matching {
-            if m.on {
-                let clashes: Vec<String> = m
-                    .matching_labels
-                    .iter()
-                    .filter(|l| m.include.contains(l))
-                    .cloned()
-                    .collect();
-                for l in clashes {
-                    let r = self.operator_range(b);
-                    self.error(
-                        r,
-                        format!(
-                            "label {} must not occur in ON and GROUP clause at once",
-                            go_quote(&l)
-                        ),
-                    );
-                }
+        if let Some(m) = &b.matching
+            && m.on
+        {
+            let clashes: Vec<String> = m
+                .matching_labels
+                .iter()
+                .filter(|l| m.include.contains(l))
+                .cloned()
+                .collect();
+            for l in clashes {
+                let r = self.operator_range(b);
+                self.error(
+                    r,
+                    format!(
+                        "label {} must not occur in ON and GROUP clause at once",
+                        go_quote(&l)
+                    ),
+                );
             }
         }
         let operand_error = "binary expression must contain only scalar and instant vector types";
@@ -170,27 +171,27 @@ impl Checker<'_, '_> {
                     );
                 }
             }
-        } else if op.is_set_operator() {
-            if let Some(m) = &b.matching {
-                let (card, fill) = (m.card, m.fill.is_some());
-                if matches!(card, Cardinality::OneToMany | Cardinality::ManyToOne) {
-                    self.error(
-                        pos,
-                        format!(
-                            "no grouping allowed for {} operation",
-                            go_quote(op.as_str())
-                        ),
-                    );
-                }
-                if card != Cardinality::ManyToMany {
-                    self.error(pos, "set operations must always be many-to-many");
-                }
-                if fill {
-                    self.error(
-                        pos,
-                        "filling in missing series not allowed for set operators",
-                    );
-                }
+        } else if op.is_set_operator()
+            && let Some(m) = &b.matching
+        {
+            let (card, fill) = (m.card, m.fill.is_some());
+            if matches!(card, Cardinality::OneToMany | Cardinality::ManyToOne) {
+                self.error(
+                    pos,
+                    format!(
+                        "no grouping allowed for {} operation",
+                        go_quote(op.as_str())
+                    ),
+                );
+            }
+            if card != Cardinality::ManyToMany {
+                self.error(pos, "set operations must always be many-to-many");
+            }
+            if fill {
+                self.error(
+                    pos,
+                    "filling in missing series not allowed for set operators",
+                );
             }
         }
         if (lt == ValueType::Scalar || rt == ValueType::Scalar) && op.is_set_operator() {
@@ -273,17 +274,17 @@ impl Checker<'_, '_> {
                 i
             };
             let t = self.check(arg);
-            if let Some(&want) = func.arg_types.get(idx) {
-                if t != want {
-                    self.error(
-                        arg.pos(),
-                        format!(
-                            "expected type {} in call to function {name}, got {}",
-                            want.documented(),
-                            t.documented()
-                        ),
-                    );
-                }
+            if let Some(&want) = func.arg_types.get(idx)
+                && t != want
+            {
+                self.error(
+                    arg.pos(),
+                    format!(
+                        "expected type {} in call to function {name}, got {}",
+                        want.documented(),
+                        t.documented()
+                    ),
+                );
             }
         }
     }

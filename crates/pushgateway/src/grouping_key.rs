@@ -131,7 +131,7 @@ fn split_labels(labels: &str) -> Result<BTreeMap<String, String>, GroupingKeyErr
     // The first byte is the `/` that follows the job.
     let rest = labels.get(1..).unwrap_or("");
     let components: Vec<&str> = rest.split('/').collect();
-    if components.len() % 2 != 0 {
+    if !components.len().is_multiple_of(2) {
         return Err(GroupingKeyError::OddComponents(labels.to_string()));
     }
     for pair in components.chunks_exact(2) {

@@ -436,10 +436,10 @@ fn populate_block(
     loop {
         // Surface the first error among the heads before comparing labels.
         for it in &mut its {
-            if matches!(it.peek(), Some(Err(_))) {
-                if let Some(Err(e)) = it.next() {
-                    return Err(e.into());
-                }
+            if matches!(it.peek(), Some(Err(_)))
+                && let Some(Err(e)) = it.next()
+            {
+                return Err(e.into());
             }
         }
         let min = its

@@ -459,24 +459,20 @@ impl Db {
             .filter(|(m, _)| m.compaction.deletable)
             .map(|(m, _)| m.ulid)
             .collect();
-        if let Some((newest, _)) = metas.first() {
-            if self.opts.retention_duration > 0 {
-                if let Some(i) = metas
-                    .iter()
-                    .enumerate()
-                    .skip(1)
-                    .find(|(_, (m, _))| {
-                        newest.max_time - m.max_time >= self.opts.retention_duration
-                    })
-                    .map(|(i, _)| i)
-                {
-                    tracing::info!(
-                        count = metas.len() - i,
-                        "deleting blocks beyond time retention"
-                    );
-                    out.extend(metas[i..].iter().map(|(m, _)| m.ulid));
-                }
-            }
+        if let Some((newest, _)) = metas.first()
+            && self.opts.retention_duration > 0
+            && let Some(i) = metas
+                .iter()
+                .enumerate()
+                .skip(1)
+                .find(|(_, (m, _))| newest.max_time - m.max_time >= self.opts.retention_duration)
+                .map(|(i, _)| i)
+        {
+            tracing::info!(
+                count = metas.len() - i,
+                "deleting blocks beyond time retention"
+            );
+            out.extend(metas[i..].iter().map(|(m, _)| m.ulid));
         }
         if self.opts.max_bytes > 0 && !metas.is_empty() {
             let mut size = self.head_size();
@@ -615,13 +611,11 @@ impl Db {
             tracing::info!(block = %b.ulid(), "Snapshotting block");
             b.snapshot(dir)?;
         }
-        if with_head {
-            if let Some(head) = self.head.read().clone() {
-                let (mint, maxt) = head.time_range();
-                if mint <= maxt {
-                    // Block ranges are half-open.
-                    self.compactor.write(dir, &*head, mint, maxt + 1, None)?;
-                }
+        if with_head && let Some(head) = self.head.read().clone() {
+            let (mint, maxt) = head.time_range();
+            if mint <= maxt {
+                // Block ranges are half-open.
+                self.compactor.write(dir, &*head, mint, maxt + 1, None)?;
             }
         }
         Ok(())
@@ -636,10 +630,10 @@ impl Queryable for Db {
                 queriers.push(Box::new(b.querier(mint, maxt)));
             }
         }
-        if let Some(head) = self.head.read().clone() {
-            if maxt >= head.time_range().0 {
-                queriers.push(head.querier(mint, maxt)?);
-            }
+        if let Some(head) = self.head.read().clone()
+            && maxt >= head.time_range().0
+        {
+            queriers.push(head.querier(mint, maxt)?);
         }
         Ok(Box::new(MergeQuerier::new(queriers)))
     }

@@ -38,10 +38,10 @@ impl Querier for MergeQuerier {
         hints: Option<&SelectHints>,
         matchers: &[Matcher],
     ) -> Result<SeriesSet, StorageError> {
-        if self.queriers.len() == 1 {
-            if let Some(q) = self.queriers.first() {
-                return q.select(sorted, hints, matchers);
-            }
+        if self.queriers.len() == 1
+            && let Some(q) = self.queriers.first()
+        {
+            return q.select(sorted, hints, matchers);
         }
         // Merging by labels needs every input sorted.
         let mut warnings = Vec::new();
@@ -57,10 +57,10 @@ impl Querier for MergeQuerier {
             // The smallest label set among the heads of all inputs.
             let mut min: Option<Labels> = None;
             for s in &mut sets {
-                if let Some(head) = s.peek() {
-                    if min.as_ref().is_none_or(|m| head.labels() < m) {
-                        min = Some(head.labels().clone());
-                    }
+                if let Some(head) = s.peek()
+                    && min.as_ref().is_none_or(|m| head.labels() < m)
+                {
+                    min = Some(head.labels().clone());
                 }
             }
             let Some(min) = min else { break };
@@ -194,10 +194,10 @@ impl SampleIterator for ChainSampleIterator<'_> {
     }
 
     fn seek(&mut self, t: Timestamp) -> ValueType {
-        if let Some(i) = self.cur {
-            if self.its[i].at_t() >= t {
-                return self.states[i].unwrap_or(ValueType::None);
-            }
+        if let Some(i) = self.cur
+            && self.its[i].at_t() >= t
+        {
+            return self.states[i].unwrap_or(ValueType::None);
         }
         for (i, it) in self.its.iter_mut().enumerate() {
             match self.states[i] {

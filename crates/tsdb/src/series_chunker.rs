@@ -92,16 +92,16 @@ impl SeriesChunker {
     }
 
     fn finish_open(&mut self) {
-        if let Some(open) = self.open.take() {
-            if open.app.num_samples() > 0 {
-                let chunk = open.app.into_chunk();
-                self.done.push(SourceChunk {
-                    encoding: chunk.encoding(),
-                    min_time: open.min_time,
-                    max_time: open.max_time,
-                    data: chunk.into_bytes(),
-                });
-            }
+        if let Some(open) = self.open.take()
+            && open.app.num_samples() > 0
+        {
+            let chunk = open.app.into_chunk();
+            self.done.push(SourceChunk {
+                encoding: chunk.encoding(),
+                min_time: open.min_time,
+                max_time: open.max_time,
+                data: chunk.into_bytes(),
+            });
         }
     }
 

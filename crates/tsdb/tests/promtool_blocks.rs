@@ -298,10 +298,10 @@ fn hearth_reads_a_block_a_prometheus_server_wrote() {
     }
     // The admin snapshot persists the head through Prometheus' own compactor.
     let body = loop {
-        if let Some(b) = http(port, "POST", "/api/v1/admin/tsdb/snapshot") {
-            if b.contains("success") {
-                break b;
-            }
+        if let Some(b) = http(port, "POST", "/api/v1/admin/tsdb/snapshot")
+            && b.contains("success")
+        {
+            break b;
         }
         assert!(Instant::now() < deadline, "snapshot failed");
         std::thread::sleep(Duration::from_millis(200));

@@ -215,7 +215,7 @@ fn checkpoint_keeps_what_matters() {
     let dir = tempfile::tempdir().unwrap();
     let mut wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
     populate(&mut wal);
-    let keep = |r: u64| r % 2 == 0;
+    let keep = |r: u64| r.is_multiple_of(2);
     let mint = 150;
     let stats = checkpoint(&wal, 0, 2, keep, mint).unwrap();
     let cp = checkpoint_dir(dir.path(), 2);

@@ -160,10 +160,10 @@ impl CpuCollector {
             cores
                 .entry((package, core))
                 .or_insert_with(|| num("thermal_throttle/core_throttle_count"));
-            if let std::collections::btree_map::Entry::Vacant(e) = packages.entry(package) {
-                if let Some(n) = num("thermal_throttle/package_throttle_count") {
-                    e.insert(n);
-                }
+            if let std::collections::btree_map::Entry::Vacant(e) = packages.entry(package)
+                && let Some(n) = num("thermal_throttle/package_throttle_count")
+            {
+                e.insert(n);
             }
         }
         for (package, n) in packages {

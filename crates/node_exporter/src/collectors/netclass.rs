@@ -132,15 +132,15 @@ impl Collector for NetclassCollector {
                 }
             }
             // Mbit/s in sysfs; -1 when the driver does not know.
-            if let Some(speed) = attr("speed").and_then(|v| parse_int(&v)) {
-                if speed >= 0 || !self.ignore_invalid_speed {
-                    sink.gauge(
-                        "node_network_speed_bytes",
-                        "Network device property: speed_bytes",
-                        &labels,
-                        (speed * 1000 * 1000 / 8) as f64,
-                    );
-                }
+            if let Some(speed) = attr("speed").and_then(|v| parse_int(&v))
+                && (speed >= 0 || !self.ignore_invalid_speed)
+            {
+                sink.gauge(
+                    "node_network_speed_bytes",
+                    "Network device property: speed_bytes",
+                    &labels,
+                    (speed * 1000 * 1000 / 8) as f64,
+                );
             }
         }
         Ok(())

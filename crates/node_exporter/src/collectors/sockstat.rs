@@ -29,7 +29,7 @@ impl SockstatCollector {
                 continue;
             };
             let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
-            if fields.len() % 2 != 0 {
+            if !fields.len().is_multiple_of(2) {
                 return Err(CollectError::parse(
                     path,
                     format!("odd number of fields in {line:?}"),

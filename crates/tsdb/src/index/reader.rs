@@ -282,7 +282,7 @@ impl IndexReader {
                 value: e.value.to_string(),
                 entry_off,
             };
-            if value_count % SAMPLING_FACTOR == 0 {
+            if value_count.is_multiple_of(SAMPLING_FACTOR) {
                 if let Some(v) = sampled.get_mut(e.name) {
                     v.push(po);
                 }

@@ -637,7 +637,7 @@ fn walk_series(
             return Ok(());
         }
         let at = base + section.len() - d.remaining();
-        if at as u64 % SERIES_ALIGN != 0 {
+        if !(at as u64).is_multiple_of(SERIES_ALIGN) {
             return Err(format!("series not 16-byte aligned at {at}"));
         }
         let series_ref = u32::try_from(at as u64 / SERIES_ALIGN)

@@ -88,7 +88,7 @@ impl Wal {
     /// [`Wal::recovered_tail`].
     pub fn open(dir: impl Into<PathBuf>, opts: WalOptions) -> Result<Wal, WalError> {
         let dir = dir.into();
-        if opts.segment_size == 0 || opts.segment_size % PAGE_SIZE as u64 != 0 {
+        if opts.segment_size == 0 || !opts.segment_size.is_multiple_of(PAGE_SIZE as u64) {
             return Err(WalError::InvalidOption(format!(
                 "segment size {} is not a positive multiple of {PAGE_SIZE}",
                 opts.segment_size
