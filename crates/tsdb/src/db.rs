@@ -755,33 +755,49 @@ impl DbCore {
 
     fn compact_inner(&self, created: &mut Vec<Ulid>) -> Result<(), DbError> {
         let _g = self.cmtx.lock();
-        let range = self.head.chunk_range();
-        while !self.closed.load(Ordering::Acquire) {
-            let head_min = self.head.min_time();
-            let (ooo_min, _) = self.head.ooo_time_range();
-            if head_min != i64::MAX
-                && ooo_min != i64::MAX
-                && range_end(ooo_min, range) <= range_end(head_min, range) - range
-            {
-                // Out-of-order data wholly before the in-order head's first range.
-                let end = range_end(ooo_min, range);
-                created.extend(self.cut_head(end - range, end, true)?);
-                continue;
+        {
+            // Commits wait from the first block written to the last truncation, so that
+            // none lands in a range after its block was written and before the head
+            // dropped it.
+            let _w = self.commit_gate.write();
+            self.cut_ooo_behind_head(created)?;
+            let range = self.head.chunk_range();
+            while !self.closed.load(Ordering::Acquire) && self.head.compactable() {
+                let end = range_end(self.head.min_time(), range);
+                created.extend(self.write_head_block(end - range, end)?);
+                self.head.truncate(end)?;
             }
-            if !self.head.compactable() {
-                break;
-            }
-            let end = range_end(head_min, range);
-            created.extend(self.cut_head(end - range, end, false)?);
         }
         self.truncate_wbl_if_drained();
         self.compact_blocks_locked(created)
     }
 
-    /// Writes the head's data in `[mint, maxt)` as a block, loads it and truncates the
-    /// head before `maxt`, with commits held off from the write to the truncation.
-    fn cut_head(&self, mint: i64, maxt: i64, ooo_only: bool) -> Result<Option<Ulid>, DbError> {
-        let _w = self.commit_gate.write();
+    /// Writes out-of-order data older than the in-order head's first range as blocks,
+    /// one per range (they may overlap blocks already there; vertical compaction merges
+    /// them), then drops it from the head. Chunks straddling the boundary stay; what
+    /// they hold before it is in the blocks.
+    fn cut_ooo_behind_head(&self, created: &mut Vec<Ulid>) -> Result<(), DbError> {
+        let range = self.head.chunk_range();
+        let head_min = self.head.min_time();
+        let (ooo_min, _) = self.head.ooo_time_range();
+        if head_min == i64::MAX || ooo_min == i64::MAX {
+            return Ok(());
+        }
+        let boundary = range_end(head_min, range) - range;
+        let mut start = range_end(ooo_min, range) - range;
+        if start >= boundary {
+            return Ok(());
+        }
+        while start < boundary {
+            created.extend(self.write_head_block(start, start + range)?);
+            start += range;
+        }
+        self.head.truncate_ooo_before(boundary);
+        Ok(())
+    }
+
+    /// Writes the head's data in `[mint, maxt)` as a block and loads it.
+    fn write_head_block(&self, mint: i64, maxt: i64) -> Result<Option<Ulid>, DbError> {
         let meta = self
             .compactor
             .write(&self.dir, &self.head, mint, maxt, None)?;
@@ -789,11 +805,6 @@ impl DbCore {
             self.stats.lock().head_blocks += 1;
         }
         self.reload_locked()?;
-        if ooo_only {
-            self.head.truncate_ooo_before(maxt);
-        } else {
-            self.head.truncate(maxt)?;
-        }
         Ok(meta.map(|m| m.ulid))
     }
 
