@@ -5,14 +5,18 @@
 //! loudly when not installed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/programs.rs"]
+mod programs;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hearth_model::{Labels, MatchOp, Matcher, labels};
 use hearth_tsdb::db::{Db, DbOptions};
 use hearth_tsdb::storage::{Appendable, Queryable, ValueType};
+
+use programs::{installed, promtool};
 
 const H: i64 = 3_600_000;
 const STEP: i64 = 15_000;
@@ -491,32 +495,9 @@ fn closed_database_refuses_commits_and_reopens() {
     assert_same(&dump(&e, i64::MIN, i64::MAX), &want);
 }
 
-fn promtool_installed() -> bool {
-    let ok = Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!("SKIPPED: promtool not installed (apt-get install prometheus)");
-        eprintln!("SKIPPED: promtool not installed (apt-get install prometheus)");
-    }
-    ok
-}
-
-fn promtool(args: &[&str]) -> String {
-    let out = Command::new("promtool").args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "promtool {args:?}: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
 #[test]
 fn promtool_lists_and_dumps_a_db_directory() {
-    if !promtool_installed() {
+    if !installed("promtool") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
