@@ -1,25 +1,36 @@
-//! [`Db`]: a Prometheus data directory — its blocks, (later) its head, and the policies
-//! over them.
+//! [`Db`]: a Prometheus data directory — its blocks, its head, and the policies over
+//! them, as upstream's `tsdb.DB`.
 //!
 //! Owns opening the directory as upstream does (lock file `lock`, leftover
 //! `*.tmp-for-creation`/`*.tmp-for-deletion` directories removed, blocks found by their
-//! ULID names), reloading (blocks replaced by a compaction, marked deletable, or past the
-//! time or size retention are deleted; a corrupted block is reported and skipped, never
-//! fatal), the merged querier over blocks and head, level compaction, deletion through
-//! tombstones, tombstone cleaning and snapshots.
+//! ULID names, the head replayed from `wal/` and `chunks_head/`), the appender and the
+//! merged querier over head and blocks, and a background thread that cuts the head into
+//! blocks, truncates it and checkpoints the WAL, runs leveled compaction and applies
+//! retention (blocks replaced by a compaction, marked deletable, or past the time or size
+//! retention are deleted; a corrupted block is reported and skipped, never fatal).
+//! Deletion reaches blocks (tombstone files) and the head (tombstone WAL records).
 //!
-//! The head is plugged in as a [`DbHead`]: anything that is a [`BlockSource`] (so the
-//! compactor can persist it) and [`Queryable`] (so queries see it). Size retention counts
-//! blocks plus the `wal`, `wbl` and `chunks_head` directories, as upstream's head size does.
+//! Invariants:
+//! - the WAL is written before the head changes (the head's own invariant), so a commit
+//!   that returned `Ok` survives a crash at any later moment;
+//! - a range of the head is truncated only after the block holding it is on disk and
+//!   loaded; commits wait while that happens (`commit_gate`), so none lands in a range
+//!   between its block being written and the head being truncated;
+//! - size retention counts blocks plus the `wal`, `wbl` and `chunks_head` directories,
+//!   as upstream's head size does.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 
-use hearth_model::{Matcher, Timestamp};
+use hearth_model::{Exemplar, HistogramValue, Labels, Matcher, Metadata, Timestamp};
 
 use crate::block::{Block, BlockError};
 use crate::block_meta::{BlockMeta, Ulid, read_meta};
@@ -28,8 +39,16 @@ use crate::compact::{
     CompactError, DEFAULT_BLOCK_DURATION, LeveledCompactor, TMP_FOR_CREATION_SUFFIX,
     TMP_FOR_DELETION_SUFFIX, TMP_LEGACY_SUFFIX, exponential_block_ranges,
 };
+use crate::head::{
+    Cardinality, Head, HeadAppender, HeadError, HeadOptions, WAL_DIR, WalReplayProgress,
+    WalReplayStatus,
+};
 use crate::merge::MergeQuerier;
-use crate::storage::{Querier, Queryable, StorageError};
+use crate::series_chunker::range_end;
+use crate::storage::{
+    AppendError, Appendable, Appender, Querier, Queryable, SeriesRef, StorageError,
+};
+use crate::tombstones::TombstoneReader;
 
 /// Name of the lock file in the data directory.
 pub const LOCK_FILENAME: &str = "lock";
@@ -38,20 +57,8 @@ pub const DEFAULT_RETENTION: i64 = 15 * 24 * 60 * 60 * 1000;
 /// Directories whose size counts towards size retention besides the blocks.
 const HEAD_DIRS: [&str; 3] = ["wal", "wbl", "chunks_head"];
 
-/// The in-memory head as the database sees it; its time range is
-/// [`BlockSource::time_range`].
-pub trait DbHead: BlockSource + Queryable {
-    /// Deletes the samples of matching series in `[mint, maxt]`.
-    fn delete(
-        &self,
-        mint: Timestamp,
-        maxt: Timestamp,
-        matchers: &[Matcher],
-    ) -> Result<(), StorageError>;
-}
-
 /// Options of a [`Db`], with Prometheus' flag semantics.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct DbOptions {
     /// `--storage.tsdb.retention.time` in ms; 0 disables time retention.
     pub retention_duration: i64,
@@ -67,6 +74,12 @@ pub struct DbOptions {
     pub enable_overlapping_compaction: bool,
     /// Chunk segment file size of written blocks; 0 for 512 MiB.
     pub chunk_segment_size: u64,
+    /// The head's options (WAL, out-of-order window, limits). Its chunk range is the
+    /// smallest block range and its minimum valid time follows the newest block.
+    pub head: HeadOptions,
+    /// How often the background thread looks for compaction work (upstream: every
+    /// minute); `None` runs no thread (callers run [`DbCore::compact`] themselves).
+    pub compaction_interval: Option<Duration>,
 }
 
 impl Default for DbOptions {
@@ -91,6 +104,8 @@ impl DbOptions {
             no_lockfile: false,
             enable_overlapping_compaction: true,
             chunk_segment_size: 0,
+            head: HeadOptions::default(),
+            compaction_interval: Some(Duration::from_secs(60)),
         }
     }
 
@@ -124,6 +139,8 @@ pub enum DbError {
     Compact(#[from] CompactError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Head(#[from] HeadError),
     #[error("snapshot: {0}")]
     Snapshot(String),
 }
@@ -195,18 +212,92 @@ impl Drop for DirLock {
     }
 }
 
-/// A data directory.
+/// Counters of the background work, for logs and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DbStats {
+    /// Compaction cycles run (timer, commit signal or [`Db::compact`]).
+    pub cycles: u64,
+    /// Cycles that ended in an error.
+    pub cycles_failed: u64,
+    /// Blocks cut from the head.
+    pub head_blocks: u64,
+    /// Blocks written by merging blocks (leveled or vertical compaction).
+    pub compacted_blocks: u64,
+    /// The last cycle's error, if it failed.
+    pub last_error: Option<String>,
+}
+
+/// The head part of `/api/v1/status/tsdb`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadStatus {
+    pub num_series: u64,
+    pub num_label_pairs: u64,
+    pub chunk_count: u64,
+    /// First and last sample times of the head (ms); `i64::MAX`/`i64::MIN` when empty.
+    pub min_time: i64,
+    pub max_time: i64,
+}
+
+/// What `/api/v1/status/tsdb` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsdbStatus {
+    pub head: HeadStatus,
+    pub cardinality: Cardinality,
+}
+
+/// What the background thread is told.
+enum Signal {
+    /// An appender committed into a head that is compactable.
+    Compact,
+    Stop,
+}
+
+/// The background thread and how to reach it.
+struct Background {
+    tx: SyncSender<Signal>,
+    handle: JoinHandle<()>,
+}
+
+/// A data directory: its blocks, its head, and the policies over them.
+///
+/// The background thread started by [`Db::open`] (unless
+/// [`DbOptions::compaction_interval`] is `None`) runs [`Db::compact`] on a timer and when a
+/// commit leaves the head compactable; [`Db::close`] stops it and syncs the head. Dropping
+/// a `Db` without closing it stops the thread too but leaves the head's files as a crash
+/// would: everything acknowledged is in the WAL already.
 pub struct Db {
+    core: Arc<DbCore>,
+    background: Mutex<Option<Background>>,
+}
+
+/// The shared state of a [`Db`]; every method of it is reachable through `Db`.
+pub struct DbCore {
     dir: PathBuf,
     opts: DbOptions,
     compactor: LeveledCompactor,
     /// Loaded blocks, ascending by min time.
     blocks: RwLock<Vec<Arc<Block>>>,
     corrupted: RwLock<Vec<CorruptBlock>>,
-    head: RwLock<Option<Arc<dyn DbHead>>>,
+    head: Head,
     /// Serialises everything that changes the set of blocks on disk.
     cmtx: Mutex<()>,
+    /// Commits hold it shared; cutting the head into a block holds it exclusively from
+    /// writing the block to truncating the head, so that no sample committed meanwhile
+    /// is truncated without being in the block.
+    commit_gate: RwLock<()>,
+    closed: AtomicBool,
+    /// Wakes the background thread; `None` without one.
+    wake: Mutex<Option<SyncSender<Signal>>>,
+    replay: Arc<WalReplayProgress>,
+    stats: Mutex<DbStats>,
     _lock: Option<DirLock>,
+}
+
+impl std::ops::Deref for Db {
+    type Target = DbCore;
+    fn deref(&self) -> &DbCore {
+        &self.core
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -214,6 +305,7 @@ impl std::fmt::Debug for Db {
         f.debug_struct("Db")
             .field("dir", &self.dir)
             .field("blocks", &self.blocks.read().len())
+            .field("head_series", &self.head.num_series())
             .finish_non_exhaustive()
     }
 }
@@ -326,11 +418,24 @@ pub fn open_blocks(
 }
 
 impl Db {
-    /// Opens (creating if needed) the data directory `dir` with no head.
+    /// Opens (creating if needed) the data directory `dir`: removes leftovers of
+    /// interrupted writes, takes the lock, loads the blocks (applying retention), opens
+    /// the head (replaying `chunks_head/`, the WAL and the WBL), and starts the
+    /// background thread.
     pub fn open(dir: impl AsRef<Path>, opts: DbOptions) -> Result<Db, DbError> {
+        Db::open_with_progress(dir, opts, Arc::new(WalReplayProgress::default()))
+    }
+
+    /// [`Db::open`], reporting WAL replay into `progress` while it runs (what
+    /// `/api/v1/status/walreplay` shows before the database is ready).
+    pub fn open_with_progress(
+        dir: impl AsRef<Path>,
+        opts: DbOptions,
+        progress: Arc<WalReplayProgress>,
+    ) -> Result<Db, DbError> {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(io_err(&dir, "create data directory"))?;
-        for d in [dir.join("wal"), dir.clone()] {
+        for d in [dir.join(WAL_DIR), dir.clone()] {
             remove_tmp_dirs(&d)?;
         }
         let lock = if opts.no_lockfile {
@@ -338,28 +443,110 @@ impl Db {
         } else {
             Some(DirLock::acquire(dir.join(LOCK_FILENAME))?)
         };
-        let compactor = LeveledCompactor::new(opts.block_ranges())
+        let ranges = opts.block_ranges();
+        let compactor = LeveledCompactor::new(ranges.clone())
             .with_chunk_segment_size(opts.chunk_segment_size)
             .with_overlapping_compaction(opts.enable_overlapping_compaction);
-        let db = Db {
+        // Retention and obsolete blocks are handled before the head exists; its files
+        // count towards size retention through the directory sizes.
+        let (blocks, corrupted) = open_blocks(&dir, &[])?;
+        let mut head_opts = opts.head.clone();
+        head_opts.chunk_range = ranges.first().copied().unwrap_or(DEFAULT_BLOCK_DURATION);
+        // Samples older than the newest block are in blocks already (upstream's
+        // `minValidTime`).
+        if let Some(max) = blocks.iter().map(|b| b.max_time()).max() {
+            head_opts.min_valid_time = head_opts.min_valid_time.max(max);
+        }
+        head_opts.replay_progress = Some(progress.clone());
+        let head = Head::open(&dir, head_opts)?;
+        let core = Arc::new(DbCore {
             dir,
             opts,
             compactor,
-            blocks: RwLock::new(Vec::new()),
-            corrupted: RwLock::new(Vec::new()),
-            head: RwLock::new(None),
+            blocks: RwLock::new(blocks),
+            corrupted: RwLock::new(corrupted),
+            head,
             cmtx: Mutex::new(()),
+            commit_gate: RwLock::new(()),
+            closed: AtomicBool::new(false),
+            wake: Mutex::new(None),
+            replay: progress,
+            stats: Mutex::new(DbStats::default()),
             _lock: lock,
+        });
+        core.reload()?;
+        let db = Db {
+            core,
+            background: Mutex::new(None),
         };
-        db.reload()?;
+        if let Some(every) = db.opts.compaction_interval {
+            db.start_background(every)?;
+        }
         Ok(db)
     }
 
-    /// Plugs the head in: queries and snapshots see it, deletions reach it.
-    pub fn set_head(&self, head: Arc<dyn DbHead>) {
-        *self.head.write() = Some(head);
+    fn start_background(&self, every: Duration) -> Result<(), DbError> {
+        let (tx, rx) = sync_channel::<Signal>(1);
+        let core = Arc::clone(&self.core);
+        let handle = std::thread::Builder::new()
+            .name("tsdb-compact".into())
+            .spawn(move || background_loop(&core, &rx, every))
+            .map_err(io_err(&self.dir, "start the compaction thread"))?;
+        *self.wake.lock() = Some(tx.clone());
+        *self.background.lock() = Some(Background { tx, handle });
+        Ok(())
     }
 
+    fn stop_background(&self) {
+        *self.wake.lock() = None;
+        if let Some(bg) = self.background.lock().take() {
+            // The thread may be mid-cycle; the channel holds one message, so this waits at
+            // most for the cycle to end.
+            let _ = bg.tx.send(Signal::Stop);
+            if bg.handle.join().is_err() {
+                tracing::error!("compaction thread panicked");
+            }
+        }
+    }
+
+    /// Stops the background thread (waiting for a running cycle), then writes the head's
+    /// pending chunks and syncs its WAL. Appenders fail with [`AppendError::Closed`]
+    /// afterwards.
+    pub fn close(self) -> Result<(), DbError> {
+        self.stop_background();
+        let _g = self.commit_gate.write();
+        self.closed.store(true, Ordering::Release);
+        self.head.sync()?;
+        Ok(())
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.stop_background();
+    }
+}
+
+fn background_loop(core: &DbCore, rx: &Receiver<Signal>, every: Duration) {
+    loop {
+        match rx.recv_timeout(every) {
+            Ok(Signal::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(Signal::Compact) | Err(RecvTimeoutError::Timeout) => {}
+        }
+        if core.closed.load(Ordering::Acquire) {
+            return;
+        }
+        // Also on a timer so that quiet heads do not hold complete chunks in memory.
+        if let Err(e) = core.head.mmap_head_chunks() {
+            tracing::error!(error = %e, "writing head chunks to disk failed");
+        }
+        if let Err(e) = core.compact() {
+            tracing::error!(error = %e, "compaction failed");
+        }
+    }
+}
+
+impl DbCore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -372,6 +559,12 @@ impl Db {
         &self.compactor
     }
 
+    /// The head. Appends should go through [`DbCore::appender`], which keeps commits out
+    /// of the way of head compaction.
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
     /// The loaded blocks, ascending by min time.
     pub fn blocks(&self) -> Vec<Arc<Block>> {
         self.blocks.read().clone()
@@ -380,6 +573,11 @@ impl Db {
     /// Block directories found at the last reload that could not be opened.
     pub fn corrupted_blocks(&self) -> Vec<CorruptBlock> {
         self.corrupted.read().clone()
+    }
+
+    /// Counters of the background work.
+    pub fn stats(&self) -> DbStats {
+        self.stats.lock().clone()
     }
 
     /// Bytes of all loaded blocks.
@@ -397,9 +595,30 @@ impl Db {
         if let Some(b) = self.blocks.read().first() {
             return Some(b.min_time());
         }
-        let head = self.head.read().clone()?;
-        let (t, _) = head.time_range();
+        let (t, _) = self.head.time_range();
         (t != Timestamp::MAX).then_some(t)
+    }
+
+    /// WAL replay progress (`/api/v1/status/walreplay`).
+    pub fn wal_replay_status(&self) -> WalReplayStatus {
+        self.replay.status()
+    }
+
+    /// `/api/v1/status/tsdb`: the head's size and time range and its cardinality, each
+    /// list the `limit` largest (upstream shows 10).
+    pub fn tsdb_status(&self, limit: usize) -> TsdbStatus {
+        let st = self.head.stats();
+        let cardinality = self.head.cardinality(limit);
+        TsdbStatus {
+            head: HeadStatus {
+                num_series: st.series,
+                num_label_pairs: cardinality.num_label_pairs,
+                chunk_count: st.chunks,
+                min_time: st.min_time,
+                max_time: st.max_time,
+            },
+            cardinality,
+        }
     }
 
     /// Re-reads the directory: opens new blocks, deletes those replaced by compactions,
@@ -504,17 +723,117 @@ impl Db {
         Ok(())
     }
 
-    /// Runs block compactions until the planner finds nothing more; returns the ULIDs of
-    /// the new blocks.
+    /// A transaction on the head. Commits fail with [`AppendError::Closed`] after
+    /// [`Db::close`]; a commit that leaves the head compactable wakes the background
+    /// thread.
+    pub fn appender(&self) -> DbAppender<'_> {
+        DbAppender {
+            db: self,
+            inner: self.head.appender(),
+        }
+    }
+
+    /// One compaction cycle, as upstream's `DB.Compact`: cuts the head's oldest chunk
+    /// range into a block while the head spans more than one and a half ranges
+    /// (truncating the head and checkpointing the WAL after each), cuts out-of-order data
+    /// that fell behind the head, then merges blocks as the leveled planner says. Every
+    /// reload on the way applies retention. Returns the blocks written.
     pub fn compact(&self) -> Result<Vec<Ulid>, DbError> {
-        let _g = self.cmtx.lock();
         let mut created = Vec::new();
+        let r = self.compact_inner(&mut created).map(|()| created);
+        let mut st = self.stats.lock();
+        st.cycles += 1;
+        match &r {
+            Ok(_) => st.last_error = None,
+            Err(e) => {
+                st.cycles_failed += 1;
+                st.last_error = Some(e.to_string());
+            }
+        }
+        r
+    }
+
+    fn compact_inner(&self, created: &mut Vec<Ulid>) -> Result<(), DbError> {
+        let _g = self.cmtx.lock();
+        {
+            // Commits wait from the first block written to the last truncation, so that
+            // none lands in a range after its block was written and before the head
+            // dropped it.
+            let _w = self.commit_gate.write();
+            self.cut_ooo_behind_head(created)?;
+            let range = self.head.chunk_range();
+            while !self.closed.load(Ordering::Acquire) && self.head.compactable() {
+                let end = range_end(self.head.min_time(), range);
+                created.extend(self.write_head_block(end - range, end)?);
+                self.head.truncate(end)?;
+            }
+        }
+        self.truncate_wbl_if_drained();
+        self.compact_blocks_locked(created)
+    }
+
+    /// Writes out-of-order data older than the in-order head's first range as blocks,
+    /// one per range (they may overlap blocks already there; vertical compaction merges
+    /// them), then drops it from the head. Chunks straddling the boundary stay; what
+    /// they hold before it is in the blocks.
+    fn cut_ooo_behind_head(&self, created: &mut Vec<Ulid>) -> Result<(), DbError> {
+        let range = self.head.chunk_range();
+        let head_min = self.head.min_time();
+        let (ooo_min, _) = self.head.ooo_time_range();
+        if head_min == i64::MAX || ooo_min == i64::MAX {
+            return Ok(());
+        }
+        let boundary = range_end(head_min, range) - range;
+        let mut start = range_end(ooo_min, range) - range;
+        if start >= boundary {
+            return Ok(());
+        }
+        while start < boundary {
+            created.extend(self.write_head_block(start, start + range)?);
+            start += range;
+        }
+        self.head.truncate_ooo_before(boundary);
+        Ok(())
+    }
+
+    /// Writes the head's data in `[mint, maxt)` as a block and loads it.
+    fn write_head_block(&self, mint: i64, maxt: i64) -> Result<Option<Ulid>, DbError> {
+        let meta = self
+            .compactor
+            .write(&self.dir, &self.head, mint, maxt, None)?;
+        if meta.is_some() {
+            self.stats.lock().head_blocks += 1;
+        }
+        self.reload_locked()?;
+        Ok(meta.map(|m| m.ulid))
+    }
+
+    /// Deletes the write-behind log once no out-of-order data is left in the head: all of
+    /// it is in blocks then.
+    fn truncate_wbl_if_drained(&self) {
+        let _w = self.commit_gate.write();
+        let (ooo_min, _) = self.head.ooo_time_range();
+        if ooo_min != i64::MAX {
+            return;
+        }
+        if let Some(seg) = self.head.wbl_active_segment()
+            && let Err(e) = self.head.truncate_wbl(seg)
+        {
+            tracing::error!(error = %e, "truncating the write-behind log failed");
+        }
+    }
+
+    /// Runs block compactions until the planner finds nothing more.
+    fn compact_blocks_locked(&self, created: &mut Vec<Ulid>) -> Result<(), DbError> {
         loop {
+            if self.closed.load(Ordering::Acquire) {
+                return Ok(());
+            }
             let blocks = self.blocks();
             let metas: Vec<BlockMeta> = blocks.iter().map(|b| b.meta()).collect();
             let plan = self.compactor.plan(&metas);
             if plan.is_empty() {
-                break;
+                return Ok(());
             }
             let selected: Vec<Arc<Block>> = blocks
                 .into_iter()
@@ -522,6 +841,7 @@ impl Db {
                 .collect();
             let meta = self.compactor.compact(&self.dir, &selected)?;
             if let Some(m) = &meta {
+                self.stats.lock().compacted_blocks += 1;
                 created.push(m.ulid);
             }
             if let Err(e) = self.reload_locked() {
@@ -531,23 +851,11 @@ impl Db {
                 return Err(e);
             }
         }
-        Ok(created)
-    }
-
-    /// Persists the head's data in `[mint, maxt)` as a new block and loads it. Truncating
-    /// the head afterwards is the head's business.
-    pub fn compact_head(&self, mint: Timestamp, maxt: Timestamp) -> Result<Option<Ulid>, DbError> {
-        let Some(head) = self.head.read().clone() else {
-            return Ok(None);
-        };
-        let _g = self.cmtx.lock();
-        let meta = self.compactor.write(&self.dir, &*head, mint, maxt, None)?;
-        self.reload_locked()?;
-        Ok(meta.map(|m| m.ulid))
     }
 
     /// Deletes the samples of series matching `matchers` in `[mint, maxt]` from every
-    /// block (through tombstones) and the head. Atomic per block only, as upstream.
+    /// block (through tombstones) and the head (tombstones logged to the WAL). Atomic per
+    /// block only, as upstream.
     pub fn delete(
         &self,
         mint: Timestamp,
@@ -560,24 +868,24 @@ impl Db {
                 b.delete(mint, maxt, matchers)?;
             }
         }
-        if let Some(head) = self.head.read().clone() {
-            let (hmin, hmax) = head.time_range();
-            if hmin <= maxt && mint <= hmax {
-                head.delete(mint, maxt, matchers)?;
-            }
+        let (hmin, hmax) = self.head.time_range();
+        if hmin <= maxt && mint <= hmax {
+            self.head.delete(mint, maxt, matchers)?;
         }
         Ok(())
     }
 
     /// Rewrites every block that has tombstones without the deleted data; the old blocks
-    /// are removed by the reload that follows each rewrite.
+    /// are removed by the reload that follows each rewrite. The head's deleted samples
+    /// go when the head is cut into blocks.
     pub fn clean_tombstones(&self) -> Result<(), DbError> {
         let _g = self.cmtx.lock();
         loop {
-            let Some(b) = self.blocks().into_iter().find(|b| {
-                use crate::tombstones::TombstoneReader;
-                b.tombstones().total() > 0
-            }) else {
+            let Some(b) = self
+                .blocks()
+                .into_iter()
+                .find(|b| b.tombstones().total() > 0)
+            else {
                 return Ok(());
             };
             let meta = b.meta();
@@ -596,7 +904,7 @@ impl Db {
     }
 
     /// Hard-links every block into `dir` (upstream's admin snapshot); with `with_head`,
-    /// also writes the head's data there as a block.
+    /// also writes the head's data there as a block. `dir` then opens as a data directory.
     pub fn snapshot(&self, dir: &Path, with_head: bool) -> Result<(), DbError> {
         if dir == self.dir {
             return Err(DbError::Snapshot(
@@ -607,22 +915,24 @@ impl Db {
             return Err(DbError::Snapshot("dir must not be a valid ULID".into()));
         }
         let _g = self.cmtx.lock();
+        fs::create_dir_all(dir).map_err(io_err(dir, "create snapshot directory"))?;
         for b in self.blocks() {
             tracing::info!(block = %b.ulid(), "Snapshotting block");
             b.snapshot(dir)?;
         }
-        if with_head && let Some(head) = self.head.read().clone() {
-            let (mint, maxt) = head.time_range();
+        if with_head {
+            let (mint, maxt) = self.head.time_range();
             if mint <= maxt {
                 // Block ranges are half-open.
-                self.compactor.write(dir, &*head, mint, maxt + 1, None)?;
+                self.compactor
+                    .write(dir, &self.head, mint, maxt.saturating_add(1), None)?;
             }
         }
         Ok(())
     }
 }
 
-impl Queryable for Db {
+impl Queryable for DbCore {
     fn querier(&self, mint: Timestamp, maxt: Timestamp) -> Result<Box<dyn Querier>, StorageError> {
         let mut queriers: Vec<Box<dyn Querier>> = Vec::new();
         for b in self.blocks.read().iter() {
@@ -630,12 +940,109 @@ impl Queryable for Db {
                 queriers.push(Box::new(b.querier(mint, maxt)));
             }
         }
-        if let Some(head) = self.head.read().clone()
-            && maxt >= head.time_range().0
-        {
-            queriers.push(head.querier(mint, maxt)?);
+        let (hmin, _) = self.head.time_range();
+        if maxt >= hmin {
+            queriers.push(Box::new(self.head.querier(mint, maxt)));
         }
         Ok(Box::new(MergeQuerier::new(queriers)))
+    }
+}
+
+impl Queryable for Db {
+    fn querier(&self, mint: Timestamp, maxt: Timestamp) -> Result<Box<dyn Querier>, StorageError> {
+        self.core.querier(mint, maxt)
+    }
+}
+
+impl Appendable for DbCore {
+    fn appender(&self) -> Box<dyn Appender + '_> {
+        Box::new(DbCore::appender(self))
+    }
+}
+
+impl Appendable for Db {
+    fn appender(&self) -> Box<dyn Appender + '_> {
+        Box::new(self.core.appender())
+    }
+}
+
+/// A transaction through the database; see [`DbCore::appender`].
+pub struct DbAppender<'a> {
+    db: &'a DbCore,
+    inner: HeadAppender<'a>,
+}
+
+impl DbAppender<'_> {
+    /// Logs the transaction to the WAL and makes it visible; wakes compaction when the
+    /// head has become compactable.
+    pub fn commit(self) -> Result<(), AppendError> {
+        let db = self.db;
+        {
+            let _g = db.commit_gate.read();
+            if db.closed.load(Ordering::Acquire) {
+                return Err(AppendError::Closed);
+            }
+            self.inner.commit()?;
+        }
+        if db.head.compactable()
+            && let Some(tx) = db.wake.lock().as_ref()
+        {
+            // A full channel already holds a wake-up.
+            let _ = tx.try_send(Signal::Compact);
+        }
+        Ok(())
+    }
+
+    pub fn rollback(self) -> Result<(), AppendError> {
+        self.inner.rollback()
+    }
+}
+
+impl Appender for DbAppender<'_> {
+    fn append(
+        &mut self,
+        series: Option<SeriesRef>,
+        labels: &Labels,
+        t: Timestamp,
+        v: f64,
+    ) -> Result<SeriesRef, AppendError> {
+        Appender::append(&mut self.inner, series, labels, t, v)
+    }
+
+    fn append_histogram(
+        &mut self,
+        series: Option<SeriesRef>,
+        labels: &Labels,
+        t: Timestamp,
+        h: &HistogramValue,
+    ) -> Result<SeriesRef, AppendError> {
+        self.inner.append_histogram(series, labels, t, h)
+    }
+
+    fn append_exemplar(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        e: &Exemplar,
+    ) -> Result<SeriesRef, AppendError> {
+        self.inner.append_exemplar(series, labels, e)
+    }
+
+    fn update_metadata(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        m: &Metadata,
+    ) -> Result<SeriesRef, AppendError> {
+        self.inner.update_metadata(series, labels, m)
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), AppendError> {
+        DbAppender::commit(*self)
+    }
+
+    fn rollback(self: Box<Self>) -> Result<(), AppendError> {
+        DbAppender::rollback(*self)
     }
 }
 

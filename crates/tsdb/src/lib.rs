@@ -20,6 +20,7 @@ pub mod chunkenc;
 pub mod chunks;
 pub mod compact;
 pub mod db;
+pub mod encoding;
 pub mod head;
 pub mod index;
 pub mod mem_block_source;

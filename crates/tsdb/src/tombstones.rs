@@ -13,8 +13,11 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::RwLock;
 
+use hearth_model::{FloatHistogram, Histogram};
+
 use crate::block_meta::write_file_atomically;
-use crate::index::buf::{ByteDecoder, ByteEncoder};
+use crate::encoding::{Decbuf, Encbuf};
+use crate::storage::{SampleIterator, StorageError, ValueType};
 
 /// Name of the tombstones file inside a block directory.
 pub const TOMBSTONES_FILENAME: &str = "tombstones";
@@ -199,6 +202,90 @@ impl TombstoneReader for MemTombstones {
     }
 }
 
+/// A cursor over ascending intervals asked about ascending timestamps (what iterators
+/// over a series with tombstones need): each interval is passed once.
+#[derive(Debug, Clone, Default)]
+pub struct DeletedCursor {
+    deleted: Vec<Interval>,
+    pos: usize,
+}
+
+impl DeletedCursor {
+    pub fn new(deleted: Vec<Interval>) -> DeletedCursor {
+        DeletedCursor { deleted, pos: 0 }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.deleted.is_empty()
+    }
+
+    /// Whether `t` is deleted; `t` must not go below an earlier question's.
+    pub fn is_deleted(&mut self, t: i64) -> bool {
+        while self.deleted.get(self.pos).is_some_and(|iv| iv.maxt < t) {
+            self.pos += 1;
+        }
+        self.deleted.get(self.pos).is_some_and(|iv| iv.in_bounds(t))
+    }
+}
+
+/// Skips the samples of another iterator that fall in deleted intervals.
+pub struct DeletedSkipIterator<'a> {
+    inner: Box<dyn SampleIterator + 'a>,
+    deleted: DeletedCursor,
+}
+
+impl<'a> DeletedSkipIterator<'a> {
+    pub fn new(inner: Box<dyn SampleIterator + 'a>, deleted: Vec<Interval>) -> Self {
+        DeletedSkipIterator {
+            inner,
+            deleted: DeletedCursor::new(deleted),
+        }
+    }
+
+    fn skip_deleted(&mut self, mut vt: ValueType) -> ValueType {
+        while vt != ValueType::None && self.deleted.is_deleted(self.inner.at_t()) {
+            vt = self.inner.next();
+        }
+        vt
+    }
+}
+
+impl SampleIterator for DeletedSkipIterator<'_> {
+    fn next(&mut self) -> ValueType {
+        let vt = self.inner.next();
+        self.skip_deleted(vt)
+    }
+
+    fn seek(&mut self, t: i64) -> ValueType {
+        let vt = self.inner.seek(t);
+        self.skip_deleted(vt)
+    }
+
+    fn at(&self) -> (i64, f64) {
+        self.inner.at()
+    }
+
+    fn at_histogram(&self) -> (i64, Histogram) {
+        self.inner.at_histogram()
+    }
+
+    fn at_float_histogram(&self) -> (i64, FloatHistogram) {
+        self.inner.at_float_histogram()
+    }
+
+    fn at_t(&self) -> i64 {
+        self.inner.at_t()
+    }
+
+    fn at_st(&self) -> Option<i64> {
+        self.inner.at_st()
+    }
+
+    fn err(&self) -> Option<StorageError> {
+        self.inner.err()
+    }
+}
+
 /// Errors reading or writing a tombstones file.
 #[derive(Debug, thiserror::Error)]
 pub enum TombstonesError {
@@ -229,7 +316,7 @@ pub fn encode(tr: &dyn TombstoneReader) -> Vec<u8> {
 
 /// Parses what [`encode`] produces.
 pub fn decode(b: &[u8]) -> Result<MemTombstones, String> {
-    let mut d = ByteDecoder::new(b);
+    let mut d = Decbuf::new(b);
     let version = d.byte().map_err(|e| format!("format byte: {e}"))?;
     if version != FORMAT_V1 {
         return Err(format!("invalid tombstone format {version:#x}"));
@@ -238,7 +325,7 @@ pub fn decode(b: &[u8]) -> Result<MemTombstones, String> {
     {
         let mut g = stones.groups.write();
         while !d.is_empty() {
-            let at = b.len() - d.len();
+            let at = b.len() - d.remaining();
             let mut entry = || -> Result<(u64, Interval), String> {
                 let r = d.uvarint().map_err(|e| e.to_string())?;
                 let mint = d.varint().map_err(|e| e.to_string())?;

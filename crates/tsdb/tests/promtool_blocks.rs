@@ -4,6 +4,8 @@
 //! Prometheus server wrote. Skipped loudly when the programs are not installed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/programs.rs"]
+mod programs;
 #[path = "support/synthetic.rs"]
 mod synthetic;
 
@@ -21,32 +23,10 @@ use hearth_tsdb::compact::LeveledCompactor;
 use hearth_tsdb::db::{Db, DbOptions};
 use hearth_tsdb::storage::{Queryable, ValueType};
 
+use programs::{installed, promtool};
 use synthetic::{Shape, generate, to_openmetrics, to_source};
 
 const H: i64 = 3_600_000;
-
-fn installed(program: &str) -> bool {
-    let ok = Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!("SKIPPED: {program} not installed (apt-get install prometheus)");
-        eprintln!("SKIPPED: {program} not installed (apt-get install prometheus)");
-    }
-    ok
-}
-
-fn promtool(args: &[&str]) -> String {
-    let out = Command::new("promtool").args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "promtool {args:?}: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 /// `promtool tsdb dump` lines (`{labels} value timestamp`), sorted.
 fn promtool_dump(dir: &Path) -> Vec<String> {

@@ -12,10 +12,11 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::chunkenc::{ChunkIterator, Encoding, num_samples};
+use crate::encoding::{Decbuf, Encbuf};
 
 use super::{
     ChunkFileError, FileBytes, MAX_CHUNK_LENGTH_FIELD_SIZE, check_file_header, file_header,
-    fsync_dir, numbered_files, put_uvarint, read_length_field, segment_file_name,
+    fsync_dir, numbered_files, read_length_field, segment_file_name,
 };
 
 /// Magic number at the start of a head chunk file.
@@ -112,18 +113,18 @@ impl HeadChunkWriter {
         out_of_order: bool,
     ) -> Result<HeadChunkRef, ChunkFileError> {
         let mut rec = Vec::with_capacity(MAX_HEAD_CHUNK_META_SIZE + data.len());
-        rec.extend_from_slice(&series_ref.to_be_bytes());
-        rec.extend_from_slice(&(mint as u64).to_be_bytes());
-        rec.extend_from_slice(&(maxt as u64).to_be_bytes());
+        rec.put_be64(series_ref);
+        rec.put_be64(mint as u64);
+        rec.put_be64(maxt as u64);
         let mut enc = encoding.as_u8();
         if out_of_order {
             enc |= OUT_OF_ORDER_MASK;
         }
         rec.push(enc);
-        put_uvarint(&mut rec, data.len() as u64);
+        rec.put_uvarint(data.len() as u64);
         rec.extend_from_slice(data);
         let crc = crc32c::crc32c(&rec);
-        rec.extend_from_slice(&crc.to_be_bytes());
+        rec.put_be32(crc);
 
         if self.file.is_none()
             || self.cut_next
@@ -474,14 +475,11 @@ fn parse_record<'a>(
             len: b.len() as u64,
         });
     }
-    let u64_at = |i: usize| {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(&rest[i..i + 8]);
-        u64::from_be_bytes(x)
-    };
-    let series_ref = u64_at(0);
-    let mint = u64_at(8) as i64;
-    let maxt = u64_at(16) as i64;
+    // At least 25 bytes are there: the three fixed-width fields cannot run short.
+    let mut d = Decbuf::new(rest);
+    let series_ref = d.be64().unwrap_or(0);
+    let mint = d.be64_i64().unwrap_or(0);
+    let maxt = d.be64_i64().unwrap_or(0);
     if series_ref == 0 && mint == 0 && maxt == 0 {
         // Preallocated zeros: the end of the data.
         return Ok(None);
@@ -503,12 +501,7 @@ fn parse_record<'a>(
     }
     let end = end as usize;
     let crc_at = end - 4;
-    let expected = u32::from_be_bytes([
-        rest[crc_at],
-        rest[crc_at + 1],
-        rest[crc_at + 2],
-        rest[crc_at + 3],
-    ]);
+    let expected = Decbuf::new(&rest[crc_at..end]).be32().unwrap_or(0);
     let actual = crc32c::crc32c(&rest[..crc_at]);
     if expected != actual {
         return Err(ChunkFileError::ChecksumMismatch {

@@ -146,23 +146,7 @@ fn segment_file_name(dir: &Path, index: u64) -> PathBuf {
 /// Reads Go's `binary.Uvarint` from at most `MAX_CHUNK_LENGTH_FIELD_SIZE` bytes:
 /// the value and its length, or `None` if it does not end in time.
 fn read_length_field(b: &[u8]) -> Option<(u64, usize)> {
-    let mut x = 0u64;
-    for (i, byte) in b.iter().take(MAX_CHUNK_LENGTH_FIELD_SIZE).enumerate() {
-        if *byte < 0x80 {
-            return Some((x | (u64::from(*byte) << (7 * i)), i + 1));
-        }
-        x |= u64::from(byte & 0x7f) << (7 * i);
-    }
-    None
-}
-
-/// Go's `binary.PutUvarint`.
-fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+    crate::encoding::uvarint_prefix(&b[..b.len().min(MAX_CHUNK_LENGTH_FIELD_SIZE)]).ok()
 }
 
 fn fsync_dir(dir: &Path) -> Result<(), ChunkFileError> {

@@ -7,10 +7,11 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::chunkenc::{ChunkIterator, Encoding};
+use crate::encoding::{Decbuf, Encbuf};
 
 use super::{
     ChunkFileError, FileBytes, MAX_CHUNK_LENGTH_FIELD_SIZE, check_file_header, file_header,
-    fsync_dir, numbered_files, put_uvarint, read_length_field, segment_file_name,
+    fsync_dir, numbered_files, read_length_field, segment_file_name,
 };
 
 /// Magic number at the start of a block chunk segment.
@@ -147,7 +148,7 @@ impl ChunkSegmentWriter {
         })?;
         let r = BlockChunkRef::new(self.seq, offset);
         let mut head = Vec::with_capacity(MAX_CHUNK_LENGTH_FIELD_SIZE + 1);
-        put_uvarint(&mut head, data.len() as u64);
+        head.put_uvarint(data.len() as u64);
         head.push(encoding.as_u8());
         let mut crc = crc32c::crc32c(&[encoding.as_u8()]);
         crc = crc32c::crc32c_append(crc, data);
@@ -333,12 +334,7 @@ fn read_chunk_at<'a>(
     }
     let end = end as usize;
     let data_end = end - 4;
-    let expected = u32::from_be_bytes([
-        b[data_end],
-        b[data_end + 1],
-        b[data_end + 2],
-        b[data_end + 3],
-    ]);
+    let expected = Decbuf::new(&b[data_end..end]).be32().unwrap_or(0);
     let actual = crc32c::crc32c(&b[enc_at..data_end]);
     if expected != actual {
         return Err(ChunkFileError::ChecksumMismatch {

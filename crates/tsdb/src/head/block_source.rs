@@ -15,6 +15,7 @@ use crate::block_source::{BlockSource, SourceChunk, SourceSeries, SourceSeriesIt
 use crate::chunkenc::{AppendOutcome, ChunkAppender, ChunkSampleIterator, Encoding, ValueType};
 use crate::postings::{PostingsSource, collect};
 use crate::storage::StorageError;
+use crate::tombstones::{DeletedCursor, Interval, TombstoneReader};
 
 use super::query::{SnapChunk, chunk_handles, merge_ooo};
 use super::series::MemSeries;
@@ -151,13 +152,21 @@ fn series_chunks(
     } else {
         merge_ooo(&handles.ooo, &handles.ooo_buffer, mint, last)?
     };
+    // Deleted samples (head tombstones) are left out of the block.
+    let deleted: Vec<Interval> = head
+        .tombstones
+        .get(series.series_ref)
+        .iter()
+        .filter(|iv| iv.maxt >= mint && iv.mint < maxt)
+        .copied()
+        .collect();
     let per_chunk = head.opts.samples_per_chunk;
     let mut b = ChunkBuilder {
         per_chunk,
         cur: None,
         out: Vec::new(),
     };
-    if ooo.is_empty() {
+    if ooo.is_empty() && deleted.is_empty() {
         for c in &handles.in_order {
             if c.min_time >= mint && c.max_time < maxt {
                 b.finish();
@@ -178,20 +187,27 @@ fn series_chunks(
     }
     // Merge in-order and out-of-order samples by time; an in-order sample wins a tie.
     let mut rest = ooo.as_slice();
+    let mut del = DeletedCursor::new(deleted);
+    let mut push = |b: &mut ChunkBuilder, t: i64, v: &Value| {
+        if del.is_deleted(t) {
+            return Ok(());
+        }
+        b.push(t, v)
+    };
     decode_in_range(&handles.in_order, mint, maxt, |t, v| {
         while let Some((&(ot, ov), tail)) = rest.split_first() {
             if ot > t {
                 break;
             }
             if ot < t {
-                b.push(ot, &Value::Float(ov))?;
+                push(&mut b, ot, &Value::Float(ov))?;
             }
             rest = tail;
         }
-        b.push(t, &v)
+        push(&mut b, t, &v)
     })?;
     for &(t, v) in rest {
-        b.push(t, &Value::Float(v))?;
+        push(&mut b, t, &Value::Float(v))?;
     }
     b.finish();
     Ok(b.out)

@@ -17,8 +17,11 @@
 //!   the open chunk and not yet written chunks are the heap the samples cost;
 //! - a querier sees whole commits only (see [`isolation`]).
 //!
-//! Not yet: head tombstones (`admin/tsdb/delete_series`; WAL tombstone records are
-//! counted and skipped, whole-series deletions applied), out-of-order native histograms
+//! Deletions ([`Head::delete`]) are tombstones: logged to the WAL as tombstone records
+//! first, then applied to queries and left out of blocks cut from the head; replay and
+//! checkpoints keep them.
+//!
+//! Not yet: out-of-order native histograms
 //! (refused as out of order), the chunk snapshot on shutdown, start timestamps (XOR2 and
 //! the ST histogram encodings). The write-behind log is truncated by the database after
 //! out-of-order compaction ([`Head::truncate_wbl`]).
@@ -51,13 +54,15 @@ use crate::chunks::{ChunkFileError, HeadChunkRef};
 use crate::storage::{
     AppendError, Appendable, Appender, Querier, Queryable, SeriesRef, StorageError,
 };
+use crate::tombstones::{Interval, MemTombstones, TombstoneReader};
+use crate::wal::record::{RecordEncoder, Tombstone};
 use crate::wal::{Wal, WalError, WalOptions};
 
 pub use append::HeadAppender;
 pub use exemplars::{ExemplarQueryResult, ExemplarStorage};
 pub use query::{HeadQuerier, HeadSeries};
-pub use replay::ReplayStats;
-pub use stats::{HeadStats, MetricKind, MetricSample};
+pub use replay::{ReplayStats, WalReplayProgress, WalReplayStatus};
+pub use stats::{Cardinality, HeadStats, MetricKind, MetricSample, NameCount};
 
 use chunk_disk::{ChunkDiskMapper, PendingWrite};
 use isolation::Isolation;
@@ -100,6 +105,8 @@ pub struct HeadOptions {
     /// Complete chunks held in memory (bytes) before a commit writes them to
     /// `chunks_head/`; [`Head::mmap_head_chunks`] may also be called on a timer.
     pub mmap_after_bytes: usize,
+    /// Where WAL replay reports its progress (`/api/v1/status/walreplay`).
+    pub replay_progress: Option<Arc<WalReplayProgress>>,
 }
 
 impl Default for HeadOptions {
@@ -115,6 +122,7 @@ impl Default for HeadOptions {
             min_valid_time: i64::MIN,
             stripe_bits: 12,
             mmap_after_bytes: 16 << 20,
+            replay_progress: None,
         }
     }
 }
@@ -179,6 +187,8 @@ pub(crate) struct HeadShared {
     /// Truncations one at a time.
     truncating: Mutex<()>,
     replay: Mutex<ReplayStats>,
+    /// Deleted intervals of head series (`Head::delete`), logged to the WAL first.
+    tombstones: MemTombstones,
     append_pool: Mutex<Vec<append::AppendBuffers>>,
     next_appender_id: AtomicU32,
 }
@@ -244,6 +254,7 @@ impl Head {
             last_wal_truncation: AtomicI64::new(i64::MIN),
             truncating: Mutex::new(()),
             replay: Mutex::new(ReplayStats::default()),
+            tombstones: MemTombstones::new(),
             append_pool: Mutex::new(Vec::new()),
             next_appender_id: AtomicU32::new(0),
             dir,
@@ -382,6 +393,103 @@ impl Head {
         r
     }
 
+    /// Whether the head spans more than one and a half chunk ranges, so that its oldest
+    /// range can be cut into a block (upstream's `compactable`).
+    pub fn compactable(&self) -> bool {
+        let (min, max) = (self.min_time(), self.max_time());
+        min != i64::MAX
+            && max != i64::MIN
+            && max.saturating_sub(min) > self.shared.opts.chunk_range / 2 * 3
+    }
+
+    /// The chunk range the head was opened with (ms).
+    pub fn chunk_range(&self) -> i64 {
+        self.shared.opts.chunk_range
+    }
+
+    /// Deletes the samples of series matching `matchers` in `[mint, maxt]`: one interval
+    /// per series, clamped to its data, logged to the WAL as a tombstones record before
+    /// queries stop seeing the samples. Blocks cut from the head leave them out.
+    pub fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<(), HeadError> {
+        let s = &self.shared;
+        let refs = {
+            let ix = s.postings.read();
+            match crate::postings::postings_for_matchers(&*ix, matchers) {
+                Ok(mut p) => crate::postings::collect(&mut p),
+                Err(never) => match never {},
+            }
+        };
+        let mut stones = Vec::new();
+        for r in refs {
+            let Some(series) = s.series.get_by_ref(r) else {
+                continue;
+            };
+            let (lo, hi) = query::series_range(&series.state.lock());
+            let iv = Interval::new(mint.max(lo), maxt.min(hi));
+            // A whole-series tombstone means "series deleted" to WAL readers: never write
+            // one for a sample deletion.
+            if iv.mint > iv.maxt || (iv.mint == i64::MIN && iv.maxt == i64::MAX) {
+                continue;
+            }
+            stones.push(Tombstone {
+                series_ref: r,
+                mint: iv.mint,
+                maxt: iv.maxt,
+            });
+        }
+        if stones.is_empty() {
+            return Ok(());
+        }
+        if let Some(wal) = &s.wal {
+            let mut buf = Vec::new();
+            RecordEncoder::default().tombstones(&stones, &mut buf);
+            wal.lock().log(&[&buf])?;
+        }
+        for t in stones {
+            s.tombstones
+                .add_interval(t.series_ref, Interval::new(t.mint, t.maxt));
+        }
+        Ok(())
+    }
+
+    /// Drops out-of-order data before `mint` (it is in a block now) when the in-order
+    /// head starts later, which [`Head::truncate`] leaves alone; returns the chunks
+    /// removed.
+    pub fn truncate_ooo_before(&self, mint: i64) -> usize {
+        let s = &self.shared;
+        let _t = s.truncating.lock();
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        let mut removed = 0;
+        s.series.for_each(|series| {
+            let mut st = series.state.lock();
+            if let Some(o) = &mut st.ooo {
+                removed += o.truncate_before(mint);
+                match o.time_range() {
+                    Some((a, b)) => {
+                        lo = lo.min(a);
+                        hi = hi.max(b);
+                    }
+                    None => st.ooo = None,
+                }
+            }
+        });
+        s.ooo_min_time.store(lo, Ordering::Release);
+        s.ooo_max_time.store(hi, Ordering::Release);
+        stats::add(&s.metrics.chunks_removed, removed as u64);
+        removed
+    }
+
+    /// Number of deleted intervals the head holds.
+    pub fn num_tombstones(&self) -> u64 {
+        self.shared.tombstones.total()
+    }
+
+    /// Cardinality statistics of the head's series (`/api/v1/status/tsdb`), each list the
+    /// `limit` largest.
+    pub fn cardinality(&self, limit: usize) -> Cardinality {
+        stats::cardinality(&self.shared.postings.read(), limit)
+    }
+
     /// Deletes write-behind log segments before `segment`, once the out-of-order data they
     /// hold is in blocks (the database drives this after out-of-order compaction).
     pub fn truncate_wbl(&self, segment: u32) -> Result<(), HeadError> {
@@ -398,6 +506,12 @@ impl Head {
 
     /// Writes pending chunks, then flushes and closes the chunk files, the WAL and the WBL.
     pub fn close(self) -> Result<(), HeadError> {
+        self.sync()
+    }
+
+    /// What [`Head::close`] does, leaving the head usable: pending chunks written, chunk
+    /// files flushed, WAL and WBL fsynced.
+    pub fn sync(&self) -> Result<(), HeadError> {
         let s = &self.shared;
         let mmapped = s.mmap_head_chunks();
         let chunks = s.chunk_disk.close();
@@ -593,6 +707,7 @@ impl HeadShared {
         self.min_valid_time.fetch_max(mint, Ordering::AcqRel);
         self.max_time.fetch_max(mint, Ordering::AcqRel);
         let gc = self.gc(mint);
+        self.tombstones.truncate_before(mint);
         out.series_removed = gc.series_removed;
         out.chunks_removed = gc.chunks_removed;
         if gc.actual_mint > mint && gc.actual_mint != i64::MAX {
@@ -654,6 +769,7 @@ impl HeadShared {
                 drop(st);
                 self.series.remove(s);
                 postings.delete(s.series_ref, &s.labels);
+                self.tombstones.delete_tombstones([s.series_ref]);
                 r.series_removed += 1;
                 if self.wal.is_some() {
                     expiries.insert(s.series_ref, r.actual_mint.max(mint));

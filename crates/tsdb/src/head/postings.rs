@@ -103,7 +103,6 @@ impl RefList {
         false
     }
 
-    #[cfg(test)]
     fn len(&self) -> usize {
         match self {
             RefList::One(_) => 1,
@@ -183,6 +182,17 @@ impl HeadPostings {
             .and_then(|v| v.get(value))
             .map(|l| crate::postings::collect(&mut l.postings()))
             .unwrap_or_default()
+    }
+
+    /// Calls `f` with each label name and its values with their series counts.
+    pub(crate) fn visit_counts(
+        &self,
+        mut f: impl FnMut(&str, &mut dyn Iterator<Item = (&str, usize)>),
+    ) {
+        for (name, values) in &self.by_name {
+            let mut it = values.iter().map(|(v, l)| (v.as_str(), l.len()));
+            f(name.as_str(), &mut it);
+        }
     }
 
     /// Every distinct label name and value, sorted and deduplicated.

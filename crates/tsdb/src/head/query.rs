@@ -22,6 +22,7 @@ use crate::storage::{
 use super::HeadShared;
 use super::chunk_disk::MappedHeadFile;
 use super::series::{ChunkLoc, ChunkMeta, MemSeries, SeriesState};
+use crate::tombstones::{DeletedSkipIterator, Interval, TombstoneReader};
 
 /// Where the bytes of a chunk in a snapshot are.
 #[derive(Debug)]
@@ -245,9 +246,16 @@ impl Querier for HeadQuerier {
                 .as_ref()
                 .and_then(|o| o.time_range())
                 .is_some_and(|(a, b)| a <= self.maxt && b >= self.mint);
+            let (lo, hi) = series_range(&st);
             drop(st);
-            if in_order || ooo {
+            let deleted = self.head.tombstones.get(series.series_ref);
+            // Nothing left to see when the tombstones cover the series' data in range.
+            let covered = !deleted.is_empty()
+                && Interval::new(lo.max(self.mint), hi.min(self.maxt))
+                    .is_subrange(deleted.as_slice());
+            if (in_order || ooo) && !covered {
                 found.push(HeadSeries {
+                    deleted: deleted.as_slice().to_vec(),
                     head: self.head.clone(),
                     series,
                     mint: self.mint,
@@ -327,7 +335,19 @@ pub struct HeadSeries {
     maxt: i64,
     /// In-order samples after this are from commits the querier must not see.
     in_order_maxt: i64,
+    /// Deleted intervals of the series (head tombstones), ascending.
+    deleted: Vec<Interval>,
     snapshot: OnceLock<Snapshot>,
+}
+
+/// The first and last sample times of a series, in order and out of order.
+pub(crate) fn series_range(st: &SeriesState) -> (i64, i64) {
+    let (mut lo, mut hi) = (st.min_time(), st.max_time());
+    if let Some((a, b)) = st.ooo.as_ref().and_then(|o| o.time_range()) {
+        lo = lo.min(a);
+        hi = hi.max(b);
+    }
+    (lo, hi)
 }
 
 impl HeadSeries {
@@ -359,13 +379,17 @@ impl Series for HeadSeries {
 
     fn iterator(&self) -> Box<dyn SampleIterator + '_> {
         let snap = self.snapshot.get_or_init(|| self.take_snapshot());
-        Box::new(HeadSampleIterator::new(
+        let it = Box::new(HeadSampleIterator::new(
             &snap.chunks,
             &snap.ooo,
             self.mint,
             self.in_order_maxt.min(self.maxt),
             snap.err.clone(),
-        ))
+        ));
+        if self.deleted.is_empty() {
+            return it;
+        }
+        Box::new(DeletedSkipIterator::new(it, self.deleted.clone()))
     }
 }
 

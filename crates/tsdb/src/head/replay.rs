@@ -16,7 +16,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use hearth_model::{HistogramValue, Metadata, is_stale_nan};
 
 use crate::chunkenc::Encoding;
 use crate::chunks::{HeadChunkReader, HeadChunkRef};
+use crate::tombstones::Interval;
 use crate::wal::record::{
     RecordDecoder, RecordType, RefExemplar, RefFloatHistogramSample, RefHistogramSample,
     RefMetadata, RefMmapMarker, RefSample, RefSeries, Tombstone, metric_type_from_wal,
@@ -36,6 +37,52 @@ use crate::wal::{
 
 use super::series::{ChunkLoc, ChunkMeta, MemSeries, SeriesState, stale_histogram};
 use super::{HeadError, HeadShared, stats};
+
+/// Where WAL replay is, for `/api/v1/status/walreplay`: segments `min..=max`, the one
+/// being read. Shared with whoever reports it while the head opens.
+#[derive(Debug)]
+pub struct WalReplayProgress {
+    min: AtomicI64,
+    max: AtomicI64,
+    current: AtomicI64,
+}
+
+impl Default for WalReplayProgress {
+    fn default() -> Self {
+        WalReplayProgress {
+            min: AtomicI64::new(-1),
+            max: AtomicI64::new(-1),
+            current: AtomicI64::new(-1),
+        }
+    }
+}
+
+/// A reading of [`WalReplayProgress`]; -1 before replay knows the segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalReplayStatus {
+    pub min: i64,
+    pub max: i64,
+    pub current: i64,
+}
+
+impl WalReplayProgress {
+    pub fn status(&self) -> WalReplayStatus {
+        WalReplayStatus {
+            min: self.min.load(Ordering::Relaxed),
+            max: self.max.load(Ordering::Relaxed),
+            current: self.current.load(Ordering::Relaxed),
+        }
+    }
+
+    fn set_range(&self, min: u32, max: u32) {
+        self.min.store(i64::from(min), Ordering::Relaxed);
+        self.max.store(i64::from(max), Ordering::Relaxed);
+    }
+
+    fn set_current(&self, segment: u32) {
+        self.current.store(i64::from(segment), Ordering::Relaxed);
+    }
+}
 
 /// What replay read, skipped and repaired; logged as upstream's "WAL replay completed".
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,8 +107,8 @@ pub struct ReplayStats {
     pub metadata: u64,
     /// Samples, histograms, exemplars and metadata of series the WAL never defined.
     pub unknown_refs: u64,
-    /// Head tombstones (deletions) are not supported yet; they are counted and skipped.
-    pub tombstones_skipped: u64,
+    /// Deleted intervals read (head tombstones).
+    pub tombstones: u64,
     /// The torn record cut from the end of the WAL.
     pub wal_torn_tail: Option<String>,
     /// Corruption that ended WAL replay; the WAL was repaired there.
@@ -519,7 +566,14 @@ impl Replay<'_> {
                         }
                         continue;
                     }
-                    stats.tombstones_skipped += 1;
+                    let r = self
+                        .multi_ref
+                        .get(&t.series_ref)
+                        .copied()
+                        .unwrap_or(t.series_ref);
+                    head.tombstones
+                        .add_interval(r, Interval::new(t.mint, t.maxt));
+                    stats.tombstones += 1;
                 }
                 self.buf.tombstones = v;
             }
@@ -644,11 +698,15 @@ fn describe_torn(t: &crate::wal::TornTail) -> String {
 fn read_all(
     reader: &mut WalReader,
     dir: &Path,
+    progress: Option<&WalReplayProgress>,
     mut f: impl FnMut(&[u8]) -> Result<(), String>,
 ) -> Result<Option<CorruptionError>, HeadError> {
     loop {
         match reader.read_next() {
             Ok(true) => {
+                if let Some(p) = progress {
+                    p.set_current(reader.record_position().0);
+                }
                 if let Err(msg) = f(reader.record()) {
                     let (segment, offset) = reader.record_position();
                     return Ok(Some(CorruptionError {
@@ -680,6 +738,11 @@ pub(crate) fn replay_wal(
         stats::inc(&head.metrics.wal_corruptions);
     }
     let dir = wal.dir().to_path_buf();
+    let progress = head.opts.replay_progress.clone();
+    if let Some(p) = &progress {
+        let (first, last) = wal.segments()?;
+        p.set_range(first, last);
+    }
     let h: &HeadShared = head;
     let n = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -704,7 +767,7 @@ pub(crate) fn replay_wal(
             min_time: i64::MAX,
             max_time: i64::MIN,
         };
-        let outcome = read_wal(&mut r, &dir, stats);
+        let outcome = read_wal(&mut r, &dir, progress.as_deref(), stats);
         r.flush_all();
         let (min, max) = (r.min_time, r.max_time);
         // Closing the queues ends the workers.
@@ -726,6 +789,10 @@ pub(crate) fn replay_wal(
         head.update_min_max_time(w.min_time, w.max_time);
         stats.unknown_refs += w.unknown_refs;
     }
+    if let Some(p) = &progress {
+        p.current
+            .store(p.max.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
     if let Some(c) = outcome? {
         stats::inc(&head.metrics.wal_corruptions);
         stats.wal_corruption = Some(c.to_string());
@@ -740,6 +807,7 @@ pub(crate) fn replay_wal(
 fn read_wal(
     r: &mut Replay<'_>,
     dir: &Path,
+    progress: Option<&WalReplayProgress>,
     stats: &mut ReplayStats,
 ) -> Result<Option<CorruptionError>, HeadError> {
     let mut first = None;
@@ -748,7 +816,7 @@ fn read_wal(
         stats.checkpoint = Some(index);
         first = index.checked_add(1);
         let mut reader = WalReader::from_ranges(&[SegmentRange::all(&cp_dir)])?;
-        if let Some(c) = read_all(&mut reader, &cp_dir, |rec| r.apply(rec, stats))? {
+        if let Some(c) = read_all(&mut reader, &cp_dir, None, |rec| r.apply(rec, stats))? {
             stats::inc(&r.head.metrics.wal_corruptions);
             return Err(HeadError::Wal(WalError::Checkpoint(format!(
                 "checkpoint {cp_dir:?} is corrupt, the series it holds cannot be recovered: {c}"
@@ -762,7 +830,7 @@ fn read_wal(
         first,
         last: None,
     }])?;
-    let corruption = read_all(&mut reader, dir, |rec| r.apply(rec, stats))?;
+    let corruption = read_all(&mut reader, dir, progress, |rec| r.apply(rec, stats))?;
     if let Some(t) = reader.torn_tail() {
         stats.wal_torn_tail = Some(describe_torn(t));
     }
@@ -788,7 +856,7 @@ pub(crate) fn replay_wbl(
     let (mut min, mut max) = (i64::MAX, i64::MIN);
     let h: &HeadShared = head;
     let mut reader = WalReader::from_ranges(&[SegmentRange::all(&dir)])?;
-    let corruption = read_all(&mut reader, &dir, |rec| {
+    let corruption = read_all(&mut reader, &dir, None, |rec| {
         match RecordType::of(rec) {
             RecordType::Samples | RecordType::SamplesV2 => {
                 buf.samples.clear();

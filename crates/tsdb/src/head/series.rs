@@ -205,9 +205,7 @@ pub(crate) struct Appended {
 }
 
 /// Upstream's `rangeForTimestamp`: the end of the chunk range `t` falls in.
-pub(crate) fn range_for_timestamp(t: i64, width: i64) -> i64 {
-    (t.div_euclid(width)) * width + width
-}
+pub(crate) use crate::series_chunker::range_end as range_for_timestamp;
 
 /// Upstream's `computeChunkEndTime`: an end time that splits what is left of the chunk
 /// range into equally full chunks, assuming samples keep coming at the same rate.

@@ -24,6 +24,72 @@ pub struct MetricSample {
     pub value: f64,
 }
 
+/// A name and how many of something it has (a row of `/api/v1/status/tsdb`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameCount {
+    pub name: String,
+    pub count: u64,
+}
+
+/// The head's cardinality, as upstream's `PostingsStats`; each list holds the largest
+/// entries, largest first (ties by name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cardinality {
+    /// Distinct `name=value` pairs (`numLabelPairs`).
+    pub num_label_pairs: u64,
+    /// Series per metric name (`seriesCountByMetricName`).
+    pub series_count_by_metric_name: Vec<NameCount>,
+    /// Distinct values per label name (`labelValueCountByLabelName`).
+    pub label_value_count_by_label_name: Vec<NameCount>,
+    /// Bytes of label values per label name, each value counted once per series that has
+    /// it (`memoryInBytesByLabelName`).
+    pub memory_in_bytes_by_label_name: Vec<NameCount>,
+    /// Series per `name=value` pair (`seriesCountByLabelValuePair`).
+    pub series_count_by_label_value_pair: Vec<NameCount>,
+}
+
+/// Computes [`Cardinality`] from the head's inverted index.
+pub(crate) fn cardinality(p: &super::postings::HeadPostings, limit: usize) -> Cardinality {
+    let mut out = Cardinality::default();
+    p.visit_counts(|name, values| {
+        let mut bytes = 0u64;
+        let mut n = 0u64;
+        for (value, series) in values {
+            n += 1;
+            out.num_label_pairs += 1;
+            bytes += value.len() as u64 * series as u64;
+            if name == hearth_model::METRIC_NAME {
+                out.series_count_by_metric_name.push(NameCount {
+                    name: value.to_string(),
+                    count: series as u64,
+                });
+            }
+            out.series_count_by_label_value_pair.push(NameCount {
+                name: format!("{name}={value}"),
+                count: series as u64,
+            });
+        }
+        out.label_value_count_by_label_name.push(NameCount {
+            name: name.to_string(),
+            count: n,
+        });
+        out.memory_in_bytes_by_label_name.push(NameCount {
+            name: name.to_string(),
+            count: bytes,
+        });
+    });
+    for v in [
+        &mut out.series_count_by_metric_name,
+        &mut out.label_value_count_by_label_name,
+        &mut out.memory_in_bytes_by_label_name,
+        &mut out.series_count_by_label_value_pair,
+    ] {
+        v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+        v.truncate(limit);
+    }
+    out
+}
+
 /// Live counters, updated by appenders, replay and truncation.
 #[derive(Debug, Default)]
 pub(crate) struct HeadMetrics {

@@ -6,7 +6,6 @@
 //! read too. Like Prometheus since 3.6, the writer emits no label index sections: their
 //! TOC entries point at empty ranges and no reader consults them.
 
-pub(crate) mod buf;
 mod reader;
 mod symbols;
 mod writer;

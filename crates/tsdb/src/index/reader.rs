@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use hearth_model::{Istr, Label, Labels};
 
-use super::buf::ByteDecoder;
 use super::symbols::{RawSymbolsIter, SymbolTable};
 use super::{
     ChunkMeta, FORMAT_V1, FORMAT_V2, HEADER_LEN, IndexError, MAGIC_INDEX, SAMPLING_FACTOR,
     SERIES_ALIGN, Section, TOC_LEN, Toc, checked_section, verify_crc,
 };
+use crate::encoding::Decbuf;
 use crate::postings::{
     BigEndianPostings, BigEndianRefs, BoxPostings, ListPostings, PostingsSource, empty, merge,
 };
@@ -186,7 +186,7 @@ impl IndexReader {
         let toc_start = b.len() - TOC_LEN;
         verify_crc(b, &b[toc_start..toc_start + 48], toc_start + 48)
             .map_err(|d| self.corrupt(Section::Toc, d))?;
-        let mut d = ByteDecoder::new(&b[toc_start..toc_start + 48]);
+        let mut d = Decbuf::new(&b[toc_start..toc_start + 48]);
         let mut next = || d.be64().unwrap_or(0);
         let toc = Toc {
             symbols: next(),
@@ -233,7 +233,7 @@ impl IndexReader {
         let off = self.offset(self.toc.postings_table, Section::PostingsOffsetTable)?;
         let body = checked_section(self.data.bytes(), off)
             .map_err(|d| self.corrupt(Section::PostingsOffsetTable, d))?;
-        let mut d = ByteDecoder::new(body);
+        let mut d = Decbuf::new(body);
         let count = d
             .be32()
             .map_err(|e| self.corrupt(Section::PostingsOffsetTable, format!("entry count: {e}")))?;
@@ -248,7 +248,7 @@ impl IndexReader {
         let mut left = count;
         let end = self.table.end;
         while left > 0 && !d.is_empty() {
-            let entry_off = end - d.len();
+            let entry_off = end - d.remaining();
             let e = decode_table_entry(&mut d).map_err(|e| {
                 self.corrupt(
                     Section::PostingsOffsetTable,
@@ -394,20 +394,20 @@ impl IndexReader {
         let at = self.offset(off, Section::Postings)?;
         let body = checked_section(self.data.bytes(), at)
             .map_err(|d| self.corrupt(Section::Postings, format!("list at offset {off}: {d}")))?;
-        let mut d = ByteDecoder::new(body);
+        let mut d = Decbuf::new(body);
         let n = d.be32().map_err(|e| {
             self.corrupt(
                 Section::Postings,
                 format!("list at offset {off}: count: {e}"),
             )
         })? as usize;
-        if d.len() != n * 4 {
+        if d.remaining() != n * 4 {
             return Err(self.corrupt(
                 Section::Postings,
                 format!(
                     "list at offset {off}: should be {} bytes for {n} postings, got {}",
                     n * 4,
-                    d.len()
+                    d.remaining()
                 ),
             ));
         }
@@ -419,7 +419,7 @@ impl IndexReader {
         let b = self.data.bytes();
         let start = entry_off.clamp(self.table.start, self.table.end);
         TableCursor {
-            d: ByteDecoder::new(b.get(start..self.table.end).unwrap_or(&[])),
+            d: Decbuf::new(b.get(start..self.table.end).unwrap_or(&[])),
             end: self.table.end,
         }
     }
@@ -560,13 +560,13 @@ impl IndexReader {
                 )
             })?;
         let bad = |d: String| self.corrupt(Section::Series, format!("series {id}: {d}"));
-        let mut d = ByteDecoder::new(&b[off..self.series_end]);
+        let mut d = Decbuf::new(&b[off..self.series_end]);
         let len = d.uvarint_len().map_err(|e| bad(format!("length: {e}")))?;
-        let body_start = self.series_end - d.len();
+        let body_start = self.series_end - d.remaining();
         let body = d.bytes(len).map_err(|e| bad(format!("{len} bytes: {e}")))?;
         verify_crc(b, body, body_start + len).map_err(bad)?;
 
-        let mut d = ByteDecoder::new(body);
+        let mut d = Decbuf::new(body);
         let n = d
             .uvarint_len()
             .map_err(|e| bad(format!("label count: {e}")))?;
@@ -600,7 +600,7 @@ impl IndexReader {
         if k == 0 {
             return Ok(Labels::from_sorted_unchecked(labels));
         }
-        chunks.reserve(k.min(d.len() / 3));
+        chunks.reserve(k.min(d.remaining() / 3));
         let chunk_err = |i: usize, e| bad(format!("chunk {i}: {e}"));
         let mint = d.varint().map_err(|e| chunk_err(0, e))?;
         let maxt = (d.uvarint().map_err(|e| chunk_err(0, e))? as i64).wrapping_add(mint);
@@ -706,7 +706,7 @@ impl<'a> Iterator for SymbolsIter<'a> {
     }
 }
 
-fn decode_table_entry<'a>(d: &mut ByteDecoder<'a>) -> Result<TableEntry<'a>, String> {
+fn decode_table_entry<'a>(d: &mut Decbuf<'a>) -> Result<TableEntry<'a>, String> {
     let keys = d.uvarint().map_err(|e| format!("key count: {e}"))?;
     if keys != 2 {
         return Err(format!("unexpected number of keys {keys}, want 2"));
@@ -723,14 +723,14 @@ fn decode_table_entry<'a>(d: &mut ByteDecoder<'a>) -> Result<TableEntry<'a>, Str
 
 /// Sequential reader over postings offset table entries.
 struct TableCursor<'a> {
-    d: ByteDecoder<'a>,
+    d: Decbuf<'a>,
     end: usize,
 }
 
 impl<'a> TableCursor<'a> {
     /// Absolute file offset of the next entry.
     fn position(&self) -> usize {
-        self.end - self.d.len()
+        self.end - self.d.remaining()
     }
 
     fn next_entry(&mut self) -> Option<Result<TableEntry<'a>, String>> {
@@ -740,7 +740,7 @@ impl<'a> TableCursor<'a> {
         let at = self.position();
         let r = decode_table_entry(&mut self.d).map_err(|e| format!("entry at offset {at}: {e}"));
         if r.is_err() {
-            self.d = ByteDecoder::new(&[]);
+            self.d = Decbuf::new(&[]);
         }
         Some(r)
     }

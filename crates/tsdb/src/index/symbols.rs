@@ -3,8 +3,8 @@
 //! Only every [`SAMPLING_FACTOR`]th entry's position is held in memory; a lookup walks
 //! at most that many entries from the nearest sample, as upstream does.
 
-use super::buf::ByteDecoder;
 use super::{FORMAT_V1, SAMPLING_FACTOR, checked_section};
+use crate::encoding::Decbuf;
 
 /// Positions of a parsed symbol table inside the file it was read from.
 #[derive(Debug, Clone, Default)]
@@ -22,7 +22,7 @@ impl SymbolTable {
     /// Verifies the table at `off` (length, checksum, every entry) and samples it.
     pub fn parse(data: &[u8], version: u8, off: usize) -> Result<Self, String> {
         let body = checked_section(data, off)?;
-        let mut d = ByteDecoder::new(body);
+        let mut d = Decbuf::new(body);
         let count = d.be32().map_err(|e| format!("symbol count: {e}"))? as usize;
         let start = off + 8;
         let end = off + 4 + body.len();
@@ -30,7 +30,7 @@ impl SymbolTable {
         let mut seen = 0;
         while seen < count {
             if seen % SAMPLING_FACTOR == 0 {
-                samples.push(end - d.len());
+                samples.push(end - d.remaining());
             }
             d.uvarint_str()
                 .map_err(|e| format!("symbol {seen} of {count}: {e}"))?;
@@ -68,7 +68,7 @@ impl SymbolTable {
                     self.start, self.end
                 ));
             }
-            d = ByteDecoder::new(&entries[r..]);
+            d = Decbuf::new(&entries[r..]);
         } else {
             if r >= self.count {
                 return Err(format!(
@@ -77,7 +77,7 @@ impl SymbolTable {
                 ));
             }
             let sample = self.samples[r / SAMPLING_FACTOR];
-            d = ByteDecoder::new(&entries[sample..]);
+            d = Decbuf::new(&entries[sample..]);
             for _ in 0..r % SAMPLING_FACTOR {
                 d.uvarint_bytes().map_err(|e| format!("symbol {r}: {e}"))?;
             }
@@ -90,7 +90,7 @@ impl SymbolTable {
         let entries = data
             .get(..self.end)
             .ok_or_else(|| "symbol table past the end of the file".to_string())?;
-        let at = |off: usize| ByteDecoder::new(&entries[off..]).uvarint_str();
+        let at = |off: usize| Decbuf::new(&entries[off..]).uvarint_str();
         // First sample greater than `sym`; the symbol, if present, is in the run before it.
         let mut lo = 0;
         let mut hi = self.samples.len();
@@ -106,10 +106,10 @@ impl SymbolTable {
         let Some(run) = lo.checked_sub(1) else {
             return Err(format!("unknown symbol {sym:?}"));
         };
-        let mut d = ByteDecoder::new(&entries[self.samples[run]..]);
+        let mut d = Decbuf::new(&entries[self.samples[run]..]);
         let mut index = run * SAMPLING_FACTOR;
         while index < self.count {
-            let entry_off = self.end - d.len();
+            let entry_off = self.end - d.remaining();
             let s = d
                 .uvarint_str()
                 .map_err(|e| format!("symbol {index}: {e}"))?;
@@ -134,7 +134,7 @@ impl SymbolTable {
     pub fn iter<'a>(&self, data: &'a [u8]) -> RawSymbolsIter<'a> {
         let entries = data.get(self.start.min(self.end)..self.end).unwrap_or(&[]);
         RawSymbolsIter {
-            d: ByteDecoder::new(entries),
+            d: Decbuf::new(entries),
             left: self.count,
         }
     }
@@ -142,7 +142,7 @@ impl SymbolTable {
 
 /// Iterator over a symbol table's strings.
 pub(crate) struct RawSymbolsIter<'a> {
-    d: ByteDecoder<'a>,
+    d: Decbuf<'a>,
     left: usize,
 }
 

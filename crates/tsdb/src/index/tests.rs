@@ -3,8 +3,8 @@ use std::path::Path;
 
 use hearth_model::{Labels, labels};
 
-use super::buf::ByteEncoder;
 use super::*;
+use crate::encoding::Encbuf;
 use crate::postings::tests::{Rng, check_matchers_against_brute_force, synthetic_series};
 use crate::postings::{PostingsSource, collect};
 

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 
 use hearth_model::Labels;
 
-use super::buf::{ByteDecoder, ByteEncoder};
 use super::symbols::SymbolTable;
 use super::{ChunkMeta, FORMAT_V2, IndexError, MAGIC_INDEX, SERIES_ALIGN, Section, TOC_LEN, Toc};
+use crate::encoding::{Decbuf, Encbuf};
 
 /// The file may not outgrow what 16-byte-aligned u32 series refs can address.
 const MAX_INDEX_SIZE: u64 = 16 * u32::MAX as u64;
@@ -430,7 +430,7 @@ impl IndexWriter {
             }
             let mut postings: Vec<HashMap<u32, Vec<u32>>> = vec![HashMap::new(); batch.len()];
             walk_series(series, series_start, |series_ref, body| {
-                let mut d = ByteDecoder::new(body);
+                let mut d = Decbuf::new(body);
                 let n = d.uvarint().map_err(|e| format!("label count: {e}"))?;
                 for _ in 0..n {
                     let name = d.uvarint32().map_err(|e| format!("label name: {e}"))?;
@@ -539,7 +539,7 @@ impl IndexWriter {
             .fpo
             .map()
             .map_err(self.io("map temporary postings offsets"))?;
-        let mut d = ByteDecoder::new(&map);
+        let mut d = Decbuf::new(&map);
         let mut entry = Vec::with_capacity(256);
         for _ in 0..self.po_count {
             let decoded = (|| -> Result<(u64, &str, &str, u64), String> {
@@ -628,7 +628,7 @@ fn walk_series(
     base: usize,
     mut f: impl FnMut(u32, &[u8]) -> Result<(), String>,
 ) -> Result<(), String> {
-    let mut d = ByteDecoder::new(section);
+    let mut d = Decbuf::new(section);
     loop {
         while d.rest().first() == Some(&0) {
             d.skip(1).map_err(|e| e.to_string())?;
@@ -636,7 +636,7 @@ fn walk_series(
         if d.is_empty() {
             return Ok(());
         }
-        let at = base + section.len() - d.len();
+        let at = base + section.len() - d.remaining();
         if !(at as u64).is_multiple_of(SERIES_ALIGN) {
             return Err(format!("series not 16-byte aligned at {at}"));
         }

@@ -13,7 +13,6 @@
 //! the segment layer; [`record`] turns them into typed values.
 
 pub mod checkpoint;
-mod decbuf;
 pub mod fragment;
 pub mod reader;
 pub mod record;

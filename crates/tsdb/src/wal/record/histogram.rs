@@ -8,8 +8,8 @@
 use hearth_model::histogram::CUSTOM_BUCKETS_SCHEMA;
 use hearth_model::{CounterResetHint, FloatHistogram, Histogram, Span};
 
-use super::super::decbuf::{Decbuf, put_be64, put_uvarint, put_varint};
 use super::{RecordErrorKind, Step};
+use crate::encoding::{Decbuf, Encbuf};
 
 /// Exponential schemas replay keeps as they are (upstream's reserved range starts at -9).
 const SCHEMA_MIN_RESERVED: i32 = -9;
@@ -105,28 +105,28 @@ pub(crate) trait NativeHistogram: Sized {
 }
 
 fn put_spans(buf: &mut Vec<u8>, spans: &[Span]) {
-    put_uvarint(buf, spans.len() as u64);
+    buf.put_uvarint(spans.len() as u64);
     for s in spans {
-        put_varint(buf, i64::from(s.offset));
-        put_uvarint(buf, u64::from(s.length));
+        buf.put_varint(i64::from(s.offset));
+        buf.put_uvarint(u64::from(s.length));
     }
 }
 
 fn put_f64s(buf: &mut Vec<u8>, v: &[f64]) {
-    put_uvarint(buf, v.len() as u64);
+    buf.put_uvarint(v.len() as u64);
     for x in v {
-        put_be64(buf, x.to_bits());
+        buf.put_be64(x.to_bits());
     }
 }
 
 fn put_f64(buf: &mut Vec<u8>, v: f64) {
-    put_be64(buf, v.to_bits());
+    buf.put_be64(v.to_bits());
 }
 
 fn put_deltas(buf: &mut Vec<u8>, v: &[i64]) {
-    put_uvarint(buf, v.len() as u64);
+    buf.put_uvarint(v.len() as u64);
     for x in v {
-        put_varint(buf, *x);
+        buf.put_varint(*x);
     }
 }
 
@@ -172,7 +172,7 @@ macro_rules! native_histogram_codec {
 
             fn encode(&self, buf: &mut Vec<u8>) {
                 buf.push(hint_byte(self.counter_reset_hint));
-                put_varint(buf, i64::from(self.schema));
+                buf.put_varint(i64::from(self.schema));
                 put_f64(buf, self.zero_threshold);
                 $put_count(buf, self.zero_count);
                 $put_count(buf, self.count);
@@ -204,7 +204,7 @@ macro_rules! native_histogram_codec {
 native_histogram_codec!(
     Histogram,
     |d: &mut Decbuf<'_>| d.uvarint(),
-    put_uvarint,
+    |buf: &mut Vec<u8>, v: u64| buf.put_uvarint(v),
     decode_deltas,
     put_deltas
 );

@@ -16,7 +16,7 @@ use std::fmt;
 
 use hearth_model::{FloatHistogram, Histogram, Istr, Label, Labels, MetricType};
 
-use super::decbuf::{Decbuf, DecodeFault, put_be64, put_uvarint, put_uvarint_bytes, put_varint};
+use crate::encoding::{Decbuf, DecodeError, Encbuf};
 use histogram::NativeHistogram;
 
 /// A series' reference in the head, as written in records.
@@ -244,12 +244,13 @@ pub enum RecordErrorKind {
     TrailingBytes(usize),
 }
 
-impl From<DecodeFault> for RecordErrorKind {
-    fn from(f: DecodeFault) -> Self {
+impl From<DecodeError> for RecordErrorKind {
+    fn from(f: DecodeError) -> Self {
         match f {
-            DecodeFault::Truncated => RecordErrorKind::Truncated,
-            DecodeFault::VarintOverflow => RecordErrorKind::VarintOverflow,
-            DecodeFault::Uvarint32Overflow => RecordErrorKind::SpanLengthOverflow,
+            DecodeError::Truncated => RecordErrorKind::Truncated,
+            DecodeError::VarintOverflow => RecordErrorKind::VarintOverflow,
+            DecodeError::Uvarint32Overflow => RecordErrorKind::SpanLengthOverflow,
+            DecodeError::InvalidUtf8 => RecordErrorKind::InvalidUtf8 { what: "string" },
         }
     }
 }
@@ -343,7 +344,7 @@ fn write_st_marker(buf: &mut Vec<u8>, st: i64, first_st: i64, prev_st: i64) {
         buf.push(ST_SAME);
     } else {
         buf.push(ST_EXPLICIT);
-        put_varint(buf, st.wrapping_sub(first_st));
+        buf.put_varint(st.wrapping_sub(first_st));
     }
 }
 
@@ -608,10 +609,10 @@ pub struct RecordEncoder {
 }
 
 fn put_labels(buf: &mut Vec<u8>, labels: &Labels) {
-    put_uvarint(buf, labels.len() as u64);
+    buf.put_uvarint(labels.len() as u64);
     for l in labels {
-        put_uvarint_bytes(buf, l.name.as_bytes());
-        put_uvarint_bytes(buf, l.value.as_bytes());
+        buf.put_uvarint_bytes(l.name.as_bytes());
+        buf.put_uvarint_bytes(l.value.as_bytes());
     }
 }
 
@@ -629,25 +630,25 @@ fn encode_entries<T>(
     };
     let (first_ref, first_st, first_t) = key(first);
     if !v2 {
-        put_be64(buf, first_ref);
-        put_be64(buf, first_t as u64);
+        buf.put_be64(first_ref);
+        buf.put_be64(first_t as u64);
         for it in items {
             let (r, _, t) = key(it);
-            put_varint(buf, r.wrapping_sub(first_ref) as i64);
-            put_varint(buf, t.wrapping_sub(first_t));
+            buf.put_varint(r.wrapping_sub(first_ref) as i64);
+            buf.put_varint(t.wrapping_sub(first_t));
             entry(buf, it);
         }
         return;
     }
-    put_varint(buf, first_ref as i64);
-    put_varint(buf, first_t);
-    put_varint(buf, first_st);
+    buf.put_varint(first_ref as i64);
+    buf.put_varint(first_t);
+    buf.put_varint(first_st);
     entry(buf, first);
     let (mut prev_ref, mut prev_st) = (first_ref, first_st);
     for it in &items[1..] {
         let (r, st, t) = key(it);
-        put_varint(buf, r.wrapping_sub(prev_ref) as i64);
-        put_varint(buf, t.wrapping_sub(first_t));
+        buf.put_varint(r.wrapping_sub(prev_ref) as i64);
+        buf.put_varint(t.wrapping_sub(first_t));
         write_st_marker(buf, st, first_st, prev_st);
         entry(buf, it);
         (prev_ref, prev_st) = (r, st);
@@ -659,7 +660,7 @@ impl RecordEncoder {
     pub fn series(&self, series: &[RefSeries], buf: &mut Vec<u8>) {
         buf.push(RecordType::Series.byte());
         for s in series {
-            put_be64(buf, s.series_ref);
+            buf.put_be64(s.series_ref);
             put_labels(buf, &s.labels);
         }
     }
@@ -675,16 +676,16 @@ impl RecordEncoder {
         buf.push(typ.byte());
         buf.reserve(samples.len() * 12);
         let key = |s: &RefSample| (s.series_ref, s.st, s.t);
-        encode_entries(buf, v2, samples, key, |buf, s| put_be64(buf, s.v.to_bits()));
+        encode_entries(buf, v2, samples, key, |buf, s| buf.put_be64(s.v.to_bits()));
     }
 
     /// Appends a `Tombstones` record.
     pub fn tombstones(&self, tombstones: &[Tombstone], buf: &mut Vec<u8>) {
         buf.push(RecordType::Tombstones.byte());
         for s in tombstones {
-            put_be64(buf, s.series_ref);
-            put_varint(buf, s.mint);
-            put_varint(buf, s.maxt);
+            buf.put_be64(s.series_ref);
+            buf.put_varint(s.mint);
+            buf.put_varint(s.maxt);
         }
     }
 
@@ -693,7 +694,7 @@ impl RecordEncoder {
         buf.push(RecordType::Exemplars.byte());
         let key = |e: &RefExemplar| (e.series_ref, 0, e.t);
         encode_entries(buf, false, exemplars, key, |buf, e| {
-            put_be64(buf, e.v.to_bits());
+            buf.put_be64(e.v.to_bits());
             put_labels(buf, &e.labels);
         });
     }
@@ -702,8 +703,8 @@ impl RecordEncoder {
     pub fn mmap_markers(&self, markers: &[RefMmapMarker], buf: &mut Vec<u8>) {
         buf.push(RecordType::MmapMarkers.byte());
         for m in markers {
-            put_be64(buf, m.series_ref);
-            put_be64(buf, m.mmap_ref);
+            buf.put_be64(m.series_ref);
+            buf.put_be64(m.mmap_ref);
         }
     }
 
@@ -711,13 +712,13 @@ impl RecordEncoder {
     pub fn metadata(&self, metadata: &[RefMetadata], buf: &mut Vec<u8>) {
         buf.push(RecordType::Metadata.byte());
         for m in metadata {
-            put_uvarint(buf, m.series_ref);
+            buf.put_uvarint(m.series_ref);
             buf.push(m.metric_type);
-            put_uvarint(buf, 2);
-            put_uvarint_bytes(buf, b"UNIT");
-            put_uvarint_bytes(buf, m.unit.as_bytes());
-            put_uvarint_bytes(buf, b"HELP");
-            put_uvarint_bytes(buf, m.help.as_bytes());
+            buf.put_uvarint(2);
+            buf.put_uvarint_bytes(b"UNIT");
+            buf.put_uvarint_bytes(m.unit.as_bytes());
+            buf.put_uvarint_bytes(b"HELP");
+            buf.put_uvarint_bytes(m.help.as_bytes());
         }
     }
 
@@ -805,7 +806,7 @@ impl RecordEncoder {
     /// Appends a `MinValidTime` record.
     pub fn min_valid_time(&self, mint: i64, buf: &mut Vec<u8>) {
         buf.push(RecordType::MinValidTime.byte());
-        put_be64(buf, mint as u64);
+        buf.put_be64(mint as u64);
     }
 }
 
@@ -884,12 +885,12 @@ fn encode_filtered<T>(
         return;
     };
     let (first_ref, _, first_t) = key(first);
-    put_be64(buf, first_ref);
-    put_be64(buf, first_t as u64);
+    buf.put_be64(first_ref);
+    buf.put_be64(first_t as u64);
     for it in items.iter().filter(|it| keep(it)) {
         let (r, _, t) = key(it);
-        put_varint(buf, r.wrapping_sub(first_ref) as i64);
-        put_varint(buf, t.wrapping_sub(first_t));
+        buf.put_varint(r.wrapping_sub(first_ref) as i64);
+        buf.put_varint(t.wrapping_sub(first_t));
         entry(buf, it);
     }
 }
