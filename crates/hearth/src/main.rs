@@ -13,10 +13,12 @@ mod component_server;
 mod node_exporter_cli;
 mod own_metrics;
 mod pushgateway_cli;
+mod test_promql;
 mod tsdb_tool;
 
 use std::io::Read;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -90,6 +92,18 @@ enum ToolCommand {
     Tsdb {
         #[command(subcommand)]
         tsdb: tsdb_tool::TsdbCommand,
+    },
+    /// Run PromQL test scripts (upstream's `.test` format) against hearth's engine.
+    ///
+    /// Executes `load`, `clear` and `eval` commands as upstream's promqltest harness
+    /// does, with every PromQL feature enabled, prints each failing eval with its file
+    /// and line, and ends with `N passed, M failed`. Exit code 1 if any eval failed.
+    ///
+    ///   hearth tool test-promql promql/promqltest/testdata/*.test
+    TestPromql {
+        /// The script files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -208,6 +222,9 @@ fn main() -> ExitCode {
 
 fn run_tool(tool: ToolCommand) -> ExitCode {
     match tool {
+        ToolCommand::TestPromql { files } => {
+            ExitCode::from(test_promql::run(&files, &mut std::io::stdout()) as u8)
+        }
         ToolCommand::Check {
             check:
                 CheckCommand::Metrics {

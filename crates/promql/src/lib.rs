@@ -7,9 +7,12 @@
 //! - `Expr`'s `Display` prints the canonical single-line form (upstream's `String()`);
 //!   [`Expr::pretty`] the multi-line form of `/api/v1/format_query`.
 //! - [`parse_series_desc`] reads `metric{labels} 1+2x3 _ stale {{...}}` value lists.
-//! - [`promqltest`] reads `.test` scripts into commands for the evaluator.
+//! - [`promqltest`] reads `.test` scripts into commands and runs them against the
+//!   engine.
+//! - [`engine`] evaluates queries: [`Engine::instant_query`], [`Engine::range_query`].
 
 pub mod ast;
+pub mod engine;
 pub mod error;
 pub mod functions;
 pub mod go_format;
@@ -29,6 +32,9 @@ pub use ast::{
     DurationEvalError, DurationExpr, DurationExprKind, DurationOp, DurationValue, Expr,
     FillModifier, MatrixSelector, NumberLiteral, ParenExpr, PosRange, StringLiteral, SubqueryExpr,
     UnaryExpr, UnaryOp, ValueType, VectorMatching, VectorSelector,
+};
+pub use engine::{
+    Engine, EngineOptions, EvalError, Features, QueryError, QueryOptions, QueryResult, Value,
 };
 pub use error::{ParseError, ParseErrorItem};
 pub use functions::{Function, get_function};

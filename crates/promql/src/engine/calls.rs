@@ -1,0 +1,426 @@
+//! Function calls: dispatch to range-vector functions (evaluated per series over
+//! sliding windows), instant-vector functions (per step), and the functions that work
+//! on series rather than samples (`label_replace`, `label_join`, `info`,
+//! `timestamp`/`start_timestamp` of a selector, `absent_over_time`).
+
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use hearth_model::Labels;
+
+use super::annotations::Annotation;
+use super::error::{EXPR_EVAL, EvalError, duplicate_labelset, exec};
+use super::evaluator::{
+    Evaluator, SelectedSeries, drop_metadata_labels, merge_series_with_same_labelset, push_point,
+    storage_error,
+};
+use super::instant_functions::{self, absent_labels};
+use super::plan::{CallNode, Node, NodeKind, SelectorNode};
+use super::range_functions::{self, ANCHORED_SAFE, Output, SMOOTHED_SAFE, Window};
+use super::series_reader::{InstantCursor, RangeWindow};
+use super::value::{FPoint, Matrix, Sample, Series, matrix_has_duplicate_labelsets};
+
+/// Where a range function's windows come from.
+struct MatrixArg<'n> {
+    series: Rc<SelectedSeries>,
+    range: i64,
+    offset: i64,
+    at: Option<i64>,
+    /// The selector, when the argument is a range selector (not a subquery).
+    selector: Option<&'n SelectorNode>,
+    /// Per series: already marked to lose its name (subquery results).
+    drop_names: Vec<bool>,
+}
+
+fn unwrap_step_invariant(n: &Node) -> &Node {
+    match &n.kind {
+        NodeKind::StepInvariant(inner) => inner,
+        _ => n,
+    }
+}
+
+impl Evaluator<'_, '_> {
+    pub(crate) fn eval_call(&self, node: &Node, c: &CallNode) -> Result<Matrix, EvalError> {
+        let name = c.func.name;
+        if name == "timestamp" || name == "start_timestamp" {
+            if let Some(NodeKind::VectorSelector(sel)) =
+                c.args.first().map(|a| &unwrap_step_invariant(a).kind)
+            {
+                return self.timestamp_of_selector(sel, name == "start_timestamp");
+            }
+            if name == "start_timestamp" {
+                // Start timestamps exist only on stored samples.
+                let _ = self.eval_matrix(&c.args[0])?;
+                return Ok(Matrix::new());
+            }
+        }
+        match name {
+            "label_replace" => return self.eval_label_replace(c),
+            "label_join" => return self.eval_label_join(c),
+            "info" => return self.eval_info(c),
+            _ => {}
+        }
+        if let Some(mi) = c.matrix_arg() {
+            return self.eval_range_function(node, c, mi);
+        }
+        let args: Vec<&Node> = c.args.iter().collect();
+        self.range_eval(&args, None, |v, _, h| {
+            instant_functions::call(self, name, v, c, h)
+        })
+    }
+
+    /// `timestamp(selector)` and `start_timestamp(selector)`: the time (or start time)
+    /// of the sample the selector sees at each step.
+    fn timestamp_of_selector(&self, sel: &SelectorNode, start: bool) -> Result<Matrix, EvalError> {
+        let series = self.q.series(sel)?;
+        let lookback = self.lookback();
+        let mut cursors: Vec<InstantCursor> = series
+            .iter()
+            .map(|s| InstantCursor::new(s.iterator()))
+            .collect();
+        let delayed = self.delayed();
+        self.range_eval(&[], None, |_, _, h| {
+            let mut out = std::mem::take(&mut h.out);
+            for (i, s) in series.iter().enumerate() {
+                let Some(sample) = cursors[i]
+                    .at(sel.ref_time(h.ts), lookback)
+                    .map_err(storage_error)?
+                else {
+                    continue;
+                };
+                self.q.add_samples(1)?;
+                self.q.count_read(h.ts, 1);
+                // An unknown start timestamp reads as 0.
+                let t = if start { sample.st } else { sample.t };
+                let metric = if delayed {
+                    s.labels().clone()
+                } else {
+                    drop_metadata_labels(s.labels())
+                };
+                out.push(Sample {
+                    metric,
+                    t: 0,
+                    f: t as f64 / 1000.0,
+                    h: None,
+                    drop_name: true,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn matrix_arg<'n>(&self, n: &'n Node) -> Result<MatrixArg<'n>, EvalError> {
+        match &n.kind {
+            NodeKind::MatrixSelector(ms) => Ok(MatrixArg {
+                series: self.q.series(&ms.selector)?,
+                range: ms.range,
+                offset: ms.selector.offset,
+                at: ms.selector.at,
+                selector: Some(&ms.selector),
+                drop_names: Vec::new(),
+            }),
+            NodeKind::Subquery(sq) => {
+                let (series, drop_names) = self.subquery_as_series(sq)?;
+                Ok(MatrixArg {
+                    series: Rc::new(series),
+                    range: sq.range,
+                    offset: sq.offset,
+                    at: sq.at,
+                    selector: None,
+                    drop_names,
+                })
+            }
+            _ => Err(exec("expected a range vector argument")),
+        }
+    }
+
+    /// A function over a range vector: every series, every step, one window each.
+    fn eval_range_function(
+        &self,
+        _node: &Node,
+        c: &CallNode,
+        mi: usize,
+    ) -> Result<Matrix, EvalError> {
+        let name = c.func.name;
+        let arg_node = &c.args[mi];
+        let mut mat = Matrix::new();
+        self.range_function_series(c, mi, &mut |out| {
+            let n = out.total_samples();
+            self.q.add_samples(n)?;
+            mat.push(out);
+            Ok(())
+        })?;
+        if name == "absent_over_time" {
+            return Ok(self.absent_over_time(mat, arg_node));
+        }
+        if !self.delayed() && matrix_has_duplicate_labelsets(&mat) {
+            return Err(duplicate_labelset());
+        }
+        Ok(mat)
+    }
+
+    /// Evaluates a range-vector function series by series, handing each result series
+    /// (with at least one point) to `sink`.
+    pub(crate) fn range_function_series(
+        &self,
+        c: &CallNode,
+        mi: usize,
+        sink: &mut dyn FnMut(Series) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        let name = c.func.name;
+        // The scalar arguments, one value per step.
+        let mut scalars: Vec<Vec<f64>> = Vec::new();
+        for (i, a) in c.args.iter().enumerate() {
+            if i == mi {
+                continue;
+            }
+            let m = self.eval_matrix(a)?;
+            scalars.push(
+                m.first()
+                    .map(|s| s.floats.iter().map(|p| p.f).collect())
+                    .unwrap_or_default(),
+            );
+        }
+        let arg_node = &c.args[mi];
+        let arg = self.matrix_arg(arg_node)?;
+        let (anchored, smoothed) = arg
+            .selector
+            .map_or((false, false), |s| (s.anchored, s.smoothed));
+        if anchored && !ANCHORED_SAFE.contains(&name) {
+            return Err(exec(format!(
+                "anchored modifier can only be used with: {} - not with {name}",
+                ANCHORED_SAFE.join(", ")
+            )));
+        }
+        if smoothed && !SMOOTHED_SAFE.contains(&name) {
+            return Err(exec(format!(
+                "smoothed modifier can only be used with: {} - not with {name}",
+                SMOOTHED_SAFE.join(", ")
+            )));
+        }
+        let Some(function) = range_functions::lookup(name) else {
+            return Err(exec(format!("unknown range function {name}")));
+        };
+        let lookback = self.lookback();
+        let use_sts = self.q.opts.features.use_start_timestamps;
+        // last_over_time and first_over_time act like an offset: they keep the name.
+        let drop_name = name != "last_over_time" && name != "first_over_time";
+        let delayed = self.delayed();
+        let steps = self.steps();
+        let mut step_scalars = vec![0.0; scalars.len()];
+        for (si, s) in arg.series.iter().enumerate() {
+            self.q.check_done(EXPR_EVAL)?;
+            let mut window = RangeWindow::new(s.iterator());
+            let metric = s.labels();
+            let mut out = Series::new(if !delayed && drop_name {
+                drop_metadata_labels(metric)
+            } else {
+                metric.clone()
+            });
+            out.drop_name = drop_name || arg.drop_names.get(si).copied().unwrap_or(false);
+            let mut ts = self.start;
+            let mut step = 0;
+            while ts <= self.end {
+                for (j, sc) in scalars.iter().enumerate() {
+                    step_scalars[j] = sc.get(step).copied().unwrap_or(0.0);
+                }
+                let range_end = arg.at.unwrap_or(ts) - arg.offset;
+                if ts == self.start || arg.at.is_none() {
+                    let mut maxt = range_end;
+                    let mut mint = maxt - arg.range;
+                    if anchored {
+                        mint -= lookback;
+                    } else if smoothed {
+                        mint -= lookback;
+                        maxt += lookback;
+                    }
+                    window.advance(mint, maxt).map_err(storage_error)?;
+                }
+                if !window.is_empty() {
+                    // Start timestamps only matter when some sample in the window has one.
+                    let sts = use_sts && window.has_start_timestamps();
+                    let w = Window {
+                        floats: window.floats(),
+                        hists: window.histograms(),
+                        float_sts: if sts {
+                            window.float_start_timestamps()
+                        } else {
+                            &[]
+                        },
+                        hist_sts: if sts {
+                            window.histogram_start_timestamps()
+                        } else {
+                            &[]
+                        },
+                        metric,
+                        ts,
+                        range: arg.range,
+                        range_end,
+                        anchored,
+                        smoothed,
+                        scalars: &step_scalars,
+                        pos: arg_node.pos,
+                    };
+                    self.q.count_read(ts, w.floats.len() + w.hists.len());
+                    if sts && (name == "rate" || name == "increase" || name == "irate") {
+                        check_start_timestamp_overlap(&w, self);
+                    }
+                    match function(&w, self.q)? {
+                        Some(Output::Float(f)) => push_point(&mut out, ts, f, None, steps),
+                        Some(Output::Histogram(h)) => {
+                            push_point(&mut out, ts, 0.0, Some(std::sync::Arc::new(h)), steps)
+                        }
+                        None => {}
+                    }
+                }
+                ts += self.interval;
+                step += 1;
+            }
+            if !out.is_empty() {
+                if (name == "rate" || name == "increase") && !out.floats.is_empty() {
+                    self.possible_non_counter_info(metric, arg_node);
+                }
+                sink(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The info that `rate`/`increase` was applied to something that does not look
+    /// like a counter.
+    fn possible_non_counter_info(&self, metric: &Labels, arg: &Node) {
+        let Some(name) = metric.get("__name__") else {
+            return;
+        };
+        if self.q.opts.features.type_and_unit_labels {
+            let t = metric.get_or_empty("__type__");
+            if t != "counter" && t != "histogram" {
+                self.q
+                    .annotate(Annotation::possible_non_counter_label(name, t, arg.pos));
+            }
+        } else if !["_total", "_sum", "_count", "_bucket"]
+            .iter()
+            .any(|s| name.ends_with(s))
+        {
+            self.q
+                .annotate(Annotation::possible_non_counter(name, arg.pos));
+        }
+    }
+
+    /// `absent_over_time`: 1 at the steps where no input series had samples.
+    fn absent_over_time(&self, mat: Matrix, arg: &Node) -> Matrix {
+        let steps = self.steps();
+        if mat.iter().any(|s| s.len() == steps) {
+            return Matrix::new();
+        }
+        let mut found: HashSet<i64> = HashSet::new();
+        for s in &mat {
+            found.extend(s.floats.iter().map(|p| p.t));
+            found.extend(s.histograms.iter().map(|p| p.t));
+        }
+        if found.len() == steps {
+            return Matrix::new();
+        }
+        let mut out = Series::new(absent_labels(arg));
+        out.drop_name = true;
+        let mut ts = self.start;
+        while ts <= self.end {
+            if !found.contains(&ts) {
+                out.floats.push(FPoint { t: ts, f: 1.0 });
+            }
+            ts += self.interval;
+        }
+        vec![out]
+    }
+
+    fn eval_label_replace(&self, c: &CallNode) -> Result<Matrix, EvalError> {
+        let dst = c.string_arg(1).unwrap_or_default();
+        let repl = c.string_arg(2).unwrap_or_default();
+        let src = c.string_arg(3).unwrap_or_default();
+        let re_str = c.string_arg(4).unwrap_or_default();
+        let re = hearth_model::compile_anchored_with_captures(re_str).map_err(|_| {
+            exec(format!(
+                "invalid regular expression in label_replace(): {re_str}"
+            ))
+        })?;
+        if c.label_name_arg(1).is_none() {
+            return Err(exec(format!(
+                "invalid destination label name in label_replace(): {dst}"
+            )));
+        }
+        let mut m = self.eval_matrix(&c.args[0])?;
+        for s in &mut m {
+            let src_val = s.metric.get_or_empty(src).to_string();
+            if let Some(caps) = re.captures(&src_val) {
+                let mut res = String::new();
+                caps.expand(repl, &mut res);
+                let mut b = s.metric.builder();
+                b.set(dst, &res);
+                s.metric = b.labels();
+                if dst == "__name__" {
+                    s.drop_name = false;
+                }
+            }
+        }
+        merge_series_with_same_labelset(m)
+    }
+
+    fn eval_label_join(&self, c: &CallNode) -> Result<Matrix, EvalError> {
+        let dst = c.string_arg(1).unwrap_or_default();
+        let sep = c.string_arg(2).unwrap_or_default();
+        let mut srcs = Vec::new();
+        for i in 3..c.args.len() {
+            let src = c.string_arg(i).unwrap_or_default();
+            if c.label_name_arg(i).is_none() {
+                return Err(exec(format!(
+                    "invalid source label name in label_join(): {src}"
+                )));
+            }
+            srcs.push(src);
+        }
+        if dst.is_empty() {
+            return Err(exec(format!(
+                "invalid destination label name in label_join(): {dst}"
+            )));
+        }
+        let mut m = self.eval_matrix(&c.args[0])?;
+        for s in &mut m {
+            let joined: Vec<&str> = srcs.iter().map(|n| s.metric.get_or_empty(n)).collect();
+            let value = joined.join(sep);
+            let mut b = s.metric.builder();
+            b.set(dst, &value);
+            s.metric = b.labels();
+            if dst == "__name__" {
+                s.drop_name = false;
+            }
+        }
+        merge_series_with_same_labelset(m)
+    }
+}
+
+/// Warns when a sample's start time lies before the previous sample without pointing
+/// at the previous start (overlapping cumulative intervals).
+fn check_start_timestamp_overlap(w: &Window, ev: &Evaluator) {
+    let overlaps = |ts: &mut dyn Iterator<Item = i64>, sts: &[i64]| {
+        let mut prev: Option<(i64, i64)> = None;
+        for (t, st) in ts.zip(sts.iter().copied()) {
+            if let Some((prev_t, prev_st)) = prev
+                && st != 0
+                && st < prev_t
+                && st != prev_st
+            {
+                return true;
+            }
+            prev = Some((t, st));
+        }
+        false
+    };
+    if overlaps(&mut w.floats.iter().map(|p| p.t), w.float_sts)
+        || overlaps(&mut w.hists.iter().map(|p| p.t), w.hist_sts)
+    {
+        ev.q.annotate(Annotation::start_timestamp_overlap(
+            w.metric.get("__name__").unwrap_or(""),
+            w.pos,
+        ));
+    }
+}
