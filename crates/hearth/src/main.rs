@@ -8,6 +8,7 @@
 mod all_in_one;
 mod build_info;
 mod check_config;
+mod check_rules;
 mod check_metrics;
 mod component_server;
 mod node_exporter_cli;
@@ -151,6 +152,25 @@ enum CheckCommand {
         #[arg(required = true, value_name = "CONFIG-FILES")]
         files: Vec<String>,
     },
+    /// Check rule files, as `promtool check rules` does.
+    ///
+    /// Parses and validates each file as the server loads it: unknown fields with file,
+    /// line and column, duplicate group names, invalid names, expression parse errors and
+    /// template syntax errors with upstream's messages. Exit code: 0 valid, 1 invalid,
+    /// 3 duplicate rules with --lint-fatal.
+    ///
+    ///   hearth tool check rules /etc/prometheus/rules/*.yml
+    Rules {
+        /// Linting checks to apply: all, duplicate-rules, none.
+        #[arg(long, default_value = "duplicate-rules")]
+        lint: String,
+        /// Make lint errors exit with exit code 3.
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
+        /// The rule files to check.
+        #[arg(required = true, value_name = "RULE-FILES")]
+        files: Vec<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -263,6 +283,23 @@ fn run_tool(tool: ToolCommand) -> ExitCode {
                 agent,
             };
             let code = check_config::run(
+                &files,
+                &opts,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            ExitCode::from(code as u8)
+        }
+        ToolCommand::Check {
+            check:
+                CheckCommand::Rules {
+                    lint,
+                    lint_fatal,
+                    files,
+                },
+        } => {
+            let opts = check_rules::Options { lint, lint_fatal };
+            let code = check_rules::run(
                 &files,
                 &opts,
                 &mut std::io::stdout(),

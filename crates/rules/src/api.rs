@@ -117,9 +117,25 @@ impl AlertStatus {
             state: a.state.as_str().to_string(),
             active_at_ms: Some(a.active_at),
             keep_firing_since_ms: a.keep_firing_since,
-            value: hearth_template::gofmt::format_float(a.value, 'e', None, false, false),
+            value: format_e(a.value),
         }
     }
+}
+
+/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: shortest digits, exponent with a sign
+/// and at least two digits.
+pub fn format_e(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".to_string();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+    }
+    let s = format!("{v:e}");
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mant}e{sign}{:02}", exp.unsigned_abs())
 }
 
 fn time_or_zero<S: Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
@@ -199,5 +215,19 @@ impl RuleGroupStatus {
             evaluation_time: g.evaluation_seconds,
             last_evaluation_ms: g.last_evaluation_ms,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_e_format() {
+        assert_eq!(format_e(0.0), "0e+00");
+        assert_eq!(format_e(1.5), "1.5e+00");
+        assert_eq!(format_e(-0.00012), "-1.2e-04");
+        assert_eq!(format_e(1e100), "1e+100");
+        assert_eq!(format_e(f64::INFINITY), "+Inf");
     }
 }
