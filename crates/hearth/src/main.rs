@@ -9,6 +9,7 @@ mod all_in_one;
 mod build_info;
 mod check_config;
 mod check_rules;
+mod test_rules;
 mod check_metrics;
 mod component_server;
 mod node_exporter_cli;
@@ -94,6 +95,11 @@ enum ToolCommand {
         #[command(subcommand)]
         tsdb: tsdb_tool::TsdbCommand,
     },
+    /// Unit tests for rules (`promtool test rules`).
+    Test {
+        #[command(subcommand)]
+        test: TestCommand,
+    },
     /// Run PromQL test scripts (upstream's `.test` format) against hearth's engine.
     ///
     /// Executes `load`, `clear` and `eval` commands as upstream's promqltest harness
@@ -105,6 +111,22 @@ enum ToolCommand {
         /// The script files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TestCommand {
+    /// Run rule unit tests in upstream's format, as `promtool test rules` does.
+    ///
+    /// Each file names rule files and test groups: input series in PromQL series
+    /// notation, expected alerts (`alert_rule_test`) and query results
+    /// (`promql_expr_test`) at evaluation times. Exit code 1 if any test fails.
+    ///
+    ///   hearth tool test rules tests.yml
+    Rules {
+        /// The unit test files.
+        #[arg(required = true, value_name = "TEST-RULE-FILE")]
+        files: Vec<String>,
     },
 }
 
@@ -305,6 +327,12 @@ fn run_tool(tool: ToolCommand) -> ExitCode {
                 &mut std::io::stdout(),
                 &mut std::io::stderr(),
             );
+            ExitCode::from(code as u8)
+        }
+        ToolCommand::Test {
+            test: TestCommand::Rules { files },
+        } => {
+            let code = test_rules::run(&files, &mut std::io::stdout(), &mut std::io::stderr());
             ExitCode::from(code as u8)
         }
         ToolCommand::Tsdb { tsdb } => ExitCode::from(tsdb_tool::run(tsdb)),

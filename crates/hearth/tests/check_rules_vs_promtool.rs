@@ -73,7 +73,7 @@ fn hearth_answers() {
     let o = hearth(&["unknown_field.bad.yml"]);
     assert_eq!(
         o.stderr,
-        "  FAILED:\nunknown_field.bad.yml: 6:9: field \"exprr\" not found; did you mean \"expr\"?\n"
+        "  FAILED:\nunknown_field.bad.yml:6:9: field \"exprr\" not found; did you mean \"expr\"?\n"
     );
     assert_eq!(hearth(&["--lint-fatal", "duplicate_rules.lint.yml"]).code, 3);
     assert_eq!(hearth(&["--lint=none", "duplicate_rules.lint.yml"]).code, 0);

@@ -30,6 +30,7 @@ pub mod manager;
 pub mod notifier;
 pub mod rule;
 pub mod rulefmt;
+pub mod unittest;
 
 pub use group::{Group, GroupOptions};
 pub use manager::{LoadSettings, RuleManager};

@@ -65,12 +65,18 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleFileError {
     pub file: String,
+    /// Line and column of YAML errors (printed `file:line:column:` as configuration
+    /// errors are); semantic errors carry upstream's positions in the message.
+    pub position: Option<(usize, usize)>,
     pub message: String,
 }
 
 impl fmt::Display for RuleFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.file, self.message)
+        match self.position {
+            Some((l, c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
     }
 }
 
@@ -78,13 +84,10 @@ impl std::error::Error for RuleFileError {}
 
 impl From<ConfigError> for RuleFileError {
     fn from(e: ConfigError) -> Self {
-        let message = match e.position {
-            Some((l, c)) => format!("{l}:{c}: {}", e.message),
-            None => e.message,
-        };
         RuleFileError {
             file: e.file,
-            message,
+            position: e.position,
+            message: e.message,
         }
     }
 }
@@ -153,6 +156,7 @@ pub fn parse_file(path: &Path, opts: &ParseOptions) -> Result<RuleGroups, Vec<Ru
     let fail = |m: String| {
         vec![RuleFileError {
             file: name.clone(),
+            position: None,
             message: m,
         }]
     };
@@ -246,6 +250,7 @@ pub fn parse(content: &str, file: &str, opts: &ParseOptions) -> Result<RuleGroup
             .into_iter()
             .map(|message| RuleFileError {
                 file: file.to_string(),
+                position: None,
                 message,
             })
             .collect())
@@ -392,7 +397,7 @@ mod tests {
         );
         let e = errors("groups:\n  - name: g1\n    rules:\n      - record: a\n        expr: up\n        exprr: 1\n");
         assert_eq!(e.len(), 1);
-        assert!(e[0].starts_with("f.yml: 6:9: field \"exprr\" not found"), "{e:?}");
+        assert!(e[0].starts_with("f.yml:6:9: field \"exprr\" not found"), "{e:?}");
         assert_eq!(
             errors("groups:\n  - rules: []\n"),
             ["f.yml: 2:5: Groupname must not be empty"]
