@@ -44,29 +44,16 @@ pub fn run(files: &[String], opts: &Options, out: &mut dyn Write, err: &mut dyn 
                 let _ = writeln!(out, " SUCCESS: {f} is valid prometheus config file syntax");
                 let _ = writeln!(out);
                 if !opts.syntax_only {
+                    let rule_opts = crate::check_rules::Options {
+                        lint: opts.lint.clone(),
+                        lint_fatal: opts.lint_fatal,
+                    };
                     for rf in rule_files {
-                        let _ = writeln!(out, "Checking {rf}");
-                        let rule_opts = crate::check_rules::Options {
-                            lint: opts.lint.clone(),
-                            lint_fatal: opts.lint_fatal,
-                        };
-                        match crate::check_rules::check_file(Path::new(&rf), &rule_opts) {
-                            Ok(n) => {
-                                let _ = writeln!(out, "  SUCCESS: {n} rules found");
-                            }
-                            Err((errors, lint_only)) => {
-                                let _ = writeln!(err, "  FAILED:");
-                                for e in errors {
-                                    let _ = writeln!(err, "{e}");
-                                }
-                                if lint_only {
-                                    lint_failed = true;
-                                } else {
-                                    failed = true;
-                                }
-                            }
+                        match crate::check_rules::report_file(&rf, &rule_opts, out, err) {
+                            crate::check_rules::Verdict::Ok => {}
+                            crate::check_rules::Verdict::Lint => lint_failed = true,
+                            crate::check_rules::Verdict::Failed => failed = true,
                         }
-                        let _ = writeln!(out);
                     }
                 }
             }

@@ -44,34 +44,18 @@ pub fn run(files: &[String], opts: &Options, out: &mut dyn Write, err: &mut dyn 
     }
     for f in files {
         if !Path::new(f).exists() {
-            let _ = writeln!(
-                err,
-                "hearth: error: path '{f}' does not exist, try --help"
-            );
+            let _ = writeln!(err, "hearth: error: path '{f}' does not exist, try --help");
             return FAILURE;
         }
     }
     let mut failed = false;
     let mut lint_failed = false;
     for f in files {
-        let _ = writeln!(out, "Checking {f}");
-        match check_file(Path::new(f), opts) {
-            Ok(n) => {
-                let _ = writeln!(out, "  SUCCESS: {n} rules found");
-            }
-            Err((errors, lint_only)) => {
-                let _ = writeln!(err, "  FAILED:");
-                for e in errors {
-                    let _ = writeln!(err, "{e}");
-                }
-                if lint_only {
-                    lint_failed = true;
-                } else {
-                    failed = true;
-                }
-            }
+        match report_file(f, opts, out, err) {
+            Verdict::Ok => {}
+            Verdict::Lint => lint_failed = true,
+            Verdict::Failed => failed = true,
         }
-        let _ = writeln!(out);
     }
     if failed {
         FAILURE
@@ -80,6 +64,39 @@ pub fn run(files: &[String], opts: &Options, out: &mut dyn Write, err: &mut dyn 
     } else {
         SUCCESS
     }
+}
+
+/// The outcome of checking one file.
+pub enum Verdict {
+    Ok,
+    /// Lint findings only.
+    Lint,
+    Failed,
+}
+
+/// Checks one file and prints promtool's report for it (`Checking FILE`, then
+/// `  SUCCESS: N rules found` or `  FAILED:` and the errors on `err`, then a blank line).
+pub fn report_file(f: &str, opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> Verdict {
+    let _ = writeln!(out, "Checking {f}");
+    let verdict = match check_file(Path::new(f), opts) {
+        Ok(n) => {
+            let _ = writeln!(out, "  SUCCESS: {n} rules found");
+            Verdict::Ok
+        }
+        Err((errors, lint_only)) => {
+            let _ = writeln!(err, "  FAILED:");
+            for e in errors {
+                let _ = writeln!(err, "{e}");
+            }
+            if lint_only {
+                Verdict::Lint
+            } else {
+                Verdict::Failed
+            }
+        }
+    };
+    let _ = writeln!(out);
+    verdict
 }
 
 /// Checks one rule file as promtool's `checkRules` does: the rule count, or the errors
@@ -102,8 +119,16 @@ fn duplicates_message(groups: &RuleGroups) -> Option<String> {
         .iter()
         .flat_map(|g| &g.rules)
         .map(|r| {
-            let name = if r.alert.is_empty() { &r.record } else { &r.alert };
-            let labels = r.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let name = if r.alert.is_empty() {
+                &r.record
+            } else {
+                &r.alert
+            };
+            let labels = r
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             (name.as_str(), labels)
         })
         .collect();

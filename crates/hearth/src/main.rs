@@ -8,14 +8,14 @@
 mod all_in_one;
 mod build_info;
 mod check_config;
-mod check_rules;
-mod test_rules;
 mod check_metrics;
+mod check_rules;
 mod component_server;
 mod node_exporter_cli;
 mod own_metrics;
 mod pushgateway_cli;
 mod test_promql;
+mod test_rules;
 mod tsdb_tool;
 
 use std::io::Read;

@@ -38,7 +38,11 @@ fn run(program: &str, base: &[&str], args: &[&str]) -> Outcome {
 }
 
 fn hearth(args: &[&str]) -> Outcome {
-    run(env!("CARGO_BIN_EXE_hearth"), &["tool", "check", "rules"], args)
+    run(
+        env!("CARGO_BIN_EXE_hearth"),
+        &["tool", "check", "rules"],
+        args,
+    )
 }
 
 fn promtool_available() -> bool {
@@ -69,13 +73,19 @@ fn hearth_answers() {
         }
     }
     let o = hearth(&["alerts.good.yml"]);
-    assert_eq!(o.stdout, "Checking alerts.good.yml\n  SUCCESS: 4 rules found\n\n");
+    assert_eq!(
+        o.stdout,
+        "Checking alerts.good.yml\n  SUCCESS: 4 rules found\n\n"
+    );
     let o = hearth(&["unknown_field.bad.yml"]);
     assert_eq!(
         o.stderr,
         "  FAILED:\nunknown_field.bad.yml:6:9: field \"exprr\" not found; did you mean \"expr\"?\n"
     );
-    assert_eq!(hearth(&["--lint-fatal", "duplicate_rules.lint.yml"]).code, 3);
+    assert_eq!(
+        hearth(&["--lint-fatal", "duplicate_rules.lint.yml"]).code,
+        3
+    );
     assert_eq!(hearth(&["--lint=none", "duplicate_rules.lint.yml"]).code, 0);
     assert_eq!(hearth(&["no_such_file.yml"]).code, 1);
 }
@@ -83,7 +93,9 @@ fn hearth_answers() {
 #[test]
 fn same_answers_as_promtool() {
     if !promtool_available() {
-        eprintln!("SKIPPED: promtool not installed (apt-get install -y prometheus); compared nothing");
+        eprintln!(
+            "SKIPPED: promtool not installed (apt-get install -y prometheus); compared nothing"
+        );
         return;
     }
     let mut compared = 0;
@@ -94,7 +106,11 @@ fn same_answers_as_promtool() {
             args.push(&f);
             let h = hearth(&args);
             let p = run("promtool", &["check", "rules"], &args);
-            assert_eq!(h.code, p.code, "{args:?}: exit codes\nhearth: {}\npromtool: {}", h.stderr, p.stderr);
+            assert_eq!(
+                h.code, p.code,
+                "{args:?}: exit codes\nhearth: {}\npromtool: {}",
+                h.stderr, p.stderr
+            );
             assert_eq!(h.stdout, p.stdout, "{args:?}: stdout");
             if !OWN_YAML_ERRORS.contains(&f.as_str()) {
                 assert_eq!(h.stderr, p.stderr, "{args:?}: stderr");

@@ -34,15 +34,27 @@ fn same_verdicts_and_reports_as_promtool() {
     assert_eq!(pass.1, "Unit Testing:  pass.yml\n  SUCCESS\n\n");
     let fail = hearth("fail.yml");
     assert_eq!(fail.0, 1);
-    assert!(fail.2.contains("    name: my test,\n    alertname: InstanceDown, time: 5m, \n"), "{}", fail.2);
-    assert!(fail.2.contains("got: {__name__=\"job:up:sum\", job=\"a\"} 1E+00"), "{}", fail.2);
+    assert!(
+        fail.2
+            .contains("    name: my test,\n    alertname: InstanceDown, time: 5m, \n"),
+        "{}",
+        fail.2
+    );
+    assert!(
+        fail.2
+            .contains("got: {__name__=\"job:up:sum\", job=\"a\"} 1E+00"),
+        "{}",
+        fail.2
+    );
 
     let available = Command::new("promtool")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !available {
-        eprintln!("SKIPPED: promtool not installed (apt-get install -y prometheus); compared nothing");
+        eprintln!(
+            "SKIPPED: promtool not installed (apt-get install -y prometheus); compared nothing"
+        );
         return;
     }
     for f in ["pass.yml", "fail.yml"] {

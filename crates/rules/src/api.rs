@@ -5,7 +5,7 @@ use hearth_model::Labels;
 use serde::{Serialize, Serializer};
 
 use crate::group::Group;
-use crate::notifier::{format_time, labels_map};
+use crate::notifier::{format_time, labels_map, opt_time};
 use crate::rule::{Alert, Rule, RuleStatus};
 
 /// `data` of `/api/v1/rules`.
@@ -51,6 +51,26 @@ pub struct AlertingRuleStatus {
     #[serde(serialize_with = "labels_map")]
     pub annotations: Labels,
     pub alerts: Vec<AlertStatus>,
+    #[serde(flatten)]
+    pub eval: EvalStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingRuleStatus {
+    pub name: String,
+    pub query: String,
+    #[serde(
+        serialize_with = "labels_map",
+        skip_serializing_if = "Labels::is_empty"
+    )]
+    pub labels: Labels,
+    #[serde(flatten)]
+    pub eval: EvalStatus,
+}
+
+/// The evaluation fields every rule has (they come last, as upstream orders them).
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalStatus {
     pub health: String,
     #[serde(rename = "lastError", skip_serializing_if = "String::is_empty")]
     pub last_error: String,
@@ -62,21 +82,16 @@ pub struct AlertingRuleStatus {
     pub kind: &'static str,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RecordingRuleStatus {
-    pub name: String,
-    pub query: String,
-    #[serde(serialize_with = "labels_map", skip_serializing_if = "Labels::is_empty")]
-    pub labels: Labels,
-    pub health: String,
-    #[serde(rename = "lastError", skip_serializing_if = "String::is_empty")]
-    pub last_error: String,
-    #[serde(rename = "evaluationTime")]
-    pub evaluation_time: f64,
-    #[serde(rename = "lastEvaluation", serialize_with = "time_or_zero")]
-    pub last_evaluation_ms: Option<i64>,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
+impl EvalStatus {
+    fn new(s: &RuleStatus, kind: &'static str) -> EvalStatus {
+        EvalStatus {
+            health: s.health.as_str().to_string(),
+            last_error: s.last_error.clone().unwrap_or_default(),
+            evaluation_time: s.evaluation_seconds,
+            last_evaluation_ms: s.last_evaluation_ms,
+            kind,
+        }
+    }
 }
 
 /// `data` of `/api/v1/alerts`.
@@ -145,13 +160,6 @@ fn time_or_zero<S: Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error>
     }
 }
 
-fn opt_time<S: Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(ms) => s.serialize_str(&format_time(*ms)),
-        None => s.serialize_none(),
-    }
-}
-
 /// The expression as upstream prints it (`rule.Query().String()`).
 fn query_string(expr: &str) -> String {
     match hearth_promql::parse_expr(expr, &hearth_promql::ParserOptions::default()) {
@@ -160,23 +168,17 @@ fn query_string(expr: &str) -> String {
     }
 }
 
-fn status_fields(s: &RuleStatus) -> (String, String, f64, Option<i64>) {
-    (
-        s.health.as_str().to_string(),
-        s.last_error.clone().unwrap_or_default(),
-        s.evaluation_seconds,
-        s.last_evaluation_ms,
-    )
-}
-
 impl RuleGroupStatus {
     pub fn from_group(g: &Group) -> RuleGroupStatus {
         let rules = g
             .rules
             .iter()
             .map(|r| {
-                let (health, last_error, evaluation_time, last_evaluation_ms) =
-                    status_fields(r.status());
+                let kind = match r {
+                    Rule::Alerting(_) => "alerting",
+                    Rule::Recording(_) => "recording",
+                };
+                let eval = EvalStatus::new(r.status(), kind);
                 match r {
                     Rule::Alerting(a) => RuleStatusJson::Alerting(AlertingRuleStatus {
                         state: a.state().as_str().to_string(),
@@ -186,22 +188,18 @@ impl RuleGroupStatus {
                         keep_firing_for: a.keep_firing_for_ms as f64 / 1000.0,
                         labels: a.labels.clone(),
                         annotations: a.annotations.clone(),
-                        alerts: a.active_alerts().into_iter().map(AlertStatus::from_alert).collect(),
-                        health,
-                        last_error,
-                        evaluation_time,
-                        last_evaluation_ms,
-                        kind: "alerting",
+                        alerts: a
+                            .active_alerts()
+                            .into_iter()
+                            .map(AlertStatus::from_alert)
+                            .collect(),
+                        eval,
                     }),
                     Rule::Recording(rr) => RuleStatusJson::Recording(RecordingRuleStatus {
                         name: rr.name.clone(),
                         query: query_string(&rr.expr),
                         labels: rr.labels.clone(),
-                        health,
-                        last_error,
-                        evaluation_time,
-                        last_evaluation_ms,
-                        kind: "recording",
+                        eval,
                     }),
                 }
             })

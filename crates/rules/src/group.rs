@@ -257,7 +257,8 @@ impl Group {
             self.series_in_previous_eval[i] = from.series_in_previous_eval[fi].clone();
             *rule.status_mut() = from.rules[fi].status().clone();
             if let (Rule::Alerting(ar), Rule::Alerting(far)) = (rule, &from.rules[fi]) {
-                ar.active.extend(far.active.iter().map(|(k, v)| (*k, v.clone())));
+                ar.active
+                    .extend(far.active.iter().map(|(k, v)| (*k, v.clone())));
             }
         }
         self.stale_series = from.stale_series.clone();

@@ -163,7 +163,11 @@ impl RuleManager {
 
     /// The groups, in file and name order.
     pub fn groups(&self) -> Vec<Arc<Mutex<Group>>> {
-        self.groups.lock().values().map(|e| e.group.clone()).collect()
+        self.groups
+            .lock()
+            .values()
+            .map(|e| e.group.clone())
+            .collect()
     }
 
     /// `/api/v1/rules`.

@@ -81,7 +81,7 @@ pub fn format_time(ms: i64) -> String {
     out
 }
 
-fn opt_time<S: Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn opt_time<S: Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
     match t {
         Some(ms) => s.serialize_str(&format_time(*ms)),
         None => s.serialize_none(),

@@ -34,9 +34,9 @@ impl EvalEnv {
     /// Upstream's `EngineQueryFunc`: an instant query whose result must be a vector or
     /// a scalar (which becomes a one-sample vector without labels).
     pub fn query(&self, q: &str, ts_ms: i64) -> Result<Vector, String> {
-        let res = self
-            .engine
-            .instant_query(self.queryable.as_ref(), q, ts_ms, &QueryOptions::default());
+        let res =
+            self.engine
+                .instant_query(self.queryable.as_ref(), q, ts_ms, &QueryOptions::default());
         match res.value.map_err(|e| e.to_string())? {
             Value::Vector(v) => Ok(v),
             Value::Scalar { t, v } => Ok(vec![Sample::float(Labels::default(), t, v)]),
@@ -47,16 +47,18 @@ impl EvalEnv {
     /// The `query` function of templates.
     pub fn query_fn(&self) -> Arc<dyn QueryFn> {
         let env = self.clone();
-        Arc::new(move |q: &str, ts: i64| -> Result<Vec<QuerySample>, String> {
-            Ok(env
-                .query(q, ts)?
-                .into_iter()
-                .map(|s| QuerySample {
-                    labels: s.metric,
-                    value: s.f,
-                })
-                .collect())
-        })
+        Arc::new(
+            move |q: &str, ts: i64| -> Result<Vec<QuerySample>, String> {
+                Ok(env
+                    .query(q, ts)?
+                    .into_iter()
+                    .map(|s| QuerySample {
+                        labels: s.metric,
+                        value: s.f,
+                    })
+                    .collect())
+            },
+        )
     }
 }
 
@@ -331,8 +333,7 @@ impl AlertingRule {
                     keep_firing = ts_ms - since < self.keep_firing_for_ms;
                 }
                 if a.state == AlertState::Pending
-                    || a
-                        .resolved_at
+                    || a.resolved_at
                         .is_some_and(|r| ts_ms - r > RESOLVED_RETENTION_MS)
                 {
                     remove.push(h);
@@ -372,7 +373,12 @@ impl AlertingRule {
     }
 
     /// Alerts to send now (upstream's `sendAlerts`), marking them sent.
-    pub fn alerts_to_send(&mut self, ts_ms: i64, resend_delay_ms: i64, interval_ms: i64) -> Vec<Alert> {
+    pub fn alerts_to_send(
+        &mut self,
+        ts_ms: i64,
+        resend_delay_ms: i64,
+        interval_ms: i64,
+    ) -> Vec<Alert> {
         let delta = resend_delay_ms.max(interval_ms);
         let mut out = Vec::new();
         for a in self.active.values_mut() {
@@ -428,7 +434,11 @@ pub enum Rule {
 
 impl Rule {
     /// Builds a rule from its definition and its group's labels.
-    pub fn new(def: &rulefmt::Rule, group_labels: &BTreeMap<String, String>, restored: bool) -> Rule {
+    pub fn new(
+        def: &rulefmt::Rule,
+        group_labels: &BTreeMap<String, String>,
+        restored: bool,
+    ) -> Rule {
         let labels = rule_labels(group_labels, &def.labels);
         if !def.record.is_empty() {
             Rule::Recording(RecordingRule {

@@ -178,7 +178,11 @@ fn io_message(e: &std::io::Error) -> String {
 }
 
 /// Parses and validates rule file text; `file` names it in errors.
-pub fn parse(content: &str, file: &str, opts: &ParseOptions) -> Result<RuleGroups, Vec<RuleFileError>> {
+pub fn parse(
+    content: &str,
+    file: &str,
+    opts: &ParseOptions,
+) -> Result<RuleGroups, Vec<RuleFileError>> {
     let raw: RawFile = if content.trim().is_empty() {
         RawFile::default()
     } else {
@@ -200,7 +204,7 @@ pub fn parse(content: &str, file: &str, opts: &ParseOptions) -> Result<RuleGroup
                 g.name
             ));
         }
-        for (k, _) in &g.labels {
+        for k in g.labels.keys() {
             if !opts.name_validation.is_valid_label_name(k) || k == "__name__" {
                 errs.push(format!("invalid label name: {k}"));
             }
@@ -293,7 +297,10 @@ fn validate_rule(raw: &RawRule, r: &Rule, opts: &ParseOptions) -> Vec<(Option<St
             ));
         }
         if r.for_ms != 0 {
-            out.push((record_pos(), "invalid field 'for' in recording rule".to_string()));
+            out.push((
+                record_pos(),
+                "invalid field 'for' in recording rule".to_string(),
+            ));
         }
         if r.keep_firing_for_ms != 0 {
             out.push((
@@ -368,36 +375,54 @@ mod tests {
         assert_eq!(grp.limit, 3);
         assert_eq!(grp.rules[1].for_ms, 300_000);
         assert_eq!(grp.rules[1].keep_firing_for_ms, 60_000);
-        assert!(parse("", "f", &ParseOptions::default()).unwrap().groups.is_empty());
+        assert!(
+            parse("", "f", &ParseOptions::default())
+                .unwrap()
+                .groups
+                .is_empty()
+        );
     }
 
     #[test]
     fn upstream_messages() {
         assert_eq!(
-            errors("groups:\n  - name: g1\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up\n"),
-            ["f.yml: 5:15: group \"g1\", rule 1, \"job:up:sum\": could not parse expression: 1:17: parse error: unclosed left parenthesis"]
+            errors(
+                "groups:\n  - name: g1\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up\n"
+            ),
+            [
+                "f.yml: 5:15: group \"g1\", rule 1, \"job:up:sum\": could not parse expression: 1:17: parse error: unclosed left parenthesis"
+            ]
         );
         assert_eq!(
             errors("groups:\n  - name: g1\n    rules: []\n  - name: g1\n    rules: []\n"),
             ["f.yml: 4:5: groupname: \"g1\" is repeated in the same file"]
         );
         assert_eq!(
-            errors("groups:\n  - name: g1\n    rules:\n      - alert: X\n        record: y\n        expr: up\n      - expr: up\n"),
+            errors(
+                "groups:\n  - name: g1\n    rules:\n      - alert: X\n        record: y\n        expr: up\n      - expr: up\n"
+            ),
             [
                 "f.yml: 5:17: 4:16: group \"g1\", rule 1, \"X\": only one of 'record' and 'alert' must be set",
                 "f.yml: 0:0: group \"g1\", rule 2, \"\": one of 'record' or 'alert' must be set"
             ]
         );
         assert_eq!(
-            errors("groups:\n  - name: g1\n    rules:\n      - alert: X\n        expr: up\n        labels: {__name__: x}\n        annotations:\n          a: \"{{ $labels.x \"\n"),
+            errors(
+                "groups:\n  - name: g1\n    rules:\n      - alert: X\n        expr: up\n        labels: {__name__: x}\n        annotations:\n          a: \"{{ $labels.x \"\n"
+            ),
             [
                 "f.yml: group \"g1\", rule 1, \"X\": invalid label name: __name__",
                 "f.yml: group \"g1\", rule 1, \"X\": annotation \"a\": template: __alert_X:1: unclosed action"
             ]
         );
-        let e = errors("groups:\n  - name: g1\n    rules:\n      - record: a\n        expr: up\n        exprr: 1\n");
+        let e = errors(
+            "groups:\n  - name: g1\n    rules:\n      - record: a\n        expr: up\n        exprr: 1\n",
+        );
         assert_eq!(e.len(), 1);
-        assert!(e[0].starts_with("f.yml:6:9: field \"exprr\" not found"), "{e:?}");
+        assert!(
+            e[0].starts_with("f.yml:6:9: field \"exprr\" not found"),
+            "{e:?}"
+        );
         assert_eq!(
             errors("groups:\n  - rules: []\n"),
             ["f.yml: 2:5: Groupname must not be empty"]

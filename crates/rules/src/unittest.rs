@@ -108,7 +108,10 @@ pub fn run_file(path: &Path) -> Result<(), Vec<String>> {
     let file: UnitTestFile = serde_saphyr::from_str(&text)
         .map_err(|e| vec![ConfigError::from_yaml(&name, &e).to_string()])?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let eval_interval = file.evaluation_interval.map_or(60_000, |d| d.millis()).max(1);
+    let eval_interval = file
+        .evaluation_interval
+        .map_or(60_000, |d| d.millis())
+        .max(1);
     let mut rule_paths: Vec<PathBuf> = Vec::new();
     for rf in &file.rule_files {
         let pattern = dir.join(rf).display().to_string();
@@ -120,7 +123,13 @@ pub fn run_file(path: &Path) -> Result<(), Vec<String>> {
     }
     let mut errs = Vec::new();
     for tg in &file.tests {
-        let mut e = run_group(tg, &rule_paths, eval_interval, &file.group_eval_order, file.fuzzy_compare);
+        let mut e = run_group(
+            tg,
+            &rule_paths,
+            eval_interval,
+            &file.group_eval_order,
+            file.fuzzy_compare,
+        );
         if let Some(first) = e.first_mut()
             && !tg.name.is_empty()
         {
@@ -245,17 +254,33 @@ fn run_group(
         match rulefmt::parse_file(f, &parse) {
             Ok(rg) => {
                 for g in &rg.groups {
-                    groups.push(Group::new(g, &f.display().to_string(), interval, 0, false, opts.clone()));
+                    groups.push(Group::new(
+                        g,
+                        &f.display().to_string(),
+                        interval,
+                        0,
+                        false,
+                        opts.clone(),
+                    ));
                 }
             }
             Err(e) => return e.iter().map(|e| format!("    {e}")).collect(),
         }
     }
     if !order.is_empty() {
-        groups.sort_by_key(|g| order.iter().position(|n| *n == g.name).unwrap_or(usize::MAX));
+        groups.sort_by_key(|g| {
+            order
+                .iter()
+                .position(|n| *n == g.name)
+                .unwrap_or(usize::MAX)
+        });
     }
 
-    let mut alert_times: Vec<i64> = tg.alert_rule_test.iter().map(|a| a.eval_time.millis()).collect();
+    let mut alert_times: Vec<i64> = tg
+        .alert_rule_test
+        .iter()
+        .map(|a| a.eval_time.millis())
+        .collect();
     alert_times.sort_unstable();
     alert_times.dedup();
     let maxt = alert_times
@@ -286,7 +311,10 @@ fn run_group(
         if !eval_errs.is_empty() {
             return eval_errs;
         }
-        while curr < alert_times.len() && ts <= alert_times[curr] && alert_times[curr] < ts + eval_interval {
+        while curr < alert_times.len()
+            && ts <= alert_times[curr]
+            && alert_times[curr] < ts + eval_interval
+        {
             let t = alert_times[curr];
             let mut got: BTreeMap<&str, Got> = BTreeMap::new();
             for g in &groups {
@@ -301,7 +329,11 @@ fn run_group(
                     }
                 }
             }
-            for tc in tg.alert_rule_test.iter().filter(|a| a.eval_time.millis() == t) {
+            for tc in tg
+                .alert_rule_test
+                .iter()
+                .filter(|a| a.eval_time.millis() == t)
+            {
                 let mut got_alerts = got.get(tc.alertname.as_str()).cloned().unwrap_or_default();
                 let mut exp: Got = tc
                     .exp_alerts
@@ -365,7 +397,10 @@ fn run_group(
         exp.sort_by(|a, b| a.0.cmp(&b.0));
         let equal = got.len() == exp.len()
             && got.iter().zip(&exp).all(|(g, e)| {
-                g.0 == e.0 && (g.1 == e.1 || (g.1.is_nan() && e.1.is_nan()) || (fuzzy && almost_equal(g.1, e.1)))
+                g.0 == e.0
+                    && (g.1 == e.1
+                        || (g.1.is_nan() && e.1.is_nan())
+                        || (fuzzy && almost_equal(g.1, e.1)))
             });
         if !equal {
             errs.push(format!(

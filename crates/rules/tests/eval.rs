@@ -106,22 +106,46 @@ fn recording_rule_writes_series_and_staleness_markers() {
     let env = Env::new(
         "groups:\n- name: rec\n  labels: {team: x}\n  rules:\n  - record: job:up:sum\n    expr: sum by (job) (up)\n    labels: {source: rule}\n",
     );
-    env.series(&[("__name__", "up"), ("job", "a"), ("instance", "1")], 0, 20 * M, |_| 1.0);
-    env.series(&[("__name__", "up"), ("job", "a"), ("instance", "2")], 0, 20 * M, |_| 1.0);
-    env.series(&[("__name__", "up"), ("job", "b"), ("instance", "1")], 0, 2 * M, |_| 1.0);
+    env.series(
+        &[("__name__", "up"), ("job", "a"), ("instance", "1")],
+        0,
+        20 * M,
+        |_| 1.0,
+    );
+    env.series(
+        &[("__name__", "up"), ("job", "a"), ("instance", "2")],
+        0,
+        20 * M,
+        |_| 1.0,
+    );
+    env.series(
+        &[("__name__", "up"), ("job", "b"), ("instance", "1")],
+        0,
+        2 * M,
+        |_| 1.0,
+    );
     let (m, _rx) = env.manager();
     m.eval_all(M);
     assert_eq!(
         env.query("job:up:sum", M),
         [
-            (r#"{__name__="job:up:sum", job="a", source="rule", team="x"}"#.to_string(), 2.0),
-            (r#"{__name__="job:up:sum", job="b", source="rule", team="x"}"#.to_string(), 1.0),
+            (
+                r#"{__name__="job:up:sum", job="a", source="rule", team="x"}"#.to_string(),
+                2.0
+            ),
+            (
+                r#"{__name__="job:up:sum", job="b", source="rule", team="x"}"#.to_string(),
+                1.0
+            ),
         ]
     );
     // job b's input is older than the lookback at 10m: its result disappears and the
     // recorded series gets a staleness marker at that evaluation.
     m.eval_all(10 * M);
-    let raw = env.raw(&[Matcher::equal("__name__", "job:up:sum"), Matcher::equal("job", "b")]);
+    let raw = env.raw(&[
+        Matcher::equal("__name__", "job:up:sum"),
+        Matcher::equal("job", "b"),
+    ]);
     assert_eq!(raw.len(), 1);
     let samples = &raw[0].1;
     assert_eq!(samples.len(), 2, "{samples:?}");
@@ -151,9 +175,14 @@ fn alert_goes_pending_firing_resolved_with_alerts_series_and_notifications() {
         "      broken: '{{ index $labels 1 }}'\n",
     ));
     // Down from 0 to 5m, up afterwards.
-    env.series(&[("__name__", "up"), ("instance", "i1"), ("job", "j")], 0, 30 * M, |t| {
-        if t < 5 * M { 0.0 } else { 1.0 }
-    });
+    env.series(
+        &[("__name__", "up"), ("instance", "i1"), ("job", "j")],
+        0,
+        30 * M,
+        |t| {
+            if t < 5 * M { 0.0 } else { 1.0 }
+        },
+    );
     let (m, rx) = env.manager();
     let alerts_at = |t: i64| env.query("ALERTS", t);
 
@@ -172,11 +201,9 @@ fn alert_goes_pending_firing_resolved_with_alerts_series_and_notifications() {
     assert_eq!(api[0].annotations.get("link"), Some("http://hearth:9090"));
     assert_eq!(api[0].annotations.get("total"), Some("0"));
     assert!(
-        api[0]
-            .annotations
-            .get("broken")
-            .unwrap()
-            .starts_with("<error expanding template: error executing template __alert_InstanceDown:"),
+        api[0].annotations.get("broken").unwrap().starts_with(
+            "<error expanding template: error executing template __alert_InstanceDown:"
+        ),
         "{:?}",
         api[0].annotations
     );
@@ -224,7 +251,10 @@ fn alert_goes_pending_firing_resolved_with_alerts_series_and_notifications() {
     // Up again: resolved, the ALERTS series goes stale, a resolve is sent.
     m.eval_all(6 * M);
     assert!(alerts_at(6 * M).is_empty());
-    let stale = env.raw(&[Matcher::equal("__name__", "ALERTS"), Matcher::equal("alertstate", "firing")]);
+    let stale = env.raw(&[
+        Matcher::equal("__name__", "ALERTS"),
+        Matcher::equal("alertstate", "firing"),
+    ]);
     assert!(is_stale_nan(stale[0].1.last().unwrap().1));
     let sent = drain(&rx);
     assert_eq!(sent.len(), 1);
@@ -236,7 +266,9 @@ fn alert_goes_pending_firing_resolved_with_alerts_series_and_notifications() {
     assert_eq!(drain(&rx).len(), 1);
     m.eval_all(22 * M);
     let group = m.groups()[0].clone();
-    let Rule::Alerting(r) = &group.lock().rules[0] else { panic!() };
+    let Rule::Alerting(r) = &group.lock().rules[0] else {
+        panic!()
+    };
     assert!(r.active.is_empty(), "dropped after the retention");
 }
 
@@ -245,12 +277,16 @@ fn keep_firing_for_holds_a_firing_alert() {
     let env = Env::new(
         "groups:\n- name: g\n  rules:\n  - alert: Flappy\n    expr: v > 0\n    keep_firing_for: 2m\n",
     );
-    env.series(&[("__name__", "v")], 0, 30 * M, |t| if t < 3 * M { 1.0 } else { 0.0 });
+    env.series(&[("__name__", "v")], 0, 30 * M, |t| {
+        if t < 3 * M { 1.0 } else { 0.0 }
+    });
     let (m, _rx) = env.manager();
     let state = |m: &RuleManager| {
         let g = m.groups()[0].clone();
         let g = g.lock();
-        let Rule::Alerting(r) = &g.rules[0] else { panic!() };
+        let Rule::Alerting(r) = &g.rules[0] else {
+            panic!()
+        };
         r.active.values().next().map(|a| a.state)
     };
     m.eval_all(M);
@@ -275,7 +311,10 @@ fn limits_fail_the_rule() {
     env.series(&[("__name__", "up"), ("i", "2")], 0, 10 * M, |_| 1.0);
     let (m, _rx) = env.manager();
     m.eval_all(M);
-    assert!(env.query("r", M).is_empty(), "nothing written over the limit");
+    assert!(
+        env.query("r", M).is_empty(),
+        "nothing written over the limit"
+    );
     let json = serde_json::to_value(m.rule_groups()).unwrap();
     let rules = &json["groups"][0]["rules"];
     assert_eq!(rules[0]["health"], "err");
@@ -299,7 +338,9 @@ fn life(env: &Env, from: i64, to: i64, mut each: impl FnMut(&RuleManager, i64)) 
 fn alert_state(m: &RuleManager) -> Option<(AlertState, i64)> {
     let g = m.groups()[0].clone();
     let g = g.lock();
-    let Rule::Alerting(r) = &g.rules[0] else { panic!() };
+    let Rule::Alerting(r) = &g.rules[0] else {
+        panic!()
+    };
     r.active.values().next().map(|a| (a.state, a.active_at))
 }
 
@@ -350,7 +391,8 @@ fn restart_restores_for_state() {
 
 #[test]
 fn reload_keeps_state_of_unchanged_rules() {
-    let env = Env::new("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: v > 0\n    for: 5m\n");
+    let env =
+        Env::new("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: v > 0\n    for: 5m\n");
     env.series(&[("__name__", "v")], 0, 30 * M, |_| 1.0);
     let (m, _rx) = env.manager();
     m.eval_all(M);
@@ -372,9 +414,18 @@ fn reload_keeps_state_of_unchanged_rules() {
     m.eval_all(6 * M);
     assert_eq!(alert_state(&m), Some((AlertState::Firing, M)));
     // A broken file changes nothing.
-    std::fs::write(&env.file, "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: v >\n").unwrap();
-    let errs = m.update(&[&env.file], &LoadSettings::default()).unwrap_err();
-    assert!(errs[0].to_string().contains("could not parse expression"), "{errs:?}");
+    std::fs::write(
+        &env.file,
+        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: v >\n",
+    )
+    .unwrap();
+    let errs = m
+        .update(&[&env.file], &LoadSettings::default())
+        .unwrap_err();
+    assert!(
+        errs[0].to_string().contains("could not parse expression"),
+        "{errs:?}"
+    );
     assert_eq!(m.groups()[0].lock().rules.len(), 2);
 }
 
