@@ -1,14 +1,12 @@
 //! `hearth tool check config`: `promtool check config` for hearth. Loads each
 //! prometheus.yml as the server would, then (unless `--syntax-only`) checks the files it
-//! names: rule files (existence and basic structure; full rule checking comes with the
-//! rules engine), TLS and credential files, file SD target files. Output and exit codes
+//! names: rule files (fully, as `tool check rules` does), TLS and credential files, file SD target files. Output and exit codes
 //! follow promtool: 0 all good, 1 any failure, 3 lint problems with `--lint-fatal`.
 
 use std::io::Write;
 use std::path::Path;
 
 use hearth_config::{Config, HttpClientConfig, ScrapeConfig, ServiceDiscoveryConfigs};
-use serde::Deserialize;
 
 pub const SUCCESS: i32 = 0;
 pub const FAILURE: i32 = 1;
@@ -17,11 +15,9 @@ pub const FAILURE: i32 = 1;
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub syntax_only: bool,
-    /// `--lint`: checked for valid values; duplicate-rule linting comes with the rules
-    /// engine.
+    /// `--lint`: all, duplicate-rules, none (applied to the rule files).
     pub lint: String,
-    /// `--lint-fatal`: accepted; with no linting yet there is nothing to make fatal.
-    #[allow(dead_code)]
+    /// `--lint-fatal`: duplicate rules exit with 3.
     pub lint_fatal: bool,
     pub agent: bool,
 }
@@ -37,6 +33,7 @@ pub fn run(files: &[String], opts: &Options, out: &mut dyn Write, err: &mut dyn 
         }
     }
     let mut failed = false;
+    let mut lint_failed = false;
     for f in files {
         let _ = writeln!(out, "Checking {f}");
         match check_config_file(Path::new(f), opts, out) {
@@ -47,19 +44,16 @@ pub fn run(files: &[String], opts: &Options, out: &mut dyn Write, err: &mut dyn 
                 let _ = writeln!(out, " SUCCESS: {f} is valid prometheus config file syntax");
                 let _ = writeln!(out);
                 if !opts.syntax_only {
+                    let rule_opts = crate::check_rules::Options {
+                        lint: opts.lint.clone(),
+                        lint_fatal: opts.lint_fatal,
+                    };
                     for rf in rule_files {
-                        let _ = writeln!(out, "Checking {rf}");
-                        match check_rule_file(Path::new(&rf)) {
-                            Ok(n) => {
-                                let _ = writeln!(out, "  SUCCESS: {n} rules found");
-                            }
-                            Err(e) => {
-                                let _ = writeln!(err, "  FAILED:");
-                                let _ = writeln!(err, "{e}");
-                                failed = true;
-                            }
+                        match crate::check_rules::report_file(&rf, &rule_opts, out, err) {
+                            crate::check_rules::Verdict::Ok => {}
+                            crate::check_rules::Verdict::Lint => lint_failed = true,
+                            crate::check_rules::Verdict::Failed => failed = true,
                         }
-                        let _ = writeln!(out);
                     }
                 }
             }
@@ -70,7 +64,13 @@ pub fn run(files: &[String], opts: &Options, out: &mut dyn Write, err: &mut dyn 
             }
         }
     }
-    if failed { FAILURE } else { SUCCESS }
+    if failed {
+        FAILURE
+    } else if lint_failed && opts.lint_fatal {
+        crate::check_rules::LINT_FAILURE
+    } else {
+        SUCCESS
+    }
 }
 
 /// Loads one configuration and checks the files it refers to; returns the rule files.
@@ -208,77 +208,4 @@ fn check_target_groups(groups: &[hearth_discovery::TargetGroup]) -> Result<(), S
         }
     }
     Ok(())
-}
-
-/// The structure of a rule file, enough to count rules and catch misspelt fields.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    #[serde(default)]
-    groups: Vec<RuleGroup>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // Fields are read to validate the file's shape.
-struct RuleGroup {
-    name: String,
-    #[serde(default)]
-    interval: Option<String>,
-    #[serde(default)]
-    query_offset: Option<String>,
-    #[serde(default)]
-    limit: Option<u64>,
-    #[serde(default)]
-    labels: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default)]
-    rules: Vec<RuleEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct RuleEntry {
-    #[serde(default)]
-    record: Option<String>,
-    #[serde(default)]
-    alert: Option<String>,
-    expr: String,
-    #[serde(default, rename = "for")]
-    for_: Option<String>,
-    #[serde(default)]
-    keep_firing_for: Option<String>,
-    #[serde(default)]
-    labels: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default)]
-    annotations: Option<std::collections::BTreeMap<String, String>>,
-}
-
-/// Parses a rule file's structure; returns the number of rules.
-fn check_rule_file(path: &Path) -> Result<usize, String> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
-    let file: RuleFile = serde_saphyr::from_str(&text)
-        .map_err(|e| hearth_config::ConfigError::from_yaml(&name, &e).to_string())?;
-    let mut n = 0;
-    for g in &file.groups {
-        for r in &g.rules {
-            match (&r.record, &r.alert) {
-                (Some(_), Some(_)) => {
-                    return Err(format!(
-                        "{name}: group {:?}: only one of 'record' and 'alert' must be set",
-                        g.name
-                    ));
-                }
-                (None, None) => {
-                    return Err(format!(
-                        "{name}: group {:?}: one of 'record' or 'alert' must be set",
-                        g.name
-                    ));
-                }
-                _ => n += 1,
-            }
-        }
-    }
-    Ok(n)
 }

@@ -9,11 +9,13 @@ mod all_in_one;
 mod build_info;
 mod check_config;
 mod check_metrics;
+mod check_rules;
 mod component_server;
 mod node_exporter_cli;
 mod own_metrics;
 mod pushgateway_cli;
 mod test_promql;
+mod test_rules;
 mod tsdb_tool;
 
 use std::io::Read;
@@ -93,6 +95,11 @@ enum ToolCommand {
         #[command(subcommand)]
         tsdb: tsdb_tool::TsdbCommand,
     },
+    /// Unit tests for rules (`promtool test rules`).
+    Test {
+        #[command(subcommand)]
+        test: TestCommand,
+    },
     /// Run PromQL test scripts (upstream's `.test` format) against hearth's engine.
     ///
     /// Executes `load`, `clear` and `eval` commands as upstream's promqltest harness
@@ -104,6 +111,22 @@ enum ToolCommand {
         /// The script files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TestCommand {
+    /// Run rule unit tests in upstream's format, as `promtool test rules` does.
+    ///
+    /// Each file names rule files and test groups: input series in PromQL series
+    /// notation, expected alerts (`alert_rule_test`) and query results
+    /// (`promql_expr_test`) at evaluation times. Exit code 1 if any test fails.
+    ///
+    ///   hearth tool test rules tests.yml
+    Rules {
+        /// The unit test files.
+        #[arg(required = true, value_name = "TEST-RULE-FILE")]
+        files: Vec<String>,
     },
 }
 
@@ -149,6 +172,25 @@ enum CheckCommand {
         agent: bool,
         /// The config files to check.
         #[arg(required = true, value_name = "CONFIG-FILES")]
+        files: Vec<String>,
+    },
+    /// Check rule files, as `promtool check rules` does.
+    ///
+    /// Parses and validates each file as the server loads it: unknown fields with file,
+    /// line and column, duplicate group names, invalid names, expression parse errors and
+    /// template syntax errors with upstream's messages. Exit code: 0 valid, 1 invalid,
+    /// 3 duplicate rules with --lint-fatal.
+    ///
+    ///   hearth tool check rules /etc/prometheus/rules/*.yml
+    Rules {
+        /// Linting checks to apply: all, duplicate-rules, none.
+        #[arg(long, default_value = "duplicate-rules")]
+        lint: String,
+        /// Make lint errors exit with exit code 3.
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
+        /// The rule files to check.
+        #[arg(required = true, value_name = "RULE-FILES")]
         files: Vec<String>,
     },
 }
@@ -268,6 +310,29 @@ fn run_tool(tool: ToolCommand) -> ExitCode {
                 &mut std::io::stdout(),
                 &mut std::io::stderr(),
             );
+            ExitCode::from(code as u8)
+        }
+        ToolCommand::Check {
+            check:
+                CheckCommand::Rules {
+                    lint,
+                    lint_fatal,
+                    files,
+                },
+        } => {
+            let opts = check_rules::Options { lint, lint_fatal };
+            let code = check_rules::run(
+                &files,
+                &opts,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            ExitCode::from(code as u8)
+        }
+        ToolCommand::Test {
+            test: TestCommand::Rules { files },
+        } => {
+            let code = test_rules::run(&files, &mut std::io::stdout(), &mut std::io::stderr());
             ExitCode::from(code as u8)
         }
         ToolCommand::Tsdb { tsdb } => ExitCode::from(tsdb_tool::run(tsdb)),
