@@ -29,6 +29,7 @@ pub mod response;
 pub mod server;
 pub mod sources;
 pub mod status;
+pub mod web_config;
 
 pub use response::{ApiError, ApiResult, ApiSuccess, ErrorType};
 pub use server::{
@@ -37,5 +38,5 @@ pub use server::{
 pub use sources::{
     ActiveTarget, Alert, AlertingRule, AlertmanagersSource, DroppedTarget, ExemplarSource,
     HeadStats, MetricMetadata, RecordingRule, Rule, RuleGroup, RulesSource, SeriesExemplars,
-    TargetHealth, TargetsSource, TsdbAdmin, TsdbStat, TsdbStatus, WalReplayStatus,
+    TargetHealth, TargetsSource, TsdbAdmin, TsdbStat, TsdbStatus, WalReplayStatus, cardinality,
 };

@@ -184,7 +184,7 @@ impl WebHandle {
     }
 }
 
-impl Web {
+impl WebHandle {
     /// A web handler over `storage`, reading the current configuration from `config`.
     pub fn new(
         engine: Arc<Engine>,
@@ -211,7 +211,9 @@ impl Web {
         });
         WebHandle { web, reloads }
     }
+}
 
+impl Web {
     pub fn options(&self) -> &WebOptions {
         &self.opts
     }

@@ -292,3 +292,97 @@ pub trait TsdbAdmin: Send + Sync {
     /// How far WAL replay has come.
     fn wal_replay_status(&self) -> WalReplayStatus;
 }
+
+/// The cardinality lists of `/api/v1/status/tsdb` from the label sets of the head's
+/// series (upstream's postings statistics): series per metric name, values per label
+/// name, bytes of values per label name (value length times series), series per
+/// label pair; top `limit` of each, largest first. Fills everything but the head's
+/// own numbers (series, chunks, time range) in [`TsdbStatus::head_stats`].
+pub fn cardinality<'a>(series: impl IntoIterator<Item = &'a Labels>, limit: usize) -> TsdbStatus {
+    use std::collections::HashMap;
+    let mut pairs: HashMap<(&str, &str), u64> = HashMap::new();
+    for l in series {
+        for label in l.iter() {
+            *pairs
+                .entry((label.name.as_str(), label.value.as_str()))
+                .or_default() += 1;
+        }
+    }
+    let mut by_metric = Vec::new();
+    let mut values_per_name: HashMap<&str, u64> = HashMap::new();
+    let mut bytes_per_name: HashMap<&str, u64> = HashMap::new();
+    let mut by_pair = Vec::with_capacity(pairs.len());
+    for (&(n, v), &count) in &pairs {
+        if n == hearth_model::METRIC_NAME {
+            by_metric.push(TsdbStat {
+                name: v.to_string(),
+                value: count,
+            });
+        }
+        *values_per_name.entry(n).or_default() += 1;
+        *bytes_per_name.entry(n).or_default() += v.len() as u64 * count;
+        by_pair.push(TsdbStat {
+            name: format!("{n}={v}"),
+            value: count,
+        });
+    }
+    let top = |mut v: Vec<TsdbStat>| {
+        v.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
+        v.truncate(limit);
+        v
+    };
+    let named = |m: HashMap<&str, u64>| {
+        m.into_iter()
+            .map(|(n, value)| TsdbStat {
+                name: n.to_string(),
+                value,
+            })
+            .collect::<Vec<_>>()
+    };
+    TsdbStatus {
+        head_stats: HeadStats {
+            num_label_pairs: pairs.len() as u64,
+            ..HeadStats::default()
+        },
+        series_count_by_metric_name: top(by_metric),
+        label_value_count_by_label_name: top(named(values_per_name)),
+        memory_in_bytes_by_label_name: top(named(bytes_per_name)),
+        series_count_by_label_value_pair: top(by_pair),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_model::labels;
+
+    #[test]
+    fn cardinality_lists() {
+        let series = [
+            labels!("__name__" => "up", "job" => "a"),
+            labels!("__name__" => "up", "job" => "bb"),
+            labels!("__name__" => "x", "job" => "a"),
+        ];
+        let s = cardinality(series.iter(), 2);
+        assert_eq!(s.head_stats.num_label_pairs, 4);
+        let names = |v: &[TsdbStat]| {
+            v.iter()
+                .map(|s| format!("{}:{}", s.name, s.value))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&s.series_count_by_metric_name), ["up:2", "x:1"]);
+        assert_eq!(
+            names(&s.label_value_count_by_label_name),
+            ["__name__:2", "job:2"]
+        );
+        // job: "a" twice + "bb" once = 4 bytes; __name__: "up" twice + "x" = 5.
+        assert_eq!(
+            names(&s.memory_in_bytes_by_label_name),
+            ["__name__:5", "job:4"]
+        );
+        assert_eq!(
+            names(&s.series_count_by_label_value_pair),
+            ["__name__=up:2", "job=a:2"]
+        );
+    }
+}

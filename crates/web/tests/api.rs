@@ -520,12 +520,14 @@ fn admin_api_is_unavailable_unless_enabled() {
 
 #[test]
 fn federation_text_with_external_labels() {
-    let mut b = Builder::default();
-    b.config = hearth_config::Config::load_str(
-        "global:\n  external_labels:\n    dc: eu\n",
-        "prometheus.yml",
-    )
-    .unwrap();
+    let b = Builder {
+        config: hearth_config::Config::load_str(
+            "global:\n  external_labels:\n    dc: eu\n",
+            "prometheus.yml",
+        )
+        .unwrap(),
+        ..Builder::default()
+    };
     let now = hearth_model::sample::now_ms() - 10_000;
     {
         use hearth_tsdb::storage::Appendable;

@@ -11,7 +11,7 @@ use hearth_model::{FloatHistogram, HistogramValue, Labels, Span};
 use hearth_promql::{Engine, EngineOptions};
 use hearth_tsdb::mem_storage::MemStorage;
 use hearth_tsdb::storage::Appendable;
-use hearth_web::{Components, Readiness, Web, WebHandle, WebOptions};
+use hearth_web::{Components, Readiness, WebHandle, WebOptions};
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -78,7 +78,7 @@ impl Builder {
         let (_tx, rx) = tokio::sync::watch::channel(Arc::new(self.config));
         // Keep the sender alive for the server's lifetime.
         std::mem::forget(_tx);
-        let handle = Web::new(
+        let handle = WebHandle::new(
             Arc::new(Engine::new(self.engine)),
             Arc::new(self.storage.clone()),
             rx,
