@@ -79,6 +79,20 @@ pub fn format_value(f: f64) -> String {
     }
 }
 
+/// Go's `encoding/json` form of a float64 (a JSON number: `600`, `0.0125`, `1e-7`);
+/// `null` for values JSON cannot carry (Go fails the whole response on them).
+pub fn go_json_float(f: f64) -> String {
+    if !f.is_finite() {
+        return "null".to_string();
+    }
+    let s = format_value(f);
+    // Go writes e-07 as e-7.
+    match s.find("e-0") {
+        Some(i) => format!("{}e-{}", &s[..i], &s[i + 3..]),
+        None => s,
+    }
+}
+
 /// Appends a sample value as a JSON string.
 pub fn write_value(out: &mut String, f: f64) {
     out.push('"');
@@ -260,6 +274,14 @@ impl serde_json::ser::Formatter for GoFormatter {
         writer.write_all(&fragment.as_bytes()[start..])
     }
 
+    fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
+        writer.write_all(go_json_float(value).as_bytes())
+    }
+
+    fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
+        self.write_f64(writer, f64::from(value))
+    }
+
     fn write_char_escape<W: ?Sized + io::Write>(
         &mut self,
         writer: &mut W,
@@ -344,6 +366,8 @@ mod tests {
         assert_eq!(s, r#""a\"b\\c\n\u003cx\u003e\u0026\u0001\u2028é""#);
         let v = serde_json::json!({"k": "<a\u{8}>"});
         assert_eq!(to_string(&v), r#"{"k":"\u003ca\u0008\u003e"}"#);
+        let v = serde_json::json!([600.0, 0.0125, 1e-7, 1.5e21, -0.0]);
+        assert_eq!(to_string(&v), "[600,0.0125,1e-7,1.5e+21,-0]");
     }
 
     #[test]

@@ -214,19 +214,6 @@ fn query_error(e: QueryError, timed_out: bool) -> ApiError {
     }
 }
 
-/// Go's `encoding/json` form of a float64.
-pub(crate) fn go_json_float(f: f64) -> String {
-    if !f.is_finite() {
-        return "null".to_string();
-    }
-    let s = json::format_value(f);
-    // Go writes e-07 as e-7 and e+21 as e+21.
-    match s.find("e-0") {
-        Some(i) => format!("{}e-{}", &s[..i], &s[i + 3..]),
-        None => s,
-    }
-}
-
 /// `stats` as upstream's `stats.QueryStats`.
 fn write_stats(out: &mut String, s: &QueryStats) {
     let t = &s.timings;
@@ -246,7 +233,7 @@ fn write_stats(out: &mut String, s: &QueryStats) {
         out.push('"');
         out.push_str(k);
         out.push_str("\":");
-        out.push_str(&go_json_float(*v));
+        out.push_str(&json::go_json_float(*v));
     }
     out.push_str("},\"samples\":{");
     if let Some(steps) = s
@@ -261,7 +248,7 @@ fn write_stats(out: &mut String, s: &QueryStats) {
                 out.push(',');
             }
             out.push('[');
-            out.push_str(&go_json_float(*t as f64 / 1000.0));
+            out.push_str(&json::go_json_float(*t as f64 / 1000.0));
             out.push(',');
             out.push_str(&n.to_string());
             out.push(']');
