@@ -19,6 +19,7 @@
 //! passes. Never knows about: scraping, rule evaluation, the command line.
 
 pub mod admin;
+pub mod ast_json;
 pub mod compress;
 pub mod federate;
 pub mod json;

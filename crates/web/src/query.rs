@@ -271,6 +271,15 @@ pub async fn format_query(State(web): State<Arc<Web>>, form: Form) -> Response {
     respond(r)
 }
 
+pub async fn parse_query(State(web): State<Arc<Web>>, form: Form) -> Response {
+    let r = web
+        .engine
+        .parse(form.value("query"))
+        .map_err(|e| ApiError::invalid_param("query", &e.to_string()))
+        .map(|expr| ApiSuccess::raw(crate::ast_json::translate(&expr)));
+    respond(r)
+}
+
 /// Every selector's matchers in `e` (upstream's `parser.ExtractSelectors`).
 pub(crate) fn extract_selectors(e: &Expr, out: &mut Vec<Vec<hearth_model::Matcher>>) {
     match e {

@@ -312,6 +312,10 @@ fn api_router() -> Router<Arc<Web>> {
             "/format_query",
             q(get(query::format_query).post(query::format_query)),
         )
+        .route(
+            "/parse_query",
+            q(get(query::parse_query).post(query::parse_query)),
+        )
         .route("/labels", q(get(meta::labels).post(meta::labels)))
         .route("/label/{name}/values", q(get(meta::label_values)))
         .route(

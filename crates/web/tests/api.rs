@@ -412,13 +412,20 @@ fn status_endpoints() {
 }
 
 #[test]
-fn format_query() {
+fn format_and_parse_query() {
     let s = start();
     assert_eq!(
         s.get(&format!("/api/v1/format_query?query={}", enc("foo/bar")))
             .text(),
         r#"{"status":"success","data":"foo / bar"}"#
     );
+    assert_eq!(
+        s.post_form("/api/v1/parse_query", "query=1").text(),
+        r#"{"status":"success","data":{"type":"numberLiteral","val":"1"}}"#
+    );
+    let (st, _, msg) = error_of(&s.get("/api/v1/parse_query?query=foo%7B"));
+    assert_eq!(st, 400);
+    assert!(msg.starts_with("invalid parameter \"query\": "), "{msg}");
     let (st, _, msg) = error_of(&s.get("/api/v1/format_query?query=foo%7B"));
     assert_eq!(st, 400);
     assert!(msg.starts_with("invalid parameter \"query\": "), "{msg}");
