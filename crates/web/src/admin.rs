@@ -5,13 +5,12 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::Response;
 use serde::Serialize;
 
 use crate::meta::parse_go_bool;
 use crate::params::{self, Form, MAX_TIME_MS, MIN_TIME_MS};
 use crate::query::blocking;
-use crate::response::{ApiError, ApiResult, ApiSuccess, ErrorType, respond};
+use crate::response::{ApiError, ApiResult, ApiSuccess, ErrorType};
 use crate::server::Web;
 use crate::sources::TsdbAdmin;
 
@@ -25,12 +24,8 @@ fn admin(web: &Web) -> Result<Arc<dyn TsdbAdmin>, ApiError> {
         .ok_or_else(|| ApiError::new(ErrorType::Unavailable, "TSDB not ready"))
 }
 
-pub async fn delete_series(State(web): State<Arc<Web>>, form: Form) -> Response {
-    respond(delete_series_inner(&web, form).await)
-}
-
-async fn delete_series_inner(web: &Web, form: Form) -> ApiResult {
-    let db = admin(web)?;
+pub async fn delete_series(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
+    let db = admin(&web)?;
     if let Some(e) = &form.error {
         return Err(ApiError::bad_data(format!(
             "error parsing form values: {e}"
@@ -58,18 +53,13 @@ async fn delete_series_inner(web: &Web, form: Form) -> ApiResult {
     .await
 }
 
-pub async fn clean_tombstones(State(web): State<Arc<Web>>) -> Response {
-    let r = match admin(&web) {
-        Ok(db) => {
-            blocking(move || {
-                db.clean_tombstones().map_err(ApiError::internal)?;
-                Ok(ApiSuccess::no_content())
-            })
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    respond(r)
+pub async fn clean_tombstones(State(web): State<Arc<Web>>) -> ApiResult {
+    let db = admin(&web)?;
+    blocking(move || {
+        db.clean_tombstones().map_err(ApiError::internal)?;
+        Ok(ApiSuccess::no_content())
+    })
+    .await
 }
 
 #[derive(Serialize)]
@@ -87,12 +77,8 @@ fn random_u64() -> u64 {
     h.finish() & (i64::MAX as u64)
 }
 
-pub async fn snapshot(State(web): State<Arc<Web>>, form: Form) -> Response {
-    respond(snapshot_inner(&web, form).await)
-}
-
-async fn snapshot_inner(web: &Web, form: Form) -> ApiResult {
-    let db = admin(web)?;
+pub async fn snapshot(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
+    let db = admin(&web)?;
     let skip_head = match form.value("skip_head") {
         "" => false,
         s => parse_go_bool(s).ok_or_else(|| {

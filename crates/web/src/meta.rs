@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::response::Response;
 use hearth_model::{Labels, Matcher};
 use hearth_tsdb::storage::SelectHints;
 use serde::Serialize;
@@ -15,7 +14,7 @@ use serde::Serialize;
 use crate::json;
 use crate::params::{self, Form, MAX_TIME_MS, MIN_TIME_MS};
 use crate::query::blocking;
-use crate::response::{ApiError, ApiResult, ApiSuccess, ErrorType, respond};
+use crate::response::{ApiError, ApiResult, ApiSuccess, ErrorType};
 use crate::server::Web;
 use crate::sources::{ActiveTarget, Alert, DroppedTarget, Rule, RuleGroup};
 
@@ -25,11 +24,7 @@ fn storage_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(ErrorType::Execution, e.to_string())
 }
 
-pub async fn series(State(web): State<Arc<Web>>, form: Form) -> Response {
-    respond(series_inner(web, form).await)
-}
-
-async fn series_inner(web: Arc<Web>, form: Form) -> ApiResult {
+pub async fn series(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
     if let Some(e) = &form.error {
         return Err(ApiError::bad_data(format!(
             "error parsing form values: {e}"
@@ -77,8 +72,8 @@ async fn series_inner(web: Arc<Web>, form: Form) -> ApiResult {
 }
 
 /// `DELETE /api/v1/series` is not implemented upstream either.
-pub async fn drop_series() -> Response {
-    respond(Err(ApiError::internal("not implemented")))
+pub async fn drop_series() -> ApiResult {
+    Err(ApiError::internal("not implemented"))
 }
 
 fn string_list(mut items: Vec<String>, limit: usize, mut warnings: Vec<String>) -> ApiSuccess {
@@ -93,11 +88,7 @@ fn optional_matchers(form: &Form) -> Result<Vec<Vec<Matcher>>, ApiError> {
     params::matcher_sets(&form.values("match[]")).map_err(ApiError::bad_data)
 }
 
-pub async fn labels(State(web): State<Arc<Web>>, form: Form) -> Response {
-    respond(labels_inner(web, form).await)
-}
-
-async fn labels_inner(web: Arc<Web>, form: Form) -> ApiResult {
+pub async fn labels(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
     let limit = params::limit_param(&form)?;
     let start = params::time_param(&form, "start", MIN_TIME_MS)?;
     let end = params::time_param(&form, "end", MAX_TIME_MS)?;
@@ -177,11 +168,7 @@ pub async fn label_values(
     State(web): State<Arc<Web>>,
     Path(name): Path<String>,
     form: Form,
-) -> Response {
-    respond(label_values_inner(web, name, form).await)
-}
-
-async fn label_values_inner(web: Arc<Web>, name: String, form: Form) -> ApiResult {
+) -> ApiResult {
     let name = unescape_name(&name);
     if !hearth_model::names::is_valid_utf8_name(&name) {
         return Err(ApiError::bad_data(format!(
@@ -217,7 +204,7 @@ struct TargetDiscovery {
     dropped_target_counts: BTreeMap<String, usize>,
 }
 
-pub async fn targets(State(web): State<Arc<Web>>, form: Form) -> Response {
+pub async fn targets(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
     let state = form.value("state").to_ascii_lowercase();
     let show_active = matches!(state.as_str(), "" | "any" | "active");
     let show_dropped = matches!(state.as_str(), "" | "any" | "dropped");
@@ -227,7 +214,7 @@ pub async fn targets(State(web): State<Arc<Web>>, form: Form) -> Response {
         .map(String::from)
         .collect();
     let src = web.components.targets.clone();
-    let r = blocking(move || {
+    blocking(move || {
         let in_pool = |p: &str| pools.is_empty() || pools.iter().any(|x| x == p);
         let mut res = TargetDiscovery {
             active_targets: Vec::new(),
@@ -254,8 +241,8 @@ pub async fn targets(State(web): State<Arc<Web>>, form: Form) -> Response {
                 .collect();
         }
         Ok(ApiSuccess::data(&res))
-    });
-    respond(r.await)
+    })
+    .await
 }
 
 fn number_param(form: &Form, name: &str) -> Result<i64, ApiError> {
@@ -279,11 +266,7 @@ struct TargetMetadataOut {
     unit: String,
 }
 
-pub async fn targets_metadata(State(web): State<Arc<Web>>, form: Form) -> Response {
-    respond(targets_metadata_inner(web, form).await)
-}
-
-async fn targets_metadata_inner(web: Arc<Web>, form: Form) -> ApiResult {
+pub async fn targets_metadata(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
     let limit = number_param(&form, "limit")?;
     let match_target = form.value("match_target").to_string();
     let matchers = if match_target.is_empty() {
@@ -331,11 +314,7 @@ struct MetadataOut {
     unit: String,
 }
 
-pub async fn metadata(State(web): State<Arc<Web>>, form: Form) -> Response {
-    respond(metadata_inner(web, form).await)
-}
-
-async fn metadata_inner(web: Arc<Web>, form: Form) -> ApiResult {
+pub async fn metadata(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
     let limit = number_param(&form, "limit")?;
     let limit_per_metric = number_param(&form, "limit_per_metric")?;
     let metric = form.value("metric").to_string();
@@ -373,11 +352,7 @@ struct RuleDiscovery {
     groups: Vec<RuleGroup>,
 }
 
-pub async fn rules(State(web): State<Arc<Web>>, form: Form) -> Response {
-    respond(rules_inner(&web, &form))
-}
-
-fn rules_inner(web: &Web, form: &Form) -> ApiResult {
+pub async fn rules(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
     let typ = form.value("type").to_ascii_lowercase();
     if !matches!(typ.as_str(), "" | "alert" | "record") {
         return Err(ApiError::invalid_param(
@@ -446,7 +421,7 @@ struct AlertDiscovery {
     alerts: Vec<Alert>,
 }
 
-pub async fn alerts(State(web): State<Arc<Web>>) -> Response {
+pub async fn alerts(State(web): State<Arc<Web>>) -> ApiResult {
     let mut alerts = Vec::new();
     for g in web.components.rules.groups() {
         for r in g.rules {
@@ -455,7 +430,7 @@ pub async fn alerts(State(web): State<Arc<Web>>) -> Response {
             }
         }
     }
-    respond(Ok(ApiSuccess::data(&AlertDiscovery { alerts })))
+    Ok(ApiSuccess::data(&AlertDiscovery { alerts }))
 }
 
 #[derive(Serialize)]
@@ -470,17 +445,17 @@ struct AlertmanagerDiscovery {
     dropped_alertmanagers: Vec<AlertmanagerTarget>,
 }
 
-pub async fn alertmanagers(State(web): State<Arc<Web>>) -> Response {
+pub async fn alertmanagers(State(web): State<Arc<Web>>) -> ApiResult {
     let src = &web.components.alertmanagers;
     let wrap = |v: Vec<String>| {
         v.into_iter()
             .map(|url| AlertmanagerTarget { url })
             .collect()
     };
-    respond(Ok(ApiSuccess::data(&AlertmanagerDiscovery {
+    Ok(ApiSuccess::data(&AlertmanagerDiscovery {
         active_alertmanagers: wrap(src.active()),
         dropped_alertmanagers: wrap(src.dropped()),
-    })))
+    }))
 }
 
 #[cfg(test)]

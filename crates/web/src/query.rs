@@ -10,13 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::response::Response;
 use hearth_promql::engine::{QueryStats, Value};
 use hearth_promql::{EvalError, Expr, QueryError, QueryOptions, QueryResult};
 
 use crate::json;
 use crate::params::{self, Form, MAX_TIME_MS, MIN_TIME_MS};
-use crate::response::{ApiError, ApiResult, ApiSuccess, ErrorType, respond};
+use crate::response::{ApiError, ApiResult, ApiSuccess, ErrorType};
 use crate::server::Web;
 
 /// Upstream's limit of points per series of a range query.
@@ -49,24 +48,13 @@ enum Span {
     Range { start: i64, end: i64, step: i64 },
 }
 
-pub async fn query(State(web): State<Arc<Web>>, form: Form) -> Response {
-    let limit = match params::limit_param(&form) {
-        Ok(l) => l,
-        Err(e) => return respond(Err(e)),
-    };
-    let now = hearth_model::sample::now_ms();
-    let t = match params::time_param(&form, "time", now) {
-        Ok(t) => t,
-        Err(e) => return respond(Err(e)),
-    };
-    respond(run(web, form, Span::Instant(t), limit).await)
+pub async fn query(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
+    let limit = params::limit_param(&form)?;
+    let t = params::time_param(&form, "time", hearth_model::sample::now_ms())?;
+    run(web, form, Span::Instant(t), limit).await
 }
 
-pub async fn query_range(State(web): State<Arc<Web>>, form: Form) -> Response {
-    respond(query_range_inner(web, form).await)
-}
-
-async fn query_range_inner(web: Arc<Web>, form: Form) -> ApiResult {
+pub async fn query_range(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
     let limit = params::limit_param(&form)?;
     let start = params::parse_time(form.value("start"))
         .map_err(|e| ApiError::invalid_param("start", &e))?;
@@ -262,22 +250,18 @@ fn write_stats(out: &mut String, s: &QueryStats) {
     out.push_str("}}");
 }
 
-pub async fn format_query(State(web): State<Arc<Web>>, form: Form) -> Response {
-    let r = web
-        .engine
+fn parse_param(web: &Web, form: &Form) -> Result<Expr, ApiError> {
+    web.engine
         .parse(form.value("query"))
         .map_err(|e| ApiError::invalid_param("query", &e.to_string()))
-        .map(|expr| ApiSuccess::data(&expr.pretty(0)));
-    respond(r)
 }
 
-pub async fn parse_query(State(web): State<Arc<Web>>, form: Form) -> Response {
-    let r = web
-        .engine
-        .parse(form.value("query"))
-        .map_err(|e| ApiError::invalid_param("query", &e.to_string()))
-        .map(|expr| ApiSuccess::raw(crate::ast_json::translate(&expr)));
-    respond(r)
+pub async fn format_query(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
+    parse_param(&web, &form).map(|expr| ApiSuccess::data(&expr.pretty(0)))
+}
+
+pub async fn parse_query(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
+    parse_param(&web, &form).map(|expr| ApiSuccess::raw(crate::ast_json::translate(&expr)))
 }
 
 /// Every selector's matchers in `e` (upstream's `parser.ExtractSelectors`).
@@ -293,11 +277,7 @@ pub(crate) fn extract_selectors(e: &Expr, out: &mut Vec<Vec<hearth_model::Matche
     }
 }
 
-pub async fn query_exemplars(State(web): State<Arc<Web>>, form: Form) -> Response {
-    respond(query_exemplars_inner(web, form).await)
-}
-
-async fn query_exemplars_inner(web: Arc<Web>, form: Form) -> ApiResult {
+pub async fn query_exemplars(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
     let start = params::time_param(&form, "start", MIN_TIME_MS)?;
     let end = params::time_param(&form, "end", MAX_TIME_MS)?;
     if end < start {

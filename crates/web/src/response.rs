@@ -117,7 +117,7 @@ impl ApiSuccess {
     }
 }
 
-/// What an API handler returns.
+/// What an API handler returns (axum renders either side).
 pub type ApiResult = Result<ApiSuccess, ApiError>;
 
 fn write_string_list(out: &mut String, key: &str, items: &[String]) {
@@ -169,14 +169,6 @@ impl IntoResponse for ApiError {
         json::write_str(&mut out, &self.message);
         out.push('}');
         json_response(self.typ.status(), out)
-    }
-}
-
-/// Renders either side of an [`ApiResult`].
-pub fn respond(r: ApiResult) -> Response {
-    match r {
-        Ok(s) => s.into_response(),
-        Err(e) => e.into_response(),
     }
 }
 

@@ -4,13 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::response::Response;
 use serde::Serialize;
 
 use crate::json::format_go_time;
 use crate::params::{Form, go_quote};
 use crate::query::blocking;
-use crate::response::{ApiError, ApiSuccess, respond};
+use crate::response::{ApiError, ApiResult, ApiSuccess};
 use crate::server::Web;
 use crate::sources::{TsdbStatus, WalReplayStatus};
 
@@ -19,17 +18,17 @@ struct PrometheusConfig {
     yaml: String,
 }
 
-pub async fn config(State(web): State<Arc<Web>>) -> Response {
+pub async fn config(State(web): State<Arc<Web>>) -> ApiResult {
     let yaml = web.current_config().to_yaml();
-    respond(Ok(ApiSuccess::data(&PrometheusConfig { yaml })))
+    Ok(ApiSuccess::data(&PrometheusConfig { yaml }))
 }
 
-pub async fn flags(State(web): State<Arc<Web>>) -> Response {
-    respond(Ok(ApiSuccess::data(&web.opts.flags)))
+pub async fn flags(State(web): State<Arc<Web>>) -> ApiResult {
+    Ok(ApiSuccess::data(&web.opts.flags))
 }
 
-pub async fn build_info(State(web): State<Arc<Web>>) -> Response {
-    respond(Ok(ApiSuccess::data(&web.opts.build_info)))
+pub async fn build_info(State(web): State<Arc<Web>>) -> ApiResult {
+    Ok(ApiSuccess::data(&web.opts.build_info))
 }
 
 /// Upstream's `RuntimeInfo`, with the Go runtime's fields given their nearest meaning.
@@ -80,7 +79,7 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-pub async fn runtime_info(State(web): State<Arc<Web>>) -> Response {
+pub async fn runtime_info(State(web): State<Arc<Web>>) -> ApiResult {
     let info = RuntimeInfo {
         start_time: format_go_time(Some(web.start_time_ms)),
         cwd: std::env::current_dir()
@@ -98,41 +97,41 @@ pub async fn runtime_info(State(web): State<Arc<Web>>) -> Response {
         godebug: String::new(),
         storage_retention: web.opts.storage_retention.clone(),
     };
-    respond(Ok(ApiSuccess::data(&info)))
+    Ok(ApiSuccess::data(&info))
 }
 
-pub async fn tsdb(State(web): State<Arc<Web>>, form: Form) -> Response {
+pub async fn tsdb(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
     let limit = match form.value("limit") {
         "" => 10,
         s => match s.parse::<i64>() {
             Ok(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
-            Ok(_) => return respond(Err(ApiError::bad_data("limit must be a positive number"))),
+            Ok(_) => return Err(ApiError::bad_data("limit must be a positive number")),
             Err(_) => {
-                return respond(Err(ApiError::bad_data(format!(
+                return Err(ApiError::bad_data(format!(
                     "strconv.Atoi: parsing {}: {}",
                     go_quote(s),
                     crate::params::atoi_problem(s)
-                ))));
+                )));
             }
         },
     };
     let Some(db) = web.components.tsdb.clone() else {
-        return respond(Ok(ApiSuccess::data(&TsdbStatus::default())));
+        return Ok(ApiSuccess::data(&TsdbStatus::default()));
     };
-    let r = blocking(move || {
+    blocking(move || {
         db.stats(limit)
             .map(|s| ApiSuccess::data(&s))
             .map_err(ApiError::internal)
-    });
-    respond(r.await)
+    })
+    .await
 }
 
-pub async fn wal_replay(State(web): State<Arc<Web>>) -> Response {
+pub async fn wal_replay(State(web): State<Arc<Web>>) -> ApiResult {
     let status = web
         .components
         .tsdb
         .as_ref()
         .map(|db| db.wal_replay_status())
         .unwrap_or(WalReplayStatus::default());
-    respond(Ok(ApiSuccess::data(&status)))
+    Ok(ApiSuccess::data(&status))
 }
