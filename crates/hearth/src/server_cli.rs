@@ -475,6 +475,11 @@ pub async fn serve(
     let (config_tx, config_rx) = watch::channel(Arc::new(config));
 
     let storage = Arc::new(LateStorage::default());
+    let head_metrics = storage.clone();
+    registry.register_collector(Box::new(crate::own_metrics::SampleCollector::new(
+        move || head_metrics.head_metric_samples(),
+    )));
+    let http_metrics = hearth_web::http_metrics::HttpMetrics::register(&mut registry);
     let registry = Arc::new(registry);
     let metrics_registry = registry.clone();
     let components = hearth_web::Components {
@@ -486,6 +491,7 @@ pub async fn serve(
                 crate::own_metrics::encode(&metrics_registry).into_bytes(),
             )
         })),
+        http_metrics: Some(http_metrics),
         // `crates/remote` plugs /api/v1/write and /api/v1/read in here.
         extra_routes: None,
         ..hearth_web::Components::default()

@@ -219,6 +219,14 @@ impl LateStorage {
     pub fn into_inner(self) -> Option<Arc<ServerStorage>> {
         self.inner.into_inner()
     }
+
+    /// The head's `prometheus_tsdb_*` metrics (none until the storage is open).
+    pub fn head_metric_samples(&self) -> Vec<hearth_tsdb::head::MetricSample> {
+        self.inner
+            .get()
+            .map(|s| s.head.stats().metric_samples())
+            .unwrap_or_default()
+    }
 }
 
 /// Refuses every sample while the storage is not open.

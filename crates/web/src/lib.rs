@@ -22,6 +22,7 @@ pub mod admin;
 pub mod ast_json;
 pub mod compress;
 pub mod federate;
+pub mod http_metrics;
 pub mod json;
 pub mod meta;
 pub mod params;

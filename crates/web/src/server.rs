@@ -103,6 +103,8 @@ pub struct Components {
     pub exemplars: Option<Arc<dyn ExemplarSource>>,
     pub tsdb: Option<Arc<dyn TsdbAdmin>>,
     pub metrics: Option<MetricsFn>,
+    /// Counts and times requests (`prometheus_http_*`), when given.
+    pub http_metrics: Option<crate::http_metrics::HttpMetrics>,
     /// Routes merged under the route prefix with full paths (`/api/v1/write`,
     /// `/api/v1/read`, `/api/v1/otlp/v1/metrics`), gated by readiness.
     pub extra_routes: Option<Router>,
@@ -117,6 +119,7 @@ impl Default for Components {
             exemplars: None,
             tsdb: None,
             metrics: None,
+            http_metrics: None,
             extra_routes: None,
         }
     }
