@@ -72,6 +72,11 @@ impl Drop for Server {
 
 impl Server {
     fn start(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_at(dir, extra, "")
+    }
+
+    /// Starts with the routes under `prefix` (`""` or `/prom`).
+    fn start_at(dir: &Path, extra: &[&str], prefix: &str) -> Server {
         let port = free_port();
         let config = dir.join("prometheus.yml");
         if !config.exists() {
@@ -92,7 +97,7 @@ impl Server {
             dir: dir.to_path_buf(),
         };
         assert!(
-            wait_ok(port, "/-/ready", 300),
+            wait_ok(port, &format!("{prefix}/-/ready"), 300),
             "hearth server never became ready"
         );
         s
@@ -276,6 +281,66 @@ fn bad_config_exits_2_with_file_line_and_column() {
     );
     // Nothing was created before the configuration was known to be good.
     assert!(!dir.path().join("data").exists());
+}
+
+#[test]
+fn external_url_path_prefixes_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    backfill(dir.path(), now_s());
+    let s = Server::start_at(
+        dir.path(),
+        &["--web.external-url=http://hearth.example:9090/prom/"],
+        "/prom",
+    );
+    let (status, body) = s.get("/prom/api/v1/label/job/values");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"status":"success","data":["api","node","prom"]}"#)
+    );
+    assert_eq!(s.get("/api/v1/label/job/values").0, 404);
+    let (_, flags) = s.get("/prom/api/v1/status/flags");
+    assert!(
+        flags.contains(r#""web.external-url":"http://hearth.example:9090/prom/""#),
+        "{flags}"
+    );
+    // Grafana sends steps with fractions too.
+    let (status, body) = s.post(
+        "/prom/api/v1/query_range",
+        &format!(
+            "query=up&start={}&end={}&step=7.5",
+            now_s() - 30,
+            now_s() - 15
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["data"]["result"][0]["values"].as_array().unwrap().len(),
+        3
+    );
+}
+
+#[test]
+fn bad_web_config_file_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prometheus.yml"), "").unwrap();
+    std::fs::write(
+        dir.path().join("web.yml"),
+        "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
+    )
+    .unwrap();
+    let out = hearth()
+        .current_dir(dir.path())
+        .args([
+            "server",
+            "--web.listen-address=127.0.0.1:0",
+            "--web.config.file=web.yml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.crt"), "{err}");
 }
 
 #[test]
