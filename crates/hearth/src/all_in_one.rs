@@ -59,7 +59,7 @@ async fn serve(opts: Options) -> Result<(), StartError> {
     let server = async {
         let mut server_opts = args.resolve("info", "logfmt").map_err(StartError::Server)?;
         // Without a prometheus.yml, scrape hearth itself.
-        server_opts.default_config = Some(server_cli::DEFAULT_CONFIG);
+        server_opts.default_config = Some(server_cli::default_config(opts.listen));
         server_cli::serve(server_opts, own_metrics::new_registry(), shutdown_signal())
             .await
             .map_err(StartError::Server)

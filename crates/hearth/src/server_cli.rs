@@ -26,15 +26,22 @@ use crate::build_info;
 use crate::server_storage::{self, LateStorage, StorageOptions};
 
 /// The configuration `hearth` uses when prometheus.yml does not exist: scrape hearth
-/// itself.
-pub const DEFAULT_CONFIG: &str = "global:
-  scrape_interval: 15s
-  evaluation_interval: 15s
-scrape_configs:
-  - job_name: hearth
-    static_configs:
-      - targets: ['localhost:9090']
-";
+/// itself at `listen`.
+pub fn default_config(listen: SocketAddr) -> String {
+    let host = if listen.ip().is_unspecified() {
+        "localhost".to_string()
+    } else {
+        listen.ip().to_string()
+    };
+    let target = if listen.is_ipv6() && !listen.ip().is_unspecified() {
+        format!("[{host}]:{}", listen.port())
+    } else {
+        format!("{host}:{}", listen.port())
+    };
+    format!(
+        "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\nscrape_configs:\n  - job_name: hearth\n    static_configs:\n      - targets: ['{target}']\n"
+    )
+}
 
 /// Prometheus' server flags.
 #[derive(Args, Debug, Clone)]
@@ -139,7 +146,7 @@ impl Default for ServerArgs {
 pub struct ServerOptions {
     pub config_file: PathBuf,
     /// Used when `config_file` does not exist (the all-in-one default).
-    pub default_config: Option<&'static str>,
+    pub default_config: Option<String>,
     pub storage: StorageOptions,
     pub listen: SocketAddr,
     pub web: hearth_web::WebOptions,
@@ -445,7 +452,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let mut opts = opts;
-    let config = load_config(&opts.config_file, opts.default_config)?;
+    let config = load_config(&opts.config_file, opts.default_config.as_deref())?;
     if let Some(t) = &config.storage.tsdb {
         opts.storage.out_of_order_time_window_ms =
             t.out_of_order_time_window.to_std().as_millis() as i64;
@@ -583,8 +590,10 @@ pub async fn serve(
     handle.set_ready(hearth_web::Readiness::Stopping);
     let _ = stop_tx.send(true);
     let served = server.await;
-    // The handler's state holds the storage too; release it so the head can be closed.
+    // The handler's state and the metrics registry hold the storage too; release them so
+    // the head can be closed.
     drop(handle);
+    drop(registry);
     match Arc::into_inner(storage)
         .and_then(LateStorage::into_inner)
         .and_then(Arc::into_inner)
@@ -609,7 +618,7 @@ fn reload(
     reloaders: &[Reloader],
 ) -> Result<(), String> {
     tracing::info!(filename = %opts.config_file.display(), "Loading configuration file");
-    let result = load_config(&opts.config_file, opts.default_config)
+    let result = load_config(&opts.config_file, opts.default_config.as_deref())
         .map_err(|e| match e {
             ServerError::Config { err, .. } => err,
             e => e.to_string(),
@@ -679,5 +688,78 @@ pub fn run(args: &ServerArgs, log_level: &str, log_format: &str) -> std::process
             tracing::error!("{e}");
             std::process::ExitCode::from(e.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: ServerArgs,
+    }
+
+    fn parse(args: &[&str]) -> ServerArgs {
+        let mut all = vec!["hearth"];
+        all.extend_from_slice(args);
+        Wrapper::try_parse_from(all).unwrap().args
+    }
+
+    #[test]
+    fn defaults_are_upstreams() {
+        let a = ServerArgs::default();
+        assert_eq!(a.config_file, PathBuf::from("prometheus.yml"));
+        assert_eq!(a.storage_tsdb_path, PathBuf::from("data/"));
+        let o = a.resolve("info", "logfmt").unwrap();
+        assert_eq!(o.listen.port(), 9090);
+        assert_eq!(o.web.storage_retention, "15d");
+        assert_eq!(o.storage.retention_ms, 15 * 24 * 3_600_000);
+        assert_eq!(o.engine.timeout, Duration::from_secs(120));
+        assert_eq!(o.engine.lookback_delta_ms, 300_000);
+        assert_eq!(o.web.route_prefix, "");
+        assert!(!o.web.enable_lifecycle && !o.web.enable_admin_api);
+        assert_eq!(o.web.flags["query.timeout"], "2m");
+    }
+
+    #[test]
+    fn flags_parse_like_kingpin() {
+        let a = parse(&[
+            "--web.enable-lifecycle",
+            "--web.enable-admin-api=false",
+            "--enable-feature=promql-experimental-functions,promql-per-step-stats",
+            "--enable-feature",
+            "promql-delayed-name-removal",
+            "--storage.tsdb.retention.size=1GB",
+            "--web.external-url=http://example.com/prom/",
+            "--web.listen-address=:9191",
+            "--query.lookback-delta=1m",
+        ]);
+        assert!(a.web_enable_lifecycle && !a.web_enable_admin_api);
+        let o = a.resolve("info", "logfmt").unwrap();
+        assert!(o.engine.features.experimental_functions);
+        assert!(o.engine.features.delayed_name_removal);
+        assert!(o.engine.enable_per_step_stats);
+        // Size retention alone switches time retention off.
+        assert_eq!(o.storage.retention_ms, 0);
+        assert_eq!(o.storage.retention_bytes, 1 << 30);
+        assert_eq!(o.web.storage_retention, "1GiB");
+        assert_eq!(o.web.route_prefix, "/prom");
+        assert_eq!(o.web.external_url.as_str(), "http://example.com/prom");
+        assert_eq!(o.listen.port(), 9191);
+        assert_eq!(o.web.lookback_delta_ms, 60_000);
+        let e = parse(&["--query.timeout=soon"]).resolve("info", "logfmt");
+        assert!(matches!(e, Err(ServerError::Flags(_))));
+    }
+
+    #[test]
+    fn default_config_scrapes_itself() {
+        let c = default_config("0.0.0.0:9090".parse().unwrap());
+        let cfg = Config::load_str(&c, "default").unwrap();
+        assert_eq!(cfg.scrape_configs[0].job_name, "hearth");
+        assert!(c.contains("'localhost:9090'"), "{c}");
+        assert!(default_config("[::1]:9095".parse().unwrap()).contains("'[::1]:9095'"));
     }
 }
