@@ -229,6 +229,10 @@ impl LateStorage {
     }
 }
 
+fn not_ready<T>() -> Result<T, AppendError> {
+    Err(AppendError::Io(NOT_READY.to_string()))
+}
+
 /// Refuses every sample while the storage is not open.
 struct NotReadyAppender;
 
@@ -240,7 +244,7 @@ impl Appender for NotReadyAppender {
         _: Timestamp,
         _: f64,
     ) -> Result<SeriesRef, AppendError> {
-        Err(AppendError::Io(NOT_READY.to_string()))
+        not_ready()
     }
     fn append_histogram(
         &mut self,
@@ -249,7 +253,7 @@ impl Appender for NotReadyAppender {
         _: Timestamp,
         _: &hearth_model::HistogramValue,
     ) -> Result<SeriesRef, AppendError> {
-        Err(AppendError::Io(NOT_READY.to_string()))
+        not_ready()
     }
     fn append_exemplar(
         &mut self,
@@ -257,7 +261,7 @@ impl Appender for NotReadyAppender {
         _: &Labels,
         _: &Exemplar,
     ) -> Result<SeriesRef, AppendError> {
-        Err(AppendError::Io(NOT_READY.to_string()))
+        not_ready()
     }
     fn update_metadata(
         &mut self,
@@ -265,7 +269,7 @@ impl Appender for NotReadyAppender {
         _: &Labels,
         _: &Metadata,
     ) -> Result<SeriesRef, AppendError> {
-        Err(AppendError::Io(NOT_READY.to_string()))
+        not_ready()
     }
     fn commit(self: Box<Self>) -> Result<(), AppendError> {
         Ok(())

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use hearth_model::{Labels, Matcher};
-use hearth_tsdb::storage::SelectHints;
+use hearth_tsdb::storage::{Querier, SelectHints, StorageError};
 use serde::Serialize;
 
 use crate::json;
@@ -88,25 +88,34 @@ fn optional_matchers(form: &Form) -> Result<Vec<Vec<Matcher>>, ApiError> {
     params::matcher_sets(&form.values("match[]")).map_err(ApiError::bad_data)
 }
 
-pub async fn labels(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
-    let limit = params::limit_param(&form)?;
-    let start = params::time_param(&form, "start", MIN_TIME_MS)?;
-    let end = params::time_param(&form, "end", MAX_TIME_MS)?;
-    let sets = optional_matchers(&form)?;
+/// Label names or values (`get` on a querier) over the `start`/`end` range, the union
+/// over every `match[]` set (or all series), sorted, cut at `limit`.
+async fn label_strings<F>(web: Arc<Web>, form: &Form, get: F) -> ApiResult
+where
+    F: Fn(&dyn Querier, &[Matcher]) -> Result<Vec<String>, StorageError> + Send + 'static,
+{
+    let limit = params::limit_param(form)?;
+    let start = params::time_param(form, "start", MIN_TIME_MS)?;
+    let end = params::time_param(form, "end", MAX_TIME_MS)?;
+    let sets = optional_matchers(form)?;
     blocking(move || {
         let q = web.storage.querier(start, end).map_err(storage_error)?;
-        let names = if sets.is_empty() {
-            q.label_names(&[]).map_err(storage_error)?
+        let items = if sets.is_empty() {
+            get(&*q, &[]).map_err(storage_error)?
         } else {
             let mut all = BTreeSet::new();
             for set in &sets {
-                all.extend(q.label_names(set).map_err(storage_error)?);
+                all.extend(get(&*q, set).map_err(storage_error)?);
             }
             all.into_iter().collect()
         };
-        Ok(string_list(names, limit, Vec::new()))
+        Ok(string_list(items, limit, Vec::new()))
     })
     .await
+}
+
+pub async fn labels(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
+    label_strings(web, &form, |q, m| q.label_names(m)).await
 }
 
 /// Upstream's `model.UnescapeName` with value-encoding escaping: `U__` names carry
@@ -176,24 +185,7 @@ pub async fn label_values(
             params::go_quote(&name)
         )));
     }
-    let limit = params::limit_param(&form)?;
-    let start = params::time_param(&form, "start", MIN_TIME_MS)?;
-    let end = params::time_param(&form, "end", MAX_TIME_MS)?;
-    let sets = optional_matchers(&form)?;
-    blocking(move || {
-        let q = web.storage.querier(start, end).map_err(storage_error)?;
-        let values = if sets.is_empty() {
-            q.label_values(&name, &[]).map_err(storage_error)?
-        } else {
-            let mut all = BTreeSet::new();
-            for set in &sets {
-                all.extend(q.label_values(&name, set).map_err(storage_error)?);
-            }
-            all.into_iter().collect()
-        };
-        Ok(string_list(values, limit, Vec::new()))
-    })
-    .await
+    label_strings(web, &form, move |q, m| q.label_values(&name, m)).await
 }
 
 #[derive(Serialize)]

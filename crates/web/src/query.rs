@@ -328,3 +328,35 @@ pub async fn query_exemplars(State(web): State<Arc<Web>>, form: Form) -> ApiResu
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_map_to_upstream_types() {
+        let t = |e: EvalError, timed_out| query_error(QueryError::Eval(e), timed_out);
+        let e = t(EvalError::Canceled("expression evaluation"), true);
+        assert_eq!(
+            (e.typ, e.message.as_str()),
+            (
+                ErrorType::Timeout,
+                "query timed out in expression evaluation"
+            )
+        );
+        assert_eq!(t(EvalError::Canceled("x"), false).typ, ErrorType::Canceled);
+        assert_eq!(t(EvalError::Timeout("x"), false).typ, ErrorType::Timeout);
+        assert_eq!(
+            t(EvalError::TooManySamples("query execution"), false).typ,
+            ErrorType::Execution
+        );
+        assert_eq!(
+            t(EvalError::Storage("x".into()), false).typ,
+            ErrorType::Internal
+        );
+        assert_eq!(
+            t(EvalError::BadData("bad".into()), false).message,
+            "invalid parameter \"query\": bad"
+        );
+    }
+}
