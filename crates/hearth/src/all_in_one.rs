@@ -1,19 +1,13 @@
 //! The default mode: every component that exists, in one process.
 //!
-//! Today that is hearth's own metrics on the server port, the pushgateway on :9091 and
-//! the node exporter on :9100; the server, alertmanager and dashboards join here as they
-//! land, each on its upstream port.
+//! Today that is the Prometheus server on :9090 (prometheus.yml from the working
+//! directory, or a built-in configuration that scrapes hearth itself; data in ./data),
+//! the pushgateway on :9091 and the node exporter on :9100; alertmanager and dashboards
+//! join here as they land, each on its upstream port.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use prometheus_client::registry::Registry;
-
-use crate::{node_exporter_cli, own_metrics, pushgateway_cli};
+use crate::{node_exporter_cli, own_metrics, pushgateway_cli, server_cli};
 
 /// node_exporter's port, on every interface.
 pub const NODE_EXPORTER_LISTEN: SocketAddr =
@@ -34,13 +28,18 @@ pub struct Options {
 pub enum StartError {
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("HTTP server failed: {0}")]
-    Serve(std::io::Error),
+    #[error("{0}")]
+    Server(server_cli::ServerError),
+}
+
+impl StartError {
+    /// Upstream's exit code for the failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Server(e) => e.exit_code(),
+            StartError::Runtime(_) => 1,
+        }
+    }
 }
 
 /// Runs until SIGINT or SIGTERM.
@@ -53,19 +52,17 @@ pub fn run(opts: Options) -> Result<(), StartError> {
 }
 
 async fn serve(opts: Options) -> Result<(), StartError> {
-    let registry = Arc::new(own_metrics::new_registry());
-    let listener = tokio::net::TcpListener::bind(opts.listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: opts.listen,
-            source,
-        })?;
-    tracing::info!(address = %opts.listen, "hearth listening (own metrics at /metrics)");
+    let args = server_cli::ServerArgs {
+        web_listen_address: opts.listen.to_string(),
+        ..server_cli::ServerArgs::default()
+    };
     let server = async {
-        axum::serve(listener, router(registry))
-            .with_graceful_shutdown(shutdown_signal())
+        let mut server_opts = args.resolve("info", "logfmt").map_err(StartError::Server)?;
+        // Without a prometheus.yml, scrape hearth itself.
+        server_opts.default_config = Some(server_cli::default_config(opts.listen));
+        server_cli::serve(server_opts, own_metrics::new_registry(), shutdown_signal())
             .await
-            .map_err(StartError::Serve)
+            .map_err(StartError::Server)
     };
     let (ne_config, ne_http) = node_exporter_cli::default_options();
     // A port already taken (a real node_exporter on :9100) must not keep the rest of
@@ -89,28 +86,6 @@ async fn serve(opts: Options) -> Result<(), StartError> {
         Ok::<(), StartError>(())
     };
     tokio::try_join!(server, node_exporter, pushgateway).map(|_| ())
-}
-
-fn router(registry: Arc<Registry>) -> Router {
-    Router::new()
-        .route(
-            "/metrics",
-            get(move || {
-                let registry = registry.clone();
-                async move {
-                    (
-                        [(
-                            header::CONTENT_TYPE,
-                            hearth_exposition::encode::OPENMETRICS_CONTENT_TYPE,
-                        )],
-                        own_metrics::encode(&registry),
-                    )
-                        .into_response()
-                }
-            }),
-        )
-        .route("/-/healthy", get(|| async { "hearth is Healthy.\n" }))
-        .route("/-/ready", get(|| async { "hearth is Ready.\n" }))
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -14,6 +14,8 @@ mod component_server;
 mod node_exporter_cli;
 mod own_metrics;
 mod pushgateway_cli;
+mod server_cli;
+mod server_storage;
 mod test_promql;
 mod test_rules;
 mod tsdb_tool;
@@ -28,8 +30,9 @@ use clap::{Args, Parser, Subcommand};
 /// The Prometheus + Grafana monitoring stack in one binary.
 ///
 /// Without a subcommand, hearth starts every component in one process with data in
-/// ./data. Components land one by one; today that is hearth's own metrics endpoint
-/// (/metrics, /-/healthy, /-/ready) on :9090, the pushgateway on :9091 and the node
+/// ./data. Components land one by one; today that is the Prometheus server (HTTP API,
+/// /federate, /metrics) on :9090 with prometheus.yml from the working directory or a
+/// built-in configuration scraping hearth itself, the pushgateway on :9091 and the node
 /// exporter on :9100.
 #[derive(Parser, Debug)]
 #[command(
@@ -54,6 +57,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the Prometheus server: scrape targets, store samples on Prometheus' disk
+    /// format, answer PromQL over Prometheus' HTTP API, with its flags, on :9090.
+    ///
+    /// Reads prometheus.yml (--config.file), keeps data in --storage.tsdb.path, and
+    /// serves /api/v1/query, /api/v1/query_range, /api/v1/series, /federate, … so
+    /// Grafana, promtool and other Prometheus clients work against it. SIGHUP (or
+    /// POST /-/reload with --web.enable-lifecycle) reloads the configuration.
+    ///
+    ///   hearth server --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/var/lib/prometheus
+    Server(Box<server_cli::ServerArgs>),
     /// Export this host's metrics (CPU, memory, disks, filesystems, network, …) like
     /// Prometheus' node_exporter, with its metric names and flags, on :9100.
     ///
@@ -241,6 +254,10 @@ fn main() -> ExitCode {
             init_logging(&cli.log);
             node_exporter_cli::run(&args)
         }
+        Some(Command::Server(args)) => {
+            init_logging(&cli.log);
+            server_cli::run(&args, &cli.log.log_level, &cli.log.log_format)
+        }
         Some(Command::Pushgateway(args)) => {
             init_logging(&cli.log);
             pushgateway_cli::run(&args, &cli.log.log_level, &cli.log.log_format)
@@ -255,7 +272,7 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e}");
-                    ExitCode::FAILURE
+                    ExitCode::from(e.exit_code())
                 }
             }
         }

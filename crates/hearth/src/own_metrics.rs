@@ -154,6 +154,66 @@ impl Collector for ProcessCollector {
     }
 }
 
+/// Metrics a component keeps itself (the head's `prometheus_tsdb_*`), read at every
+/// scrape: samples of one name form one family, told apart by their label.
+pub struct SampleCollector {
+    samples: Box<dyn Fn() -> Vec<hearth_tsdb::head::MetricSample> + Send + Sync>,
+}
+
+impl SampleCollector {
+    pub fn new(
+        samples: impl Fn() -> Vec<hearth_tsdb::head::MetricSample> + Send + Sync + 'static,
+    ) -> SampleCollector {
+        SampleCollector {
+            samples: Box::new(samples),
+        }
+    }
+}
+
+impl std::fmt::Debug for SampleCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SampleCollector")
+    }
+}
+
+impl Collector for SampleCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use hearth_tsdb::head::MetricKind;
+        use prometheus_client::encoding::NoLabelSet;
+        use prometheus_client::metrics::MetricType;
+        let samples = (self.samples)();
+        let mut i = 0;
+        while i < samples.len() {
+            let first = &samples[i];
+            let same = samples[i..]
+                .iter()
+                .take_while(|s| s.name == first.name)
+                .count();
+            let (name, typ) = match first.kind {
+                // prometheus-client appends `_total` to counters itself.
+                MetricKind::Counter => (
+                    first.name.strip_suffix("_total").unwrap_or(first.name),
+                    MetricType::Counter,
+                ),
+                MetricKind::Gauge => (first.name, MetricType::Gauge),
+            };
+            let mut family = enc.encode_descriptor(name, first.help, None, typ)?;
+            for s in &samples[i..i + same] {
+                let labels: Vec<(&str, &str)> = s.label.into_iter().collect();
+                let mut m = family.encode_family(&labels)?;
+                match s.kind {
+                    MetricKind::Counter => {
+                        m.encode_counter::<NoLabelSet, _, f64>(&s.value, None)?
+                    }
+                    MetricKind::Gauge => m.encode_gauge(&s.value)?,
+                }
+            }
+            i += same;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,3 +65,39 @@ pub fn ensure_debian(program: &str, package: &str) -> Result<(), String> {
         ))
     }
 }
+
+/// A bare HTTP/1.1 exchange on loopback: `(status, body)`. Enough for servers that
+/// answer with a Content-Length (axum does for every buffered body).
+pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if !content_type.is_empty() {
+        req.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// Waits until `GET path` answers 200, up to `tries` attempts 100ms apart; `false` if it
+/// never did (the caller fails with its own message; nothing here asserts a duration).
+pub fn wait_ok(port: u16, path: &str, tries: usize) -> bool {
+    for _ in 0..tries {
+        let ok = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(port, "GET", path, "", "").0 == 200;
+        if ok {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}

@@ -1,0 +1,443 @@
+//! `hearth server` as a process on loopback, with data backfilled into its data directory
+//! by `hearth tool tsdb create-blocks-from openmetrics`: Debian's `promtool query
+//! instant|range|series|labels` against it, Grafana-style POST forms, admin snapshot,
+//! reload and quit over HTTP, a bad configuration's exit code and message, and Debian's
+//! `prometheus` scraping hearth's `/federate`. Without promtool or prometheus (and no
+//! root to install them) those parts print SKIPPED.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use support::{ensure_debian, free_port, http, wait_ok};
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn hearth() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hearth"))
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// An hour of `up` (two targets) and a counter, every 15s, ending at `end` (seconds),
+/// written as blocks into `dir/data`.
+fn backfill(dir: &Path, end: i64) -> PathBuf {
+    let start = end - 3600;
+    let mut om = String::from("# TYPE up gauge\n");
+    for t in (start..end).step_by(15) {
+        om.push_str(&format!("up{{job=\"prom\",instance=\"a:9090\"}} 1 {t}\n"));
+        om.push_str(&format!("up{{job=\"node\",instance=\"b:9100\"}} 0 {t}\n"));
+    }
+    om.push_str("# TYPE reqs counter\n");
+    for t in (start..end).step_by(15) {
+        om.push_str(&format!("reqs_total{{job=\"api\"}} {} {t}\n", t - start));
+    }
+    om.push_str("# EOF\n");
+    let input = dir.join("data.om");
+    std::fs::write(&input, om).unwrap();
+    let data = dir.join("data");
+    let out = hearth()
+        .args(["tool", "tsdb", "create-blocks-from", "openmetrics", "-q"])
+        .arg(&input)
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "backfill failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    data
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_at(dir, extra, "")
+    }
+
+    /// Starts with the routes under `prefix` (`""` or `/prom`).
+    fn start_at(dir: &Path, extra: &[&str], prefix: &str) -> Server {
+        let port = free_port();
+        let config = dir.join("prometheus.yml");
+        if !config.exists() {
+            std::fs::write(&config, "global:\n  scrape_interval: 15s\n").unwrap();
+        }
+        let child = hearth()
+            .current_dir(dir)
+            .args(["server", "--storage.tsdb.path=data"])
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = Server {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        };
+        assert!(
+            wait_ok(port, &format!("{prefix}/-/ready"), 300),
+            "hearth server never became ready"
+        );
+        s
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        http(self.port, "GET", path, "", "")
+    }
+
+    fn post(&self, path: &str, body: &str) -> (u16, String) {
+        http(self.port, "POST", path, FORM, body)
+    }
+}
+
+fn promtool(args: &[&str]) -> String {
+    let out = Command::new("promtool").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn promtool_queries_work_against_hearth() {
+    if let Err(why) = ensure_debian("promtool", "prometheus") {
+        eprintln!("SKIPPED promtool_queries_work_against_hearth: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let end = now_s();
+    backfill(dir.path(), end);
+    let s = Server::start(dir.path(), &[]);
+    let url = s.url();
+
+    let out = promtool(&["query", "instant", &url, "sum by (job) (up)"]);
+    let mut lines: Vec<&str> = out
+        .lines()
+        .map(|l| l.split(" @[").next().unwrap())
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["{job=\"node\"} => 0", "{job=\"prom\"} => 1"],
+        "{out}"
+    );
+
+    // Three steps, five minutes apart, ending at the last sample.
+    let last = end - 15;
+    let out = promtool(&[
+        "query",
+        "range",
+        &format!("--start={}", last - 600),
+        &format!("--end={last}"),
+        "--step=5m",
+        &url,
+        "reqs_total",
+    ]);
+    let want = format!(
+        "reqs_total{{job=\"api\"}} =>\n{} @[{}]\n{} @[{}]\n{} @[{}]\n",
+        3600 - 15 - 600,
+        last - 600,
+        3600 - 15 - 300,
+        last - 300,
+        3600 - 15,
+        last
+    );
+    assert_eq!(out, want);
+
+    let out = promtool(&["query", "series", "--match=up", &url]);
+    assert_eq!(
+        out,
+        "{__name__=\"up\", instance=\"a:9090\", job=\"prom\"}\n{__name__=\"up\", instance=\"b:9100\", job=\"node\"}\n"
+    );
+    let out = promtool(&["query", "labels", &url, "job"]);
+    assert_eq!(out, "api\nnode\nprom\n");
+}
+
+#[test]
+fn grafana_style_requests_admin_reload_and_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let end = now_s();
+    let data = backfill(dir.path(), end);
+    let s = Server::start(
+        dir.path(),
+        &["--web.enable-lifecycle", "--web.enable-admin-api"],
+    );
+
+    // Grafana's data source: POST form, Unix seconds, step in seconds.
+    let last = end - 15;
+    let (status, body) = s.post(
+        "/api/v1/query_range",
+        &format!("query=sum%28up%29&start={}&end={last}&step=60", last - 120),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{}},"values":[[{},"1"],[{},"1"],[{last},"1"]]}}]}}}}"#,
+            last - 120,
+            last - 60
+        )
+    );
+    let (status, body) = s.post("/api/v1/query", "query=up%7B&time=1");
+    assert_eq!(status, 400);
+    assert!(
+        body.starts_with(
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:"#
+        ),
+        "{body}"
+    );
+
+    // Admin: a snapshot holds the backfilled block.
+    let (status, body) = s.post("/api/v1/admin/tsdb/snapshot", "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let name = v["data"]["name"].as_str().unwrap();
+    let snap = data.join("snapshots").join(name);
+    let blocks = std::fs::read_dir(&snap).unwrap().count();
+    assert!(blocks >= 1, "no block in {}", snap.display());
+
+    // Reload: a bad file keeps the old configuration and says where the problem is.
+    let config = s.dir.join("prometheus.yml");
+    std::fs::write(&config, "global:\n  scrape_intervalx: 15s\n").unwrap();
+    let (status, body) = s.post("/-/reload", "");
+    assert_eq!(status, 500);
+    assert!(
+        body.starts_with("failed to reload config: ")
+            && body.contains("prometheus.yml:2:3: field \"scrape_intervalx\" not found"),
+        "{body}"
+    );
+    let (_, body) = s.get("/api/v1/status/runtimeinfo");
+    assert!(body.contains(r#""reloadConfigSuccess":false"#), "{body}");
+    std::fs::write(
+        &config,
+        "global:\n  scrape_interval: 15s\n  external_labels:\n    dc: eu\n",
+    )
+    .unwrap();
+    assert_eq!(s.post("/-/reload", "").0, 200);
+    let (_, body) = s.get("/api/v1/status/config");
+    assert!(body.contains("dc: eu"), "{body}");
+    let (_, body) = s.get("/api/v1/status/runtimeinfo");
+    assert!(body.contains(r#""reloadConfigSuccess":true"#), "{body}");
+
+    let mut s = s;
+    let (status, body) = s.post("/-/quit", "");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "Requesting termination... Goodbye!")
+    );
+    let code = s.child.wait().unwrap();
+    assert!(code.success(), "{code}");
+    // The lock was released: the directory opens again.
+    assert!(!data.join("lock").exists());
+}
+
+#[test]
+fn bad_config_exits_2_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "global:\n  scrape_intervalx: 15s\n",
+    )
+    .unwrap();
+    let out = hearth()
+        .current_dir(dir.path())
+        .args(["server", "--web.listen-address=127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Error loading config (--config.file=prometheus.yml): prometheus.yml:2:3: field \"scrape_intervalx\" not found; did you mean \"scrape_interval\"?"),
+        "{err}"
+    );
+    // Nothing was created before the configuration was known to be good.
+    assert!(!dir.path().join("data").exists());
+}
+
+#[test]
+fn external_url_path_prefixes_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    backfill(dir.path(), now_s());
+    let s = Server::start_at(
+        dir.path(),
+        &["--web.external-url=http://hearth.example:9090/prom/"],
+        "/prom",
+    );
+    let (status, body) = s.get("/prom/api/v1/label/job/values");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"status":"success","data":["api","node","prom"]}"#)
+    );
+    assert_eq!(s.get("/api/v1/label/job/values").0, 404);
+    let (_, flags) = s.get("/prom/api/v1/status/flags");
+    assert!(
+        flags.contains(r#""web.external-url":"http://hearth.example:9090/prom/""#),
+        "{flags}"
+    );
+    // Grafana sends steps with fractions too.
+    let (status, body) = s.post(
+        "/prom/api/v1/query_range",
+        &format!(
+            "query=up&start={}&end={}&step=7.5",
+            now_s() - 30,
+            now_s() - 15
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["data"]["result"][0]["values"].as_array().unwrap().len(),
+        3
+    );
+}
+
+#[test]
+fn bad_web_config_file_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prometheus.yml"), "").unwrap();
+    std::fs::write(
+        dir.path().join("web.yml"),
+        "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
+    )
+    .unwrap();
+    let out = hearth()
+        .current_dir(dir.path())
+        .args([
+            "server",
+            "--web.listen-address=127.0.0.1:0",
+            "--web.config.file=web.yml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.crt"), "{err}");
+}
+
+#[test]
+fn lifecycle_and_admin_are_off_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    assert_eq!(
+        s.post("/-/reload", ""),
+        (403, "Lifecycle API is not enabled.".to_string())
+    );
+    assert_eq!(
+        s.post("/api/v1/admin/tsdb/snapshot", ""),
+        (
+            500,
+            r#"{"status":"error","errorType":"unavailable","error":"admin APIs disabled"}"#
+                .to_string()
+        )
+    );
+    let (status, body) = s.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("prometheus_config_last_reload_successful 1"),
+        "{body}"
+    );
+}
+
+#[test]
+fn real_prometheus_scrapes_hearth_federate() {
+    if let Err(why) = ensure_debian("prometheus", "prometheus") {
+        eprintln!("SKIPPED real_prometheus_scrapes_hearth_federate: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Samples up to now, so the latest is within federation's lookback.
+    backfill(dir.path(), now_s() + 1);
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "global:\n  external_labels:\n    dc: eu\n",
+    )
+    .unwrap();
+    let hearth = Server::start(dir.path(), &[]);
+
+    let pdir = tempfile::tempdir().unwrap();
+    let prom_port = free_port();
+    std::fs::write(
+        pdir.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n    params:\n      'match[]': ['{{__name__=~\"up|reqs_total\"}}']\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+            hearth.port
+        ),
+    )
+    .unwrap();
+    let mut prom = Command::new("prometheus")
+        .current_dir(pdir.path())
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .arg("--storage.tsdb.path=data")
+        .arg("--config.file=prometheus.yml")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(&mut prom);
+    assert!(
+        wait_ok(prom_port, "/-/ready", 300),
+        "prometheus never ready"
+    );
+    // Wait for the scrape to land (bounded attempts; the check is on content).
+    let q = "/api/v1/query?query=count%20by%20%28job%2Cdc%29%20%28%7Bjob%3D~%22prom%7Cnode%7Capi%22%7D%29";
+    let mut body = String::new();
+    for _ in 0..300 {
+        body = http(prom_port, "GET", q, "", "").1;
+        if body.contains("\"api\"") && body.contains("\"node\"") && body.contains("\"prom\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut got: Vec<String> = v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}={}",
+                r["metric"]["job"].as_str().unwrap_or(""),
+                r["metric"]["dc"].as_str().unwrap_or(""),
+                r["value"][1].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, ["api/eu=1", "node/eu=1", "prom/eu=1"], "{body}");
+}

@@ -1,0 +1,388 @@
+//! What the API reads from components this crate does not own, as traits: scrape
+//! targets and their metadata ([`TargetsSource`]), rule groups and alerts
+//! ([`RulesSource`]), Alertmanager discovery ([`AlertmanagersSource`]), exemplars
+//! ([`ExemplarSource`]) and the database's admin operations and statistics
+//! ([`TsdbAdmin`]).
+//!
+//! The types here are the API's JSON shapes (field names, order and omissions as
+//! upstream's `web/api/v1`), so an implementation only fills them in. Components that do
+//! not exist yet are the empty implementations ([`NoTargets`], [`NoRules`],
+//! [`NoAlertmanagers`]): the endpoints answer with upstream's empty shapes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hearth_model::{Exemplar, Labels, Matcher, MetricType};
+use serde::Serialize;
+
+use crate::json::serialize_labels;
+
+/// Target health as upstream names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetHealth {
+    Up,
+    Down,
+    Unknown,
+}
+
+/// One active target (`activeTargets` of `/api/v1/targets`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveTarget {
+    #[serde(serialize_with = "serialize_labels")]
+    pub discovered_labels: Labels,
+    #[serde(serialize_with = "serialize_labels")]
+    pub labels: Labels,
+    pub scrape_pool: String,
+    pub scrape_url: String,
+    pub global_url: String,
+    pub last_error: String,
+    /// RFC 3339 time of the last scrape (Go's `time.Time` JSON).
+    pub last_scrape: String,
+    pub last_scrape_duration: f64,
+    pub health: TargetHealth,
+    pub scrape_interval: String,
+    pub scrape_timeout: String,
+}
+
+/// A target dropped by relabeling.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DroppedTarget {
+    #[serde(serialize_with = "serialize_labels")]
+    pub discovered_labels: Labels,
+    pub scrape_pool: String,
+}
+
+/// Metadata of one metric family as a target exposes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricMetadata {
+    pub metric: String,
+    pub metric_type: MetricType,
+    pub help: String,
+    pub unit: String,
+}
+
+/// Scrape targets, their health and the metadata they expose (the scrape manager).
+pub trait TargetsSource: Send + Sync {
+    /// Active targets, ordered by scrape pool.
+    fn active(&self) -> Vec<ActiveTarget>;
+    /// Targets dropped by relabeling (as many as `keep_dropped_targets` keeps).
+    fn dropped(&self) -> Vec<DroppedTarget>;
+    /// Dropped targets per scrape pool, including those not kept.
+    fn dropped_counts(&self) -> BTreeMap<String, usize>;
+    /// For each active target: its labels and the metadata it exposes, for all metric
+    /// families (`metric` is `None`) or the one named.
+    fn metadata(&self, metric: Option<&str>) -> Vec<(Labels, Vec<MetricMetadata>)>;
+}
+
+/// No scrape manager: no targets.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoTargets;
+
+impl TargetsSource for NoTargets {
+    fn active(&self) -> Vec<ActiveTarget> {
+        Vec::new()
+    }
+    fn dropped(&self) -> Vec<DroppedTarget> {
+        Vec::new()
+    }
+    fn dropped_counts(&self) -> BTreeMap<String, usize> {
+        BTreeMap::new()
+    }
+    fn metadata(&self, _metric: Option<&str>) -> Vec<(Labels, Vec<MetricMetadata>)> {
+        Vec::new()
+    }
+}
+
+/// One alert of an alerting rule.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    #[serde(serialize_with = "serialize_labels")]
+    pub labels: Labels,
+    #[serde(serialize_with = "serialize_labels")]
+    pub annotations: Labels,
+    /// `pending`, `firing` or `inactive`.
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_firing_since: Option<String>,
+    /// The value as Go's `strconv.FormatFloat(v, 'e', -1, 64)`.
+    pub value: String,
+}
+
+/// An alerting rule of a group.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertingRule {
+    pub state: String,
+    pub name: String,
+    pub query: String,
+    pub duration: f64,
+    pub keep_firing_for: f64,
+    #[serde(serialize_with = "serialize_labels")]
+    pub labels: Labels,
+    #[serde(serialize_with = "serialize_labels")]
+    pub annotations: Labels,
+    pub alerts: Vec<Alert>,
+    pub health: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub last_error: String,
+    pub evaluation_time: f64,
+    pub last_evaluation: String,
+    #[serde(rename = "type")]
+    pub typ: &'static str,
+}
+
+/// A recording rule of a group.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingRule {
+    pub name: String,
+    pub query: String,
+    #[serde(
+        serialize_with = "serialize_labels",
+        skip_serializing_if = "Labels::is_empty"
+    )]
+    pub labels: Labels,
+    pub health: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub last_error: String,
+    pub evaluation_time: f64,
+    pub last_evaluation: String,
+    #[serde(rename = "type")]
+    pub typ: &'static str,
+}
+
+/// A rule of either kind, in group order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Rule {
+    Alerting(AlertingRule),
+    Recording(RecordingRule),
+}
+
+impl Rule {
+    pub fn name(&self) -> &str {
+        match self {
+            Rule::Alerting(r) => &r.name,
+            Rule::Recording(r) => &r.name,
+        }
+    }
+}
+
+/// A rule group (`groups` of `/api/v1/rules`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleGroup {
+    pub name: String,
+    pub file: String,
+    pub rules: Vec<Rule>,
+    pub interval: f64,
+    pub limit: i64,
+    pub evaluation_time: f64,
+    pub last_evaluation: String,
+}
+
+/// Rule groups and their alerts (the rules manager).
+pub trait RulesSource: Send + Sync {
+    fn groups(&self) -> Vec<RuleGroup>;
+}
+
+/// No rules manager: no groups.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRules;
+
+impl RulesSource for NoRules {
+    fn groups(&self) -> Vec<RuleGroup> {
+        Vec::new()
+    }
+}
+
+/// Alertmanagers found by discovery (the notifier).
+pub trait AlertmanagersSource: Send + Sync {
+    /// URLs of the active Alertmanagers' alerts endpoints.
+    fn active(&self) -> Vec<String>;
+    /// URLs of those dropped by relabeling.
+    fn dropped(&self) -> Vec<String>;
+}
+
+/// No notifier: no Alertmanagers.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoAlertmanagers;
+
+impl AlertmanagersSource for NoAlertmanagers {
+    fn active(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn dropped(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The exemplars of one series.
+#[derive(Debug, Clone)]
+pub struct SeriesExemplars {
+    pub series_labels: Labels,
+    /// Oldest first, each with a timestamp.
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// Exemplar storage.
+pub trait ExemplarSource: Send + Sync {
+    /// Exemplars in `[mint, maxt]` of series matching any of the matcher sets.
+    fn exemplars(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> Result<Vec<SeriesExemplars>, String>;
+}
+
+/// A name and a count (`/api/v1/status/tsdb` lists).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TsdbStat {
+    pub name: String,
+    pub value: u64,
+}
+
+/// The head's summary in `/api/v1/status/tsdb`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadStats {
+    pub num_series: u64,
+    pub num_label_pairs: u64,
+    pub chunk_count: i64,
+    pub min_time: i64,
+    pub max_time: i64,
+}
+
+/// `/api/v1/status/tsdb`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TsdbStatus {
+    pub head_stats: HeadStats,
+    pub series_count_by_metric_name: Vec<TsdbStat>,
+    pub label_value_count_by_label_name: Vec<TsdbStat>,
+    pub memory_in_bytes_by_label_name: Vec<TsdbStat>,
+    pub series_count_by_label_value_pair: Vec<TsdbStat>,
+}
+
+/// `/api/v1/status/walreplay`: segments replayed so far of `min..=max`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WalReplayStatus {
+    pub min: i64,
+    pub max: i64,
+    pub current: i64,
+}
+
+/// The database's admin operations and statistics.
+pub trait TsdbAdmin: Send + Sync {
+    /// Hard-links the blocks (and with `with_head`, the head as a block) into `dir`.
+    fn snapshot(&self, dir: &Path, with_head: bool) -> Result<(), String>;
+    /// Deletes the samples of matching series in `[mint, maxt]`.
+    fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<(), String>;
+    /// Rewrites blocks without their deleted data.
+    fn clean_tombstones(&self) -> Result<(), String>;
+    /// Cardinality statistics of the head, top `limit` of each list.
+    fn stats(&self, limit: usize) -> Result<TsdbStatus, String>;
+    /// How far WAL replay has come.
+    fn wal_replay_status(&self) -> WalReplayStatus;
+}
+
+/// The cardinality lists of `/api/v1/status/tsdb` from the label sets of the head's
+/// series (upstream's postings statistics): series per metric name, values per label
+/// name, bytes of values per label name (value length times series), series per
+/// label pair; top `limit` of each, largest first. Fills everything but the head's
+/// own numbers (series, chunks, time range) in [`TsdbStatus::head_stats`].
+pub fn cardinality<'a>(series: impl IntoIterator<Item = &'a Labels>, limit: usize) -> TsdbStatus {
+    use std::collections::HashMap;
+    let mut pairs: HashMap<(&str, &str), u64> = HashMap::new();
+    for l in series {
+        for label in l.iter() {
+            *pairs
+                .entry((label.name.as_str(), label.value.as_str()))
+                .or_default() += 1;
+        }
+    }
+    let mut by_metric = Vec::new();
+    let mut values_per_name: HashMap<&str, u64> = HashMap::new();
+    let mut bytes_per_name: HashMap<&str, u64> = HashMap::new();
+    let mut by_pair = Vec::with_capacity(pairs.len());
+    for (&(n, v), &count) in &pairs {
+        if n == hearth_model::METRIC_NAME {
+            by_metric.push(TsdbStat {
+                name: v.to_string(),
+                value: count,
+            });
+        }
+        *values_per_name.entry(n).or_default() += 1;
+        *bytes_per_name.entry(n).or_default() += v.len() as u64 * count;
+        by_pair.push(TsdbStat {
+            name: format!("{n}={v}"),
+            value: count,
+        });
+    }
+    let top = |mut v: Vec<TsdbStat>| {
+        v.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
+        v.truncate(limit);
+        v
+    };
+    let named = |m: HashMap<&str, u64>| {
+        m.into_iter()
+            .map(|(n, value)| TsdbStat {
+                name: n.to_string(),
+                value,
+            })
+            .collect::<Vec<_>>()
+    };
+    TsdbStatus {
+        head_stats: HeadStats {
+            num_label_pairs: pairs.len() as u64,
+            ..HeadStats::default()
+        },
+        series_count_by_metric_name: top(by_metric),
+        label_value_count_by_label_name: top(named(values_per_name)),
+        memory_in_bytes_by_label_name: top(named(bytes_per_name)),
+        series_count_by_label_value_pair: top(by_pair),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_model::labels;
+
+    #[test]
+    fn cardinality_lists() {
+        let series = [
+            labels!("__name__" => "up", "job" => "a"),
+            labels!("__name__" => "up", "job" => "bb"),
+            labels!("__name__" => "x", "job" => "a"),
+        ];
+        let s = cardinality(series.iter(), 2);
+        assert_eq!(s.head_stats.num_label_pairs, 4);
+        let names = |v: &[TsdbStat]| {
+            v.iter()
+                .map(|s| format!("{}:{}", s.name, s.value))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&s.series_count_by_metric_name), ["up:2", "x:1"]);
+        assert_eq!(
+            names(&s.label_value_count_by_label_name),
+            ["__name__:2", "job:2"]
+        );
+        // job: "a" twice + "bb" once = 4 bytes; __name__: "up" twice + "x" = 5.
+        assert_eq!(
+            names(&s.memory_in_bytes_by_label_name),
+            ["__name__:5", "job:4"]
+        );
+        assert_eq!(
+            names(&s.series_count_by_label_value_pair),
+            ["__name__=up:2", "job=a:2"]
+        );
+    }
+}
