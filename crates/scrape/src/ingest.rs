@@ -1,0 +1,898 @@
+//! One scrape's body into the storage: parse, look each series up in the cache (labels
+//! and relabeling only on a miss), apply the limits, append, emit staleness markers for
+//! series that disappeared, and the report series (upstream's `scrapeLoop.append`,
+//! `report` and `reportStale`).
+//!
+//! Everything here is synchronous and works on a caller's [`Appender`]; the scrape loop
+//! decides about commit and rollback.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use hearth_config::ScrapeConfig;
+use hearth_exposition::{Entry, LabelPair};
+use hearth_model::histogram::{EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MIN, is_exponential_schema};
+use hearth_model::names::go_quote;
+use hearth_model::{
+    Exemplar, HistogramValue, Labels, LabelsBuilder, METRIC_NAME, Metadata, MetricType,
+    Timestamp, ValidationScheme, is_stale_nan, stale_nan,
+};
+use hearth_relabel::RelabelConfig;
+use hearth_tsdb::storage::{AppendError, Appender, SeriesRef};
+
+use crate::cache::{ScrapeCache, set_meta};
+use crate::error::ScrapeError;
+use crate::format::{Format, Parser, select_format};
+
+/// Samples further than this in the future are out of bounds (upstream's `maxAheadTime`).
+const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
+
+/// How one target's scrapes are ingested: the parts of the scrape config and the target
+/// that shape samples.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// The target's public labels (no `__` labels), added to every sample.
+    pub target_labels: Labels,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub track_timestamps_staleness: bool,
+    pub metric_relabel_configs: Vec<RelabelConfig>,
+    /// 0: no limit.
+    pub sample_limit: usize,
+    /// `native_histogram_bucket_limit`; 0: no limit.
+    pub bucket_limit: usize,
+    /// Highest schema kept (from `native_histogram_min_bucket_factor`).
+    pub max_schema: i32,
+    pub label_limit: usize,
+    pub label_name_length_limit: usize,
+    pub label_value_length_limit: usize,
+    pub validation_scheme: ValidationScheme,
+    pub scrape_native_histograms: bool,
+    pub always_scrape_classic_histograms: bool,
+    pub fallback_format: Option<Format>,
+    /// Send metadata to the appender (upstream's `metadata-wal-records` feature).
+    pub append_metadata: bool,
+    /// Also report `scrape_timeout_seconds`, `scrape_sample_limit`, `scrape_body_size_bytes`.
+    pub extra_metrics: bool,
+    pub timeout: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            target_labels: Labels::empty(),
+            honor_labels: false,
+            honor_timestamps: true,
+            track_timestamps_staleness: false,
+            metric_relabel_configs: Vec::new(),
+            sample_limit: 0,
+            bucket_limit: 0,
+            max_schema: EXPONENTIAL_SCHEMA_MAX,
+            label_limit: 0,
+            label_name_length_limit: 0,
+            label_value_length_limit: 0,
+            validation_scheme: ValidationScheme::Utf8,
+            scrape_native_histograms: false,
+            always_scrape_classic_histograms: false,
+            fallback_format: None,
+            append_metadata: false,
+            extra_metrics: false,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+fn limit(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+/// Upstream's `pickSchema`: the highest schema whose bucket growth factor is at least
+/// `native_histogram_min_bucket_factor`.
+pub fn pick_schema(factor: f64) -> i32 {
+    let factor = if factor <= 1.0 { 1.00271 } else { factor };
+    let floor = (-factor.log2().log2()).floor();
+    if floor >= f64::from(EXPONENTIAL_SCHEMA_MAX) {
+        EXPONENTIAL_SCHEMA_MAX
+    } else if floor <= f64::from(EXPONENTIAL_SCHEMA_MIN) {
+        EXPONENTIAL_SCHEMA_MIN
+    } else {
+        floor as i32
+    }
+}
+
+impl IngestConfig {
+    /// The settings of a (validated) scrape config for a target with `target_labels`.
+    pub fn new(cfg: &ScrapeConfig, target_labels: Labels, timeout: Duration) -> IngestConfig {
+        IngestConfig {
+            target_labels,
+            honor_labels: cfg.honor_labels,
+            honor_timestamps: cfg.honor_timestamps,
+            track_timestamps_staleness: cfg.track_timestamps_staleness,
+            metric_relabel_configs: cfg.metric_relabel_configs.clone(),
+            sample_limit: limit(cfg.sample_limit),
+            bucket_limit: limit(cfg.native_histogram_bucket_limit),
+            max_schema: pick_schema(cfg.native_histogram_min_bucket_factor),
+            label_limit: limit(cfg.label_limit),
+            label_name_length_limit: limit(cfg.label_name_length_limit),
+            label_value_length_limit: limit(cfg.label_value_length_limit),
+            validation_scheme: cfg.validation_scheme(),
+            scrape_native_histograms: cfg.scrape_native_histograms.unwrap_or(false),
+            always_scrape_classic_histograms: cfg.always_scrape_classic_histograms.unwrap_or(false),
+            fallback_format: cfg.fallback_scrape_protocol.map(Format::of_protocol),
+            append_metadata: false,
+            extra_metrics: cfg.extra_scrape_metrics.unwrap_or(false),
+            timeout,
+        }
+    }
+
+    /// Upstream's `mutateSampleLabels`: target labels (exposed ones win with
+    /// `honor_labels`, else they are kept as `exported_<name>`), then metric relabeling.
+    /// `None`: dropped.
+    fn mutate(&self, exposed: Labels) -> Option<Labels> {
+        let mut lb = exposed.builder();
+        if self.honor_labels {
+            for l in &self.target_labels {
+                if !exposed.has(l.name.as_str()) {
+                    lb.set(l.name.as_str(), l.value.as_str());
+                }
+            }
+        } else {
+            let mut conflicts: Vec<(&str, &str)> = Vec::new();
+            for l in &self.target_labels {
+                if let Some(v) = exposed.get(l.name.as_str()) {
+                    conflicts.push((l.name.as_str(), v));
+                }
+                lb.set(l.name.as_str(), l.value.as_str());
+            }
+            if !conflicts.is_empty() {
+                resolve_conflicts(&mut lb, &mut conflicts);
+            }
+        }
+        if !hearth_relabel::process_builder(&mut lb, &self.metric_relabel_configs) {
+            return None;
+        }
+        let l = lb.labels();
+        (!l.is_empty()).then_some(l)
+    }
+}
+
+/// Upstream's `resolveConflictingExposedLabels`: shortest names first, each renamed to
+/// the first free `exported_…exported_<name>`.
+fn resolve_conflicts(lb: &mut LabelsBuilder, conflicts: &mut [(&str, &str)]) {
+    conflicts.sort_by_key(|(n, _)| n.len());
+    for (name, value) in conflicts.iter() {
+        let mut new_name = (*name).to_string();
+        loop {
+            new_name.insert_str(0, "exported_");
+            if lb.get(&new_name).is_none_or(str::is_empty) {
+                lb.set(&new_name, value);
+                break;
+            }
+        }
+    }
+}
+
+/// Go's `%.50s`: at most 50 characters.
+fn trunc50(s: &str) -> &str {
+    match s.char_indices().nth(50) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn verify_label_limits(lset: &Labels, cfg: &IngestConfig) -> Result<(), ScrapeError> {
+    let met = trunc50(lset.get_or_empty(METRIC_NAME));
+    if cfg.label_limit > 0 && lset.len() > cfg.label_limit {
+        return Err(ScrapeError::LabelLimit(format!(
+            "label_limit exceeded (metric: {met}, number of labels: {}, limit: {})",
+            lset.len(),
+            cfg.label_limit
+        )));
+    }
+    if cfg.label_name_length_limit == 0 && cfg.label_value_length_limit == 0 {
+        return Ok(());
+    }
+    for l in lset {
+        let (n, v) = (l.name.as_str(), l.value.as_str());
+        if cfg.label_name_length_limit > 0 && n.len() > cfg.label_name_length_limit {
+            return Err(ScrapeError::LabelLimit(format!(
+                "label_name_length_limit exceeded (metric: {met}, label name: {}, length: {}, limit: {})",
+                trunc50(n),
+                n.len(),
+                cfg.label_name_length_limit
+            )));
+        }
+        if cfg.label_value_length_limit > 0 && v.len() > cfg.label_value_length_limit {
+            return Err(ScrapeError::LabelLimit(format!(
+                "label_value_length_limit exceeded (metric: {met}, label name: {}, value: {}, length: {}, limit: {})",
+                trunc50(n),
+                go_quote(trunc50(v)),
+                v.len(),
+                cfg.label_value_length_limit
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_labels(lset: &Labels, scheme: ValidationScheme) -> Result<(), ScrapeError> {
+    let Some(name) = lset.metric_name() else {
+        return Err(ScrapeError::NameLabelMandatory);
+    };
+    let valid = scheme.is_valid_metric_name(name)
+        && lset
+            .iter()
+            .all(|l| scheme.is_valid_label_name(l.name.as_str()));
+    if valid {
+        Ok(())
+    } else {
+        Err(ScrapeError::InvalidLabels(lset.to_string()))
+    }
+}
+
+fn exposed_labels(name: &str, labels: &[LabelPair<'_>]) -> Labels {
+    Labels::new(
+        std::iter::once((METRIC_NAME, name))
+            .chain(labels.iter().map(|l| (l.name.as_ref(), l.value.as_ref()))),
+    )
+}
+
+/// Counts of one scrape, for the report series.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AppendStats {
+    /// Samples in the body (`scrape_samples_scraped`).
+    pub total: usize,
+    /// Samples left after metric relabeling (`scrape_samples_post_metric_relabeling`).
+    pub added: usize,
+    /// Series new to the cache (`scrape_series_added`).
+    pub series_added: usize,
+}
+
+/// Why one sample was not added.
+enum AddError {
+    SampleLimit,
+    BucketLimit,
+    Storage(AppendError),
+}
+
+/// Append errors that drop only the sample, counted and logged once per scrape.
+#[derive(Default)]
+struct AppendErrors {
+    out_of_order: usize,
+    duplicates: usize,
+    out_of_bounds: usize,
+    exemplar_out_of_order: usize,
+}
+
+/// Applies the bucket limit and maximum schema (upstream's `bucketLimitAppender` and
+/// `maxSchemaAppender`), reducing resolution where allowed.
+fn limit_histogram<'h>(
+    h: &'h HistogramValue,
+    bucket_limit: usize,
+    max_schema: i32,
+) -> Result<Cow<'h, HistogramValue>, AddError> {
+    let (schema, buckets) = match h {
+        HistogramValue::Integer(h) => (h.schema, h.positive_buckets.len() + h.negative_buckets.len()),
+        HistogramValue::Float(h) => (h.schema, h.positive_buckets.len() + h.negative_buckets.len()),
+    };
+    let mut out = Cow::Borrowed(h);
+    let reduce = |v: &mut HistogramValue, to: i32| {
+        let r = match v {
+            HistogramValue::Integer(h) => h.reduce_resolution(to),
+            HistogramValue::Float(h) => h.reduce_resolution(to),
+        };
+        r.map_err(|e| AddError::Storage(AppendError::InvalidHistogram(e.to_string())))
+    };
+    if is_exponential_schema(schema) && schema > max_schema {
+        reduce(out.to_mut(), max_schema)?;
+    }
+    if bucket_limit > 0 && buckets > bucket_limit {
+        if !is_exponential_schema(schema) {
+            return Err(AddError::BucketLimit);
+        }
+        loop {
+            let (schema, buckets) = match &*out {
+                HistogramValue::Integer(h) => {
+                    (h.schema, h.positive_buckets.len() + h.negative_buckets.len())
+                }
+                HistogramValue::Float(h) => {
+                    (h.schema, h.positive_buckets.len() + h.negative_buckets.len())
+                }
+            };
+            if buckets <= bucket_limit {
+                break;
+            }
+            if schema <= EXPONENTIAL_SCHEMA_MIN {
+                return Err(AddError::BucketLimit);
+            }
+            reduce(out.to_mut(), schema - 1)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Upstream's `isSeriesPartOfFamily`.
+fn is_series_part_of_family(name: &str, family: &str, t: MetricType) -> bool {
+    if !name.starts_with(family) {
+        return false;
+    }
+    let cut = |s: &'_ str, suffixes: &[&str]| -> String {
+        for suf in suffixes {
+            if let Some(p) = s.strip_suffix(suf) {
+                return p.to_string();
+            }
+        }
+        s.to_string()
+    };
+    let (mf, got) = match t {
+        MetricType::Counter => (cut(family, &["_total"]), cut(name, &["_total"])),
+        MetricType::Histogram => (family.to_string(), cut(name, &["_bucket", "_sum", "_count"])),
+        MetricType::GaugeHistogram => (
+            family.to_string(),
+            cut(name, &["_bucket", "_gsum", "_gcount"]),
+        ),
+        MetricType::Summary => (family.to_string(), cut(name, &["_sum", "_count"])),
+        MetricType::Info => (cut(family, &["_info"]), cut(name, &["_info"])),
+        _ => (family.to_string(), name.to_string()),
+    };
+    mf == got
+}
+
+/// What one parsed sample carries, whatever its kind.
+struct Sample<'e> {
+    series: &'e [u8],
+    name: &'e str,
+    labels: &'e [LabelPair<'e>],
+    value: f64,
+    histogram: Option<&'e HistogramValue>,
+    timestamp: Option<Timestamp>,
+    exemplars: &'e [Exemplar],
+}
+
+impl ScrapeCache {
+    /// Ingests one scrape body into `app` at `ts` (milliseconds). An empty body is a
+    /// failed scrape: only staleness markers for the previous scrape's series are
+    /// appended. On `Err` the caller must roll `app` back (and then call
+    /// [`ScrapeCache::append_failed`]).
+    pub fn append(
+        &mut self,
+        cfg: &IngestConfig,
+        app: &mut dyn Appender,
+        body: &[u8],
+        content_type: &str,
+        ts: Timestamp,
+    ) -> (AppendStats, Result<(), ScrapeError>) {
+        if body.is_empty() {
+            let r = self.update_stale_markers(app, ts);
+            self.iter_done(false);
+            return (AppendStats::default(), r);
+        }
+        let format = match select_format(content_type, cfg.fallback_format) {
+            Ok((f, why)) => {
+                if let Some(why) = why {
+                    tracing::debug!(content_type, "{why}");
+                }
+                f
+            }
+            Err(e) => return (AppendStats::default(), Err(ScrapeError::ContentType(e))),
+        };
+        let classic = cfg.always_scrape_classic_histograms || !cfg.scrape_native_histograms;
+        let mut parser = match Parser::new(body, format, classic) {
+            Ok(p) => p,
+            Err(e) => return (AppendStats::default(), Err(ScrapeError::Parse(e))),
+        };
+        let mut stats = AppendStats::default();
+        let r = self.append_entries(cfg, app, &mut parser, ts, &mut stats);
+        if r.is_ok() {
+            self.iter_done(true);
+        }
+        (stats, r)
+    }
+
+    /// After a failed append was rolled back: nothing of it reached the storage, so the
+    /// previous scrape's series all get staleness markers (on the fresh appender `app`).
+    pub fn append_failed(&mut self, app: &mut dyn Appender, ts: Timestamp) -> Result<(), ScrapeError> {
+        self.untrack_current();
+        let r = self.update_stale_markers(app, ts);
+        self.iter_done(false);
+        r
+    }
+
+    fn append_entries(
+        &mut self,
+        cfg: &IngestConfig,
+        app: &mut dyn Appender,
+        parser: &mut Parser<'_>,
+        ts: Timestamp,
+        stats: &mut AppendStats,
+    ) -> Result<(), ScrapeError> {
+        let max_time = hearth_model::sample::now_ms().saturating_add(MAX_AHEAD_MS);
+        let metadata = std::sync::Arc::clone(&self.metadata);
+        let mut meta = metadata.map.lock();
+        let iter = self.iter;
+        let mut last_family = String::new();
+        let mut sample_limit_hit = false;
+        let mut bucket_limit_hit = false;
+        let mut appended = 0usize;
+        let mut errs = AppendErrors::default();
+        let mut exemplars: Vec<Exemplar> = Vec::new();
+        loop {
+            let entry = match parser.next() {
+                Ok(Some(e)) => e,
+                Ok(None) => break,
+                Err(e) => return Err(ScrapeError::Parse(e)),
+            };
+            let s = match &entry {
+                Entry::Help { name, help } => {
+                    set_meta(&mut meta, iter, name, |m| set_if_changed(&mut m.help, help));
+                    if cfg.append_metadata {
+                        name.as_ref().clone_into(&mut last_family);
+                    }
+                    continue;
+                }
+                Entry::Type { name, metric_type } => {
+                    set_meta(&mut meta, iter, name, |m| {
+                        let changed = m.metric_type != *metric_type;
+                        m.metric_type = *metric_type;
+                        changed
+                    });
+                    if cfg.append_metadata {
+                        name.as_ref().clone_into(&mut last_family);
+                    }
+                    continue;
+                }
+                Entry::Unit { name, unit } => {
+                    set_meta(&mut meta, iter, name, |m| set_if_changed(&mut m.unit, unit));
+                    if cfg.append_metadata {
+                        name.as_ref().clone_into(&mut last_family);
+                    }
+                    continue;
+                }
+                Entry::Comment(_) => continue,
+                Entry::Sample(s) => Sample {
+                    series: s.series,
+                    name: &s.name,
+                    labels: s.labels,
+                    value: s.value,
+                    histogram: None,
+                    timestamp: s.timestamp,
+                    exemplars: s.exemplars,
+                },
+                Entry::Histogram(h) => {
+                    if !cfg.scrape_native_histograms {
+                        // Its classic form follows (the parser was asked for it).
+                        continue;
+                    }
+                    Sample {
+                        series: h.series,
+                        name: &h.name,
+                        labels: h.labels,
+                        value: 0.0,
+                        histogram: Some(h.histogram),
+                        timestamp: h.timestamp,
+                        exemplars: h.exemplars,
+                    }
+                }
+            };
+            stats.total += 1;
+            let parsed_ts = if cfg.honor_timestamps { s.timestamp } else { None };
+            let t = parsed_ts.unwrap_or(ts);
+            if self.is_dropped(s.series) {
+                continue;
+            }
+            let cached = self.get(s.series);
+            let new_labels = match cached {
+                Some(_) => None,
+                None => {
+                    let Some(lset) = cfg.mutate(exposed_labels(s.name, s.labels)) else {
+                        self.add_dropped(s.series);
+                        continue;
+                    };
+                    validate_labels(&lset, cfg.validation_scheme)?;
+                    verify_label_limits(&lset, cfg)?;
+                    Some(lset)
+                }
+            };
+            let (prev_ref, lset) = match (cached, &new_labels) {
+                (Some((id, _)), _) => {
+                    let e = self.entry(id);
+                    (Some(e.series_ref), &e.labels)
+                }
+                (None, Some(l)) => (None, l),
+                (None, None) => continue,
+            };
+            let res: Result<SeriesRef, AddError> = if cached.is_some_and(|(_, already)| already)
+                && parsed_ts.is_none()
+            {
+                Err(AddError::Storage(AppendError::DuplicateSampleForTimestamp))
+            } else {
+                add_sample(cfg, app, prev_ref, lset, t, &s, max_time, &mut appended)
+            };
+            let mut sample_ref = None;
+            match res {
+                Ok(r) => sample_ref = Some(r),
+                Err(AddError::SampleLimit) => sample_limit_hit = true,
+                Err(AddError::BucketLimit) => bucket_limit_hit = true,
+                Err(AddError::Storage(AppendError::OutOfOrderSample)) => errs.out_of_order += 1,
+                Err(AddError::Storage(AppendError::DuplicateSampleForTimestamp)) => {
+                    errs.duplicates += 1
+                }
+                Err(AddError::Storage(AppendError::OutOfBounds)) => errs.out_of_bounds += 1,
+                Err(AddError::Storage(e)) => {
+                    tracing::debug!(series = %String::from_utf8_lossy(s.series), err = %e, "unexpected append error");
+                    return Err(ScrapeError::Append(e));
+                }
+            }
+            let track = parsed_ts.is_none() || cfg.track_timestamps_staleness;
+            let id = match (cached, sample_ref, new_labels) {
+                (Some((id, _)), Some(_), _) => {
+                    if track {
+                        self.track_staleness(id);
+                    }
+                    Some(id)
+                }
+                (None, Some(r), Some(lset)) => {
+                    let id = self.add_ref(s.series, r, lset);
+                    if track {
+                        self.track_staleness(id);
+                    }
+                    if !sample_limit_hit && !bucket_limit_hit {
+                        stats.series_added += 1;
+                    }
+                    Some(id)
+                }
+                _ => None,
+            };
+            stats.added += 1;
+            let (Some(id), Some(r)) = (id, sample_ref) else {
+                continue;
+            };
+            if !s.exemplars.is_empty() {
+                exemplars.clear();
+                for e in s.exemplars {
+                    let mut e = e.clone();
+                    if e.timestamp.is_none() {
+                        if s.histogram.is_some() {
+                            // Native histogram exemplars need their own timestamp.
+                            continue;
+                        }
+                        e.timestamp = Some(t);
+                    }
+                    exemplars.push(e);
+                }
+                exemplars.sort_by(|a, b| {
+                    a.timestamp
+                        .cmp(&b.timestamp)
+                        .then(a.value.total_cmp(&b.value))
+                        .then_with(|| a.labels.cmp(&b.labels))
+                });
+                let lset = &self.entry(id).labels;
+                let mut ooo = 0;
+                for e in &exemplars {
+                    match app.append_exemplar(r, lset, e) {
+                        Ok(_) => {}
+                        Err(AppendError::OutOfOrderExemplar) => ooo += 1,
+                        Err(err) => tracing::debug!(%err, "error while adding exemplar"),
+                    }
+                }
+                if ooo > 0 && ooo == exemplars.len() {
+                    errs.exemplar_out_of_order += ooo;
+                }
+            }
+            if cfg.append_metadata
+                && !last_family.is_empty()
+                && let Some(m) = meta.get(&last_family)
+                && (new_labels_was_new(cached) || m.last_iter_change == iter)
+                && is_series_part_of_family(s.name, &last_family, m.meta.metric_type)
+            {
+                let lset = &self.entry(id).labels;
+                if let Err(err) = app.update_metadata(r, lset, &m.meta) {
+                    tracing::debug!(%err, "error when appending metadata");
+                }
+            }
+        }
+        drop(meta);
+        if errs.out_of_order > 0 {
+            tracing::warn!(num_dropped = errs.out_of_order, "Error on ingesting out-of-order samples");
+        }
+        if errs.duplicates > 0 {
+            tracing::warn!(num_dropped = errs.duplicates, "Error on ingesting samples with different value but same timestamp");
+        }
+        if errs.out_of_bounds > 0 {
+            tracing::warn!(num_dropped = errs.out_of_bounds, "Error on ingesting samples that are too old or are too far into the future");
+        }
+        if errs.exemplar_out_of_order > 0 {
+            tracing::warn!(num_dropped = errs.exemplar_out_of_order, "Error on ingesting out-of-order exemplars");
+        }
+        if sample_limit_hit {
+            return Err(ScrapeError::SampleLimit);
+        }
+        if bucket_limit_hit {
+            return Err(ScrapeError::BucketLimit);
+        }
+        self.update_stale_markers(app, ts)
+    }
+
+    /// Stale markers for series of the previous scrape that this one did not append.
+    fn update_stale_markers(&mut self, app: &mut dyn Appender, ts: Timestamp) -> Result<(), ScrapeError> {
+        for e in self.stale_series() {
+            match app.append(Some(e.series_ref), &e.labels, ts, stale_nan()) {
+                Ok(_)
+                | Err(AppendError::OutOfOrderSample)
+                | Err(AppendError::DuplicateSampleForTimestamp) => {}
+                Err(err) => return Err(ScrapeError::Append(err)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn new_labels_was_new(cached: Option<(u32, bool)>) -> bool {
+    cached.is_none()
+}
+
+fn set_if_changed(field: &mut String, v: &str) -> bool {
+    if field == v {
+        return false;
+    }
+    v.clone_into(field);
+    true
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn add_sample(
+    cfg: &IngestConfig,
+    app: &mut dyn Appender,
+    prev_ref: Option<SeriesRef>,
+    lset: &Labels,
+    t: Timestamp,
+    s: &Sample<'_>,
+    max_time: Timestamp,
+    appended: &mut usize,
+) -> Result<SeriesRef, AddError> {
+    match s.histogram {
+        Some(h) => {
+            let h = limit_histogram(h, cfg.bucket_limit, cfg.max_schema)?;
+            count_sample(cfg, prev_ref, false, appended)?;
+            if t > max_time {
+                return Err(AddError::Storage(AppendError::OutOfBounds));
+            }
+            app.append_histogram(prev_ref, lset, t, &h)
+                .map_err(AddError::Storage)
+        }
+        None => {
+            count_sample(cfg, prev_ref, is_stale_nan(s.value), appended)?;
+            if t > max_time {
+                return Err(AddError::Storage(AppendError::OutOfBounds));
+            }
+            app.append(prev_ref, lset, t, s.value)
+                .map_err(AddError::Storage)
+        }
+    }
+}
+
+/// Upstream's `limitAppender`: staleness markers of known series are never counted.
+#[inline]
+fn count_sample(
+    cfg: &IngestConfig,
+    prev_ref: Option<SeriesRef>,
+    stale: bool,
+    appended: &mut usize,
+) -> Result<(), AddError> {
+    if cfg.sample_limit == 0 || (prev_ref.is_some() && stale) {
+        return Ok(());
+    }
+    *appended += 1;
+    if *appended > cfg.sample_limit {
+        return Err(AddError::SampleLimit);
+    }
+    Ok(())
+}
+
+/// What the report series say about one scrape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScrapeReport {
+    pub healthy: bool,
+    pub duration: Duration,
+    pub stats: AppendStats,
+    /// Uncompressed body size; -1 when the body size limit was hit.
+    pub body_bytes: i64,
+}
+
+struct ReportSeries {
+    name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+}
+
+const REPORT_SERIES: [ReportSeries; 8] = [
+    ReportSeries {
+        name: "up",
+        help: "Health of the scrape target. 1 means the target is healthy, 0 if the scrape failed.",
+        unit: "targets",
+    },
+    ReportSeries {
+        name: "scrape_duration_seconds",
+        help: "Duration of the last scrape in seconds.",
+        unit: "seconds",
+    },
+    ReportSeries {
+        name: "scrape_samples_scraped",
+        help: "Number of samples last scraped.",
+        unit: "samples",
+    },
+    ReportSeries {
+        name: "scrape_samples_post_metric_relabeling",
+        help: "Number of samples remaining after metric relabeling was applied.",
+        unit: "samples",
+    },
+    ReportSeries {
+        name: "scrape_series_added",
+        help: "Number of series in the last scrape.",
+        unit: "series",
+    },
+    ReportSeries {
+        name: "scrape_timeout_seconds",
+        help: "The configured scrape timeout for a target.",
+        unit: "seconds",
+    },
+    ReportSeries {
+        name: "scrape_sample_limit",
+        help: "The configured sample limit for a target. Returns zero if there is no limit configured.",
+        unit: "samples",
+    },
+    ReportSeries {
+        name: "scrape_body_size_bytes",
+        help: "The uncompressed size of the last scrape response, if successful. Scrapes failing because body_size_limit is exceeded report -1, other scrape failures report 0.",
+        unit: "bytes",
+    },
+];
+
+impl ScrapeCache {
+    /// Appends the report series of a scrape at `ts`.
+    pub fn report(
+        &mut self,
+        cfg: &IngestConfig,
+        app: &mut dyn Appender,
+        ts: Timestamp,
+        r: &ScrapeReport,
+    ) -> Result<(), AppendError> {
+        let mut values = vec![
+            if r.healthy { 1.0 } else { 0.0 },
+            r.duration.as_secs_f64(),
+            r.stats.total as f64,
+            r.stats.added as f64,
+            r.stats.series_added as f64,
+        ];
+        if cfg.extra_metrics {
+            values.extend([
+                cfg.timeout.as_secs_f64(),
+                cfg.sample_limit as f64,
+                r.body_bytes as f64,
+            ]);
+        }
+        for (i, v) in values.into_iter().enumerate() {
+            self.add_report_sample(cfg, app, i, ts, v)?;
+        }
+        Ok(())
+    }
+
+    /// Staleness markers for the report series (the target went away).
+    pub fn report_stale(
+        &mut self,
+        cfg: &IngestConfig,
+        app: &mut dyn Appender,
+        ts: Timestamp,
+    ) -> Result<(), AppendError> {
+        let n = if cfg.extra_metrics { 8 } else { 5 };
+        for i in 0..n {
+            self.add_report_sample(cfg, app, i, ts, stale_nan())?;
+        }
+        Ok(())
+    }
+
+    fn add_report_sample(
+        &mut self,
+        cfg: &IngestConfig,
+        app: &mut dyn Appender,
+        i: usize,
+        ts: Timestamp,
+        v: f64,
+    ) -> Result<(), AppendError> {
+        let spec = &REPORT_SERIES[i];
+        let (prev, lset) = match &self.report[i] {
+            Some((r, l)) => (Some(*r), l.clone()),
+            None => {
+                let mut lb = cfg.target_labels.builder();
+                lb.set(METRIC_NAME, spec.name);
+                (None, lb.labels())
+            }
+        };
+        match app.append(prev, &lset, ts, v) {
+            Ok(r) => {
+                if prev.is_none() {
+                    if cfg.append_metadata {
+                        let m = Metadata {
+                            metric_type: MetricType::Gauge,
+                            help: spec.help.into(),
+                            unit: spec.unit.into(),
+                        };
+                        if let Err(err) = app.update_metadata(r, &lset, &m) {
+                            tracing::debug!(%err, "error when appending report metadata");
+                        }
+                    }
+                    self.report[i] = Some((r, lset));
+                }
+                Ok(())
+            }
+            Err(AppendError::OutOfOrderSample | AppendError::DuplicateSampleForTimestamp) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_model::labels;
+
+    #[test]
+    fn conflicts_get_exported_prefix() {
+        let cfg = IngestConfig {
+            target_labels: labels!("job" => "j", "instance" => "i"),
+            ..IngestConfig::default()
+        };
+        let l = cfg
+            .mutate(labels!("__name__" => "m", "job" => "x", "exported_job" => "y"))
+            .unwrap();
+        assert_eq!(
+            l.to_string(),
+            r#"{__name__="m", exported_exported_job="x", exported_job="y", instance="i", job="j"}"#
+        );
+        let honor = IngestConfig {
+            honor_labels: true,
+            ..cfg
+        };
+        let l = honor.mutate(labels!("__name__" => "m", "job" => "x")).unwrap();
+        assert_eq!(l.to_string(), r#"{__name__="m", instance="i", job="x"}"#);
+    }
+
+    #[test]
+    fn label_limit_messages() {
+        let cfg = IngestConfig {
+            label_value_length_limit: 3,
+            ..IngestConfig::default()
+        };
+        let e = verify_label_limits(&labels!("__name__" => "m", "a" => "abcd"), &cfg).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"label_value_length_limit exceeded (metric: m, label name: a, value: "abcd", length: 4, limit: 3)"#
+        );
+        let cfg = IngestConfig {
+            label_limit: 1,
+            ..IngestConfig::default()
+        };
+        let e = verify_label_limits(&labels!("__name__" => "m", "a" => "b"), &cfg).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "label_limit exceeded (metric: m, number of labels: 2, limit: 1)"
+        );
+    }
+
+    #[test]
+    fn schema_from_bucket_factor() {
+        assert_eq!(pick_schema(0.0), 8);
+        assert_eq!(pick_schema(1.1), 2);
+        assert_eq!(pick_schema(2.0), 0);
+        assert_eq!(pick_schema(1e9), -4);
+    }
+
+    #[test]
+    fn family_membership() {
+        assert!(is_series_part_of_family("a_total", "a", MetricType::Counter));
+        assert!(is_series_part_of_family("h_bucket", "h", MetricType::Histogram));
+        assert!(!is_series_part_of_family("h_other", "h", MetricType::Histogram));
+        assert!(is_series_part_of_family("g", "g", MetricType::Gauge));
+    }
+}
