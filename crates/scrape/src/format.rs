@@ -175,6 +175,7 @@ impl<'a> Parser<'a> {
     pub fn new(
         body: &'a [u8],
         format: Format,
+        native_histograms: bool,
         parse_classic_histograms: bool,
     ) -> Result<Parser<'a>, ParseError> {
         Ok(match format {
@@ -186,6 +187,7 @@ impl<'a> Parser<'a> {
                 body,
                 ProtobufOptions {
                     parse_classic_histograms,
+                    ignore_native_histograms: !native_histograms,
                 },
             )),
         })

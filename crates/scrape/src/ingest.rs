@@ -376,8 +376,12 @@ impl ScrapeCache {
             }
             Err(e) => return (AppendStats::default(), Err(ScrapeError::ContentType(e))),
         };
-        let classic = cfg.always_scrape_classic_histograms || !cfg.scrape_native_histograms;
-        let mut parser = match Parser::new(body, format, classic) {
+        let mut parser = match Parser::new(
+            body,
+            format,
+            cfg.scrape_native_histograms,
+            cfg.always_scrape_classic_histograms,
+        ) {
             Ok(p) => p,
             Err(e) => return (AppendStats::default(), Err(ScrapeError::Parse(e))),
         };
@@ -460,7 +464,7 @@ impl ScrapeCache {
                 },
                 Entry::Histogram(h) => {
                     if !cfg.scrape_native_histograms {
-                        // Its classic form follows (the parser was asked for it).
+                        // The parser reads histograms as classic ones then; never here.
                         continue;
                     }
                     Sample {
@@ -894,5 +898,36 @@ mod tests {
         assert!(is_series_part_of_family("h_bucket", "h", MetricType::Histogram));
         assert!(!is_series_part_of_family("h_other", "h", MetricType::Histogram));
         assert!(is_series_part_of_family("g", "g", MetricType::Gauge));
+    }
+}
+
+#[cfg(test)]
+mod append_tests {
+    use super::*;
+    use hearth_tsdb::mem_storage::MemStorage;
+    use hearth_tsdb::storage::{Appendable, Queryable};
+
+    fn names(st: &MemStorage) -> Vec<String> {
+        let q = st.querier(i64::MIN, i64::MAX).unwrap();
+        q.label_values("__name__", &[]).unwrap()
+    }
+
+    #[test]
+    fn openmetrics_created_lines_are_series() {
+        let st = MemStorage::new();
+        let mut c = ScrapeCache::new();
+        let mut app = st.appender();
+        let body = b"# TYPE req counter\n# HELP req Requests.\nreq_total 7 # {trace_id=\"abc\"} 1.0\nreq_created 1.7e9\n# EOF\n";
+        let (stats, r) = c.append(
+            &IngestConfig::default(),
+            app.as_mut(),
+            body,
+            "application/openmetrics-text; version=1.0.0",
+            1000,
+        );
+        r.unwrap();
+        app.commit().unwrap();
+        assert_eq!(stats.total, 2, "{:?}", names(&st));
+        assert_eq!(names(&st), ["req_created", "req_total"]);
     }
 }
