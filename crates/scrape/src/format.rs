@@ -223,23 +223,39 @@ mod tests {
     #[test]
     fn content_types() {
         let ok = |ct: &str| select_format(ct, None).map(|r| r.0);
-        assert_eq!(ok("text/plain; version=0.0.4; charset=utf-8"), Ok(Format::Text));
+        assert_eq!(
+            ok("text/plain; version=0.0.4; charset=utf-8"),
+            Ok(Format::Text)
+        );
         assert_eq!(
             ok("application/openmetrics-text; version=1.0.0; charset=utf-8"),
             Ok(Format::OpenMetrics)
         );
         assert_eq!(
-            ok("Application/Vnd.Google.Protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"),
+            ok(
+                "Application/Vnd.Google.Protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            ),
             Ok(Format::Protobuf)
         );
         assert_eq!(
             ok("text/html").unwrap_err(),
             r#"received unsupported Content-Type "text/html" and no fallback_scrape_protocol specified for target"#
         );
-        assert!(ok("").unwrap_err().starts_with("non-compliant scrape target"));
-        assert!(ok("text/").unwrap_err().starts_with("cannot parse Content-Type"));
+        assert!(
+            ok("")
+                .unwrap_err()
+                .starts_with("non-compliant scrape target")
+        );
+        assert!(
+            ok("text/")
+                .unwrap_err()
+                .starts_with("cannot parse Content-Type")
+        );
         let (f, why) = select_format("text/html", Some(Format::Text)).unwrap();
         assert_eq!(f, Format::Text);
-        assert!(why.unwrap().contains("using fallback_scrape_protocol \"text/plain\""));
+        assert!(
+            why.unwrap()
+                .contains("using fallback_scrape_protocol \"text/plain\"")
+        );
     }
 }

@@ -9,20 +9,24 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use hashbrown::HashMap;
 use hearth_config::ScrapeConfig;
 use hearth_exposition::{Entry, LabelPair};
-use hearth_model::histogram::{EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MIN, is_exponential_schema};
+use hearth_model::histogram::{
+    EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MIN, is_exponential_schema,
+};
 use hearth_model::names::go_quote;
 use hearth_model::{
-    Exemplar, HistogramValue, Labels, LabelsBuilder, METRIC_NAME, Metadata, MetricType,
-    Timestamp, ValidationScheme, is_stale_nan, stale_nan,
+    Exemplar, HistogramValue, Labels, LabelsBuilder, METRIC_NAME, Metadata, MetricType, Timestamp,
+    ValidationScheme, is_stale_nan, stale_nan,
 };
 use hearth_relabel::RelabelConfig;
 use hearth_tsdb::storage::{AppendError, Appender, SeriesRef};
 
-use crate::cache::{ScrapeCache, set_meta};
+use crate::cache::{MetaEntry, ScrapeCache, set_meta};
 use crate::error::ScrapeError;
 use crate::format::{Format, Parser, select_format};
+use crate::nhcb::{NhcbCollector, OwnedSample};
 
 /// Samples further than this in the future are out of bounds (upstream's `maxAheadTime`).
 const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
@@ -49,6 +53,8 @@ pub struct IngestConfig {
     pub validation_scheme: ValidationScheme,
     pub scrape_native_histograms: bool,
     pub always_scrape_classic_histograms: bool,
+    /// Classic histograms become native histograms with custom buckets.
+    pub convert_classic_histograms_to_nhcb: bool,
     pub fallback_format: Option<Format>,
     /// Send metadata to the appender (upstream's `metadata-wal-records` feature).
     pub append_metadata: bool,
@@ -74,6 +80,7 @@ impl Default for IngestConfig {
             validation_scheme: ValidationScheme::Utf8,
             scrape_native_histograms: false,
             always_scrape_classic_histograms: false,
+            convert_classic_histograms_to_nhcb: false,
             fallback_format: None,
             append_metadata: false,
             extra_metrics: false,
@@ -118,6 +125,9 @@ impl IngestConfig {
             validation_scheme: cfg.validation_scheme(),
             scrape_native_histograms: cfg.scrape_native_histograms.unwrap_or(false),
             always_scrape_classic_histograms: cfg.always_scrape_classic_histograms.unwrap_or(false),
+            convert_classic_histograms_to_nhcb: cfg
+                .convert_classic_histograms_to_nhcb
+                .unwrap_or(false),
             fallback_format: cfg.fallback_scrape_protocol.map(Format::of_protocol),
             append_metadata: false,
             extra_metrics: cfg.extra_scrape_metrics.unwrap_or(false),
@@ -272,8 +282,14 @@ fn limit_histogram<'h>(
     max_schema: i32,
 ) -> Result<Cow<'h, HistogramValue>, AddError> {
     let (schema, buckets) = match h {
-        HistogramValue::Integer(h) => (h.schema, h.positive_buckets.len() + h.negative_buckets.len()),
-        HistogramValue::Float(h) => (h.schema, h.positive_buckets.len() + h.negative_buckets.len()),
+        HistogramValue::Integer(h) => (
+            h.schema,
+            h.positive_buckets.len() + h.negative_buckets.len(),
+        ),
+        HistogramValue::Float(h) => (
+            h.schema,
+            h.positive_buckets.len() + h.negative_buckets.len(),
+        ),
     };
     let mut out = Cow::Borrowed(h);
     let reduce = |v: &mut HistogramValue, to: i32| {
@@ -292,12 +308,14 @@ fn limit_histogram<'h>(
         }
         loop {
             let (schema, buckets) = match &*out {
-                HistogramValue::Integer(h) => {
-                    (h.schema, h.positive_buckets.len() + h.negative_buckets.len())
-                }
-                HistogramValue::Float(h) => {
-                    (h.schema, h.positive_buckets.len() + h.negative_buckets.len())
-                }
+                HistogramValue::Integer(h) => (
+                    h.schema,
+                    h.positive_buckets.len() + h.negative_buckets.len(),
+                ),
+                HistogramValue::Float(h) => (
+                    h.schema,
+                    h.positive_buckets.len() + h.negative_buckets.len(),
+                ),
             };
             if buckets <= bucket_limit {
                 break;
@@ -326,7 +344,10 @@ fn is_series_part_of_family(name: &str, family: &str, t: MetricType) -> bool {
     };
     let (mf, got) = match t {
         MetricType::Counter => (cut(family, &["_total"]), cut(name, &["_total"])),
-        MetricType::Histogram => (family.to_string(), cut(name, &["_bucket", "_sum", "_count"])),
+        MetricType::Histogram => (
+            family.to_string(),
+            cut(name, &["_bucket", "_sum", "_count"]),
+        ),
         MetricType::GaugeHistogram => (
             family.to_string(),
             cut(name, &["_bucket", "_gsum", "_gcount"]),
@@ -336,6 +357,20 @@ fn is_series_part_of_family(name: &str, family: &str, t: MetricType) -> bool {
         _ => (family.to_string(), name.to_string()),
     };
     mf == got
+}
+
+/// Per-scrape bookkeeping of [`ScrapeCache::append`].
+struct AppendState {
+    max_time: Timestamp,
+    iter: u64,
+    /// Family of the last metadata line (for `append_metadata`).
+    last_family: String,
+    sample_limit_hit: bool,
+    bucket_limit_hit: bool,
+    /// Samples counted against `sample_limit`.
+    appended: usize,
+    errs: AppendErrors,
+    exemplars: Vec<Exemplar>,
 }
 
 /// What one parsed sample carries, whatever its kind.
@@ -395,7 +430,11 @@ impl ScrapeCache {
 
     /// After a failed append was rolled back: nothing of it reached the storage, so the
     /// previous scrape's series all get staleness markers (on the fresh appender `app`).
-    pub fn append_failed(&mut self, app: &mut dyn Appender, ts: Timestamp) -> Result<(), ScrapeError> {
+    pub fn append_failed(
+        &mut self,
+        app: &mut dyn Appender,
+        ts: Timestamp,
+    ) -> Result<(), ScrapeError> {
         self.untrack_current();
         let r = self.update_stale_markers(app, ts);
         self.iter_done(false);
@@ -410,45 +449,74 @@ impl ScrapeCache {
         ts: Timestamp,
         stats: &mut AppendStats,
     ) -> Result<(), ScrapeError> {
-        let max_time = hearth_model::sample::now_ms().saturating_add(MAX_AHEAD_MS);
         let metadata = std::sync::Arc::clone(&self.metadata);
         let mut meta = metadata.map.lock();
-        let iter = self.iter;
-        let mut last_family = String::new();
-        let mut sample_limit_hit = false;
-        let mut bucket_limit_hit = false;
-        let mut appended = 0usize;
-        let mut errs = AppendErrors::default();
-        let mut exemplars: Vec<Exemplar> = Vec::new();
+        let mut st = AppendState {
+            max_time: hearth_model::sample::now_ms().saturating_add(MAX_AHEAD_MS),
+            iter: self.iter,
+            last_family: String::new(),
+            sample_limit_hit: false,
+            bucket_limit_hit: false,
+            appended: 0,
+            errs: AppendErrors::default(),
+            exemplars: Vec::new(),
+        };
+        let mut nhcb = cfg
+            .convert_classic_histograms_to_nhcb
+            .then(NhcbCollector::default);
         loop {
             let entry = match parser.next() {
                 Ok(Some(e)) => e,
                 Ok(None) => break,
                 Err(e) => return Err(ScrapeError::Parse(e)),
             };
+            let family_of_entry = match &entry {
+                Entry::Help { name, .. } | Entry::Type { name, .. } | Entry::Unit { name, .. } => {
+                    Some(name.as_ref())
+                }
+                _ => None,
+            };
+            if let (Some(c), Some(f)) = (nhcb.as_mut(), family_of_entry)
+                && c.family() != f
+                && !c.family().is_empty()
+            {
+                let done = c.finish();
+                self.append_owned(cfg, app, &done, ts, stats, &mut meta, &mut st)?;
+            }
             let s = match &entry {
                 Entry::Help { name, help } => {
-                    set_meta(&mut meta, iter, name, |m| set_if_changed(&mut m.help, help));
+                    set_meta(&mut meta, st.iter, name, |m| {
+                        set_if_changed(&mut m.help, help)
+                    });
                     if cfg.append_metadata {
-                        name.as_ref().clone_into(&mut last_family);
+                        name.as_ref().clone_into(&mut st.last_family);
                     }
                     continue;
                 }
                 Entry::Type { name, metric_type } => {
-                    set_meta(&mut meta, iter, name, |m| {
+                    set_meta(&mut meta, st.iter, name, |m| {
                         let changed = m.metric_type != *metric_type;
                         m.metric_type = *metric_type;
                         changed
                     });
                     if cfg.append_metadata {
-                        name.as_ref().clone_into(&mut last_family);
+                        name.as_ref().clone_into(&mut st.last_family);
+                    }
+                    if let Some(c) = nhcb.as_mut() {
+                        c.start(if *metric_type == MetricType::Histogram {
+                            name
+                        } else {
+                            ""
+                        });
                     }
                     continue;
                 }
                 Entry::Unit { name, unit } => {
-                    set_meta(&mut meta, iter, name, |m| set_if_changed(&mut m.unit, unit));
+                    set_meta(&mut meta, st.iter, name, |m| {
+                        set_if_changed(&mut m.unit, unit)
+                    });
                     if cfg.append_metadata {
-                        name.as_ref().clone_into(&mut last_family);
+                        name.as_ref().clone_into(&mut st.last_family);
                     }
                     continue;
                 }
@@ -478,147 +546,251 @@ impl ScrapeCache {
                     }
                 }
             };
-            stats.total += 1;
-            let parsed_ts = if cfg.honor_timestamps { s.timestamp } else { None };
-            let t = parsed_ts.unwrap_or(ts);
-            if self.is_dropped(s.series) {
-                continue;
-            }
-            let cached = self.get(s.series);
-            let new_labels = match cached {
-                Some(_) => None,
-                None => {
-                    let Some(lset) = cfg.mutate(exposed_labels(s.name, s.labels)) else {
-                        self.add_dropped(s.series);
-                        continue;
-                    };
-                    validate_labels(&lset, cfg.validation_scheme)?;
-                    verify_label_limits(&lset, cfg)?;
-                    Some(lset)
-                }
-            };
-            let (prev_ref, lset) = match (cached, &new_labels) {
-                (Some((id, _)), _) => {
-                    let e = self.entry(id);
-                    (Some(e.series_ref), &e.labels)
-                }
-                (None, Some(l)) => (None, l),
-                (None, None) => continue,
-            };
-            let res: Result<SeriesRef, AddError> = if cached.is_some_and(|(_, already)| already)
-                && parsed_ts.is_none()
+            if let Some(c) = nhcb.as_mut()
+                && s.histogram.is_none()
             {
-                Err(AddError::Storage(AppendError::DuplicateSampleForTimestamp))
-            } else {
-                add_sample(cfg, app, prev_ref, lset, t, &s, max_time, &mut appended)
-            };
-            let mut sample_ref = None;
-            match res {
-                Ok(r) => sample_ref = Some(r),
-                Err(AddError::SampleLimit) => sample_limit_hit = true,
-                Err(AddError::BucketLimit) => bucket_limit_hit = true,
-                Err(AddError::Storage(AppendError::OutOfOrderSample)) => errs.out_of_order += 1,
-                Err(AddError::Storage(AppendError::DuplicateSampleForTimestamp)) => {
-                    errs.duplicates += 1
-                }
-                Err(AddError::Storage(AppendError::OutOfBounds)) => errs.out_of_bounds += 1,
-                Err(AddError::Storage(e)) => {
-                    tracing::debug!(series = %String::from_utf8_lossy(s.series), err = %e, "unexpected append error");
-                    return Err(ScrapeError::Append(e));
-                }
-            }
-            let track = parsed_ts.is_none() || cfg.track_timestamps_staleness;
-            let id = match (cached, sample_ref, new_labels) {
-                (Some((id, _)), Some(_), _) => {
-                    if track {
-                        self.track_staleness(id);
-                    }
-                    Some(id)
-                }
-                (None, Some(r), Some(lset)) => {
-                    let id = self.add_ref(s.series, r, lset);
-                    if track {
-                        self.track_staleness(id);
-                    }
-                    if !sample_limit_hit && !bucket_limit_hit {
-                        stats.series_added += 1;
-                    }
-                    Some(id)
-                }
-                _ => None,
-            };
-            stats.added += 1;
-            let (Some(id), Some(r)) = (id, sample_ref) else {
-                continue;
-            };
-            if !s.exemplars.is_empty() {
-                exemplars.clear();
-                for e in s.exemplars {
-                    let mut e = e.clone();
-                    if e.timestamp.is_none() {
-                        if s.histogram.is_some() {
-                            // Native histogram exemplars need their own timestamp.
+                match c.part(s.name) {
+                    Some(part) => {
+                        let keep = cfg.always_scrape_classic_histograms;
+                        c.add(
+                            part,
+                            s.series,
+                            s.name,
+                            s.labels,
+                            s.value,
+                            s.timestamp,
+                            s.exemplars,
+                            keep,
+                        );
+                        if !keep {
                             continue;
                         }
-                        e.timestamp = Some(t);
                     }
-                    exemplars.push(e);
-                }
-                exemplars.sort_by(|a, b| {
-                    a.timestamp
-                        .cmp(&b.timestamp)
-                        .then(a.value.total_cmp(&b.value))
-                        .then_with(|| a.labels.cmp(&b.labels))
-                });
-                let lset = &self.entry(id).labels;
-                let mut ooo = 0;
-                for e in &exemplars {
-                    match app.append_exemplar(r, lset, e) {
-                        Ok(_) => {}
-                        Err(AppendError::OutOfOrderExemplar) => ooo += 1,
-                        Err(err) => tracing::debug!(%err, "error while adding exemplar"),
+                    None if !c.family().is_empty() => {
+                        let done = c.finish();
+                        self.append_owned(cfg, app, &done, ts, stats, &mut meta, &mut st)?;
                     }
-                }
-                if ooo > 0 && ooo == exemplars.len() {
-                    errs.exemplar_out_of_order += ooo;
+                    None => {}
                 }
             }
-            if cfg.append_metadata
-                && !last_family.is_empty()
-                && let Some(m) = meta.get(&last_family)
-                && (new_labels_was_new(cached) || m.last_iter_change == iter)
-                && is_series_part_of_family(s.name, &last_family, m.meta.metric_type)
-            {
-                let lset = &self.entry(id).labels;
-                if let Err(err) = app.update_metadata(r, lset, &m.meta) {
-                    tracing::debug!(%err, "error when appending metadata");
-                }
-            }
+            self.append_sample(cfg, app, &s, ts, stats, &mut meta, &mut st)?;
+        }
+        if let Some(c) = nhcb.as_mut() {
+            let done = c.finish();
+            self.append_owned(cfg, app, &done, ts, stats, &mut meta, &mut st)?;
         }
         drop(meta);
+        let errs = &st.errs;
         if errs.out_of_order > 0 {
-            tracing::warn!(num_dropped = errs.out_of_order, "Error on ingesting out-of-order samples");
+            tracing::warn!(
+                num_dropped = errs.out_of_order,
+                "Error on ingesting out-of-order samples"
+            );
         }
         if errs.duplicates > 0 {
-            tracing::warn!(num_dropped = errs.duplicates, "Error on ingesting samples with different value but same timestamp");
+            tracing::warn!(
+                num_dropped = errs.duplicates,
+                "Error on ingesting samples with different value but same timestamp"
+            );
         }
         if errs.out_of_bounds > 0 {
-            tracing::warn!(num_dropped = errs.out_of_bounds, "Error on ingesting samples that are too old or are too far into the future");
+            tracing::warn!(
+                num_dropped = errs.out_of_bounds,
+                "Error on ingesting samples that are too old or are too far into the future"
+            );
         }
         if errs.exemplar_out_of_order > 0 {
-            tracing::warn!(num_dropped = errs.exemplar_out_of_order, "Error on ingesting out-of-order exemplars");
+            tracing::warn!(
+                num_dropped = errs.exemplar_out_of_order,
+                "Error on ingesting out-of-order exemplars"
+            );
         }
-        if sample_limit_hit {
+        if st.sample_limit_hit {
             return Err(ScrapeError::SampleLimit);
         }
-        if bucket_limit_hit {
+        if st.bucket_limit_hit {
             return Err(ScrapeError::BucketLimit);
         }
         self.update_stale_markers(app, ts)
     }
 
+    #[allow(clippy::too_many_arguments)]
+    fn append_owned(
+        &mut self,
+        cfg: &IngestConfig,
+        app: &mut dyn Appender,
+        samples: &[OwnedSample],
+        ts: Timestamp,
+        stats: &mut AppendStats,
+        meta: &mut HashMap<String, MetaEntry>,
+        st: &mut AppendState,
+    ) -> Result<(), ScrapeError> {
+        for o in samples {
+            let s = Sample {
+                series: &o.key,
+                name: &o.name,
+                labels: &o.labels,
+                value: o.value,
+                histogram: o.histogram.as_ref(),
+                timestamp: o.timestamp,
+                exemplars: &o.exemplars,
+            };
+            self.append_sample(cfg, app, &s, ts, stats, meta, st)?;
+        }
+        Ok(())
+    }
+
+    /// One sample: cache lookup (labels and relabeling on a miss), limits, append,
+    /// staleness tracking, exemplars and metadata.
+    #[allow(clippy::too_many_arguments)]
+    fn append_sample(
+        &mut self,
+        cfg: &IngestConfig,
+        app: &mut dyn Appender,
+        s: &Sample<'_>,
+        ts: Timestamp,
+        stats: &mut AppendStats,
+        meta: &mut HashMap<String, MetaEntry>,
+        st: &mut AppendState,
+    ) -> Result<(), ScrapeError> {
+        stats.total += 1;
+        let parsed_ts = if cfg.honor_timestamps {
+            s.timestamp
+        } else {
+            None
+        };
+        let t = parsed_ts.unwrap_or(ts);
+        if self.is_dropped(s.series) {
+            return Ok(());
+        }
+        let cached = self.get(s.series);
+        let new_labels = match cached {
+            Some(_) => None,
+            None => {
+                let Some(lset) = cfg.mutate(exposed_labels(s.name, s.labels)) else {
+                    self.add_dropped(s.series);
+                    return Ok(());
+                };
+                validate_labels(&lset, cfg.validation_scheme)?;
+                verify_label_limits(&lset, cfg)?;
+                Some(lset)
+            }
+        };
+        let (prev_ref, lset) = match (cached, &new_labels) {
+            (Some((id, _)), _) => {
+                let e = self.entry(id);
+                (Some(e.series_ref), &e.labels)
+            }
+            (None, Some(l)) => (None, l),
+            (None, None) => return Ok(()),
+        };
+        let res: Result<SeriesRef, AddError> =
+            if cached.is_some_and(|(_, already)| already) && parsed_ts.is_none() {
+                Err(AddError::Storage(AppendError::DuplicateSampleForTimestamp))
+            } else {
+                add_sample(
+                    cfg,
+                    app,
+                    prev_ref,
+                    lset,
+                    t,
+                    s,
+                    st.max_time,
+                    &mut st.appended,
+                )
+            };
+        let mut sample_ref = None;
+        match res {
+            Ok(r) => sample_ref = Some(r),
+            Err(AddError::SampleLimit) => st.sample_limit_hit = true,
+            Err(AddError::BucketLimit) => st.bucket_limit_hit = true,
+            Err(AddError::Storage(AppendError::OutOfOrderSample)) => st.errs.out_of_order += 1,
+            Err(AddError::Storage(AppendError::DuplicateSampleForTimestamp)) => {
+                st.errs.duplicates += 1
+            }
+            Err(AddError::Storage(AppendError::OutOfBounds)) => st.errs.out_of_bounds += 1,
+            Err(AddError::Storage(e)) => {
+                tracing::debug!(series = %String::from_utf8_lossy(s.series), err = %e, "unexpected append error");
+                return Err(ScrapeError::Append(e));
+            }
+        }
+        let track = parsed_ts.is_none() || cfg.track_timestamps_staleness;
+        let id = match (cached, sample_ref, new_labels) {
+            (Some((id, _)), Some(_), _) => {
+                if track {
+                    self.track_staleness(id);
+                }
+                Some(id)
+            }
+            (None, Some(r), Some(lset)) => {
+                let id = self.add_ref(s.series, r, lset);
+                if track {
+                    self.track_staleness(id);
+                }
+                if !st.sample_limit_hit && !st.bucket_limit_hit {
+                    stats.series_added += 1;
+                }
+                Some(id)
+            }
+            _ => None,
+        };
+        stats.added += 1;
+        let (Some(id), Some(r)) = (id, sample_ref) else {
+            return Ok(());
+        };
+        if !s.exemplars.is_empty() {
+            let exemplars = &mut st.exemplars;
+            exemplars.clear();
+            for e in s.exemplars {
+                let mut e = e.clone();
+                if e.timestamp.is_none() {
+                    if s.histogram.is_some() {
+                        // Native histogram exemplars need their own timestamp.
+                        continue;
+                    }
+                    e.timestamp = Some(t);
+                }
+                exemplars.push(e);
+            }
+            exemplars.sort_by(|a, b| {
+                a.timestamp
+                    .cmp(&b.timestamp)
+                    .then(a.value.total_cmp(&b.value))
+                    .then_with(|| a.labels.cmp(&b.labels))
+            });
+            let lset = &self.entry(id).labels;
+            let mut ooo = 0;
+            for e in exemplars.iter() {
+                match app.append_exemplar(r, lset, e) {
+                    Ok(_) => {}
+                    Err(AppendError::OutOfOrderExemplar) => ooo += 1,
+                    Err(err) => tracing::debug!(%err, "error while adding exemplar"),
+                }
+            }
+            if ooo > 0 && ooo == exemplars.len() {
+                st.errs.exemplar_out_of_order += ooo;
+            }
+        }
+        if cfg.append_metadata
+            && !st.last_family.is_empty()
+            && let Some(m) = meta.get(&st.last_family)
+            && (cached.is_none() || m.last_iter_change == st.iter)
+            && is_series_part_of_family(s.name, &st.last_family, m.meta.metric_type)
+        {
+            let lset = &self.entry(id).labels;
+            if let Err(err) = app.update_metadata(r, lset, &m.meta) {
+                tracing::debug!(%err, "error when appending metadata");
+            }
+        }
+        Ok(())
+    }
+
     /// Stale markers for series of the previous scrape that this one did not append.
-    fn update_stale_markers(&mut self, app: &mut dyn Appender, ts: Timestamp) -> Result<(), ScrapeError> {
+    fn update_stale_markers(
+        &mut self,
+        app: &mut dyn Appender,
+        ts: Timestamp,
+    ) -> Result<(), ScrapeError> {
         for e in self.stale_series() {
             match app.append(Some(e.series_ref), &e.labels, ts, stale_nan()) {
                 Ok(_)
@@ -629,10 +801,6 @@ impl ScrapeCache {
         }
         Ok(())
     }
-}
-
-fn new_labels_was_new(cached: Option<(u32, bool)>) -> bool {
-    cached.is_none()
 }
 
 fn set_if_changed(field: &mut String, v: &str) -> bool {
@@ -858,7 +1026,9 @@ mod tests {
             honor_labels: true,
             ..cfg
         };
-        let l = honor.mutate(labels!("__name__" => "m", "job" => "x")).unwrap();
+        let l = honor
+            .mutate(labels!("__name__" => "m", "job" => "x"))
+            .unwrap();
         assert_eq!(l.to_string(), r#"{__name__="m", instance="i", job="x"}"#);
     }
 
@@ -894,9 +1064,21 @@ mod tests {
 
     #[test]
     fn family_membership() {
-        assert!(is_series_part_of_family("a_total", "a", MetricType::Counter));
-        assert!(is_series_part_of_family("h_bucket", "h", MetricType::Histogram));
-        assert!(!is_series_part_of_family("h_other", "h", MetricType::Histogram));
+        assert!(is_series_part_of_family(
+            "a_total",
+            "a",
+            MetricType::Counter
+        ));
+        assert!(is_series_part_of_family(
+            "h_bucket",
+            "h",
+            MetricType::Histogram
+        ));
+        assert!(!is_series_part_of_family(
+            "h_other",
+            "h",
+            MetricType::Histogram
+        ));
         assert!(is_series_part_of_family("g", "g", MetricType::Gauge));
     }
 }
@@ -904,6 +1086,7 @@ mod tests {
 #[cfg(test)]
 mod append_tests {
     use super::*;
+    use hearth_model::labels;
     use hearth_tsdb::mem_storage::MemStorage;
     use hearth_tsdb::storage::{Appendable, Queryable};
 
@@ -929,5 +1112,120 @@ mod append_tests {
         app.commit().unwrap();
         assert_eq!(stats.total, 2, "{:?}", names(&st));
         assert_eq!(names(&st), ["req_created", "req_total"]);
+    }
+
+    /// Records what reaches the appender besides samples.
+    #[derive(Default)]
+    struct Recorder {
+        samples: Vec<(Labels, i64, f64)>,
+        exemplars: Vec<(Labels, Exemplar)>,
+        metadata: Vec<(Labels, Metadata)>,
+    }
+
+    impl Appender for Recorder {
+        fn append(
+            &mut self,
+            series: Option<SeriesRef>,
+            labels: &Labels,
+            t: Timestamp,
+            v: f64,
+        ) -> Result<SeriesRef, AppendError> {
+            self.samples.push((labels.clone(), t, v));
+            Ok(series.unwrap_or(self.samples.len() as SeriesRef))
+        }
+        fn append_histogram(
+            &mut self,
+            series: Option<SeriesRef>,
+            _: &Labels,
+            _: Timestamp,
+            _: &HistogramValue,
+        ) -> Result<SeriesRef, AppendError> {
+            Ok(series.unwrap_or(1))
+        }
+        fn append_exemplar(
+            &mut self,
+            series: SeriesRef,
+            labels: &Labels,
+            e: &Exemplar,
+        ) -> Result<SeriesRef, AppendError> {
+            self.exemplars.push((labels.clone(), e.clone()));
+            Ok(series)
+        }
+        fn update_metadata(
+            &mut self,
+            series: SeriesRef,
+            labels: &Labels,
+            m: &Metadata,
+        ) -> Result<SeriesRef, AppendError> {
+            self.metadata.push((labels.clone(), m.clone()));
+            Ok(series)
+        }
+        fn commit(self: Box<Self>) -> Result<(), AppendError> {
+            Ok(())
+        }
+        fn rollback(self: Box<Self>) -> Result<(), AppendError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn exemplars_and_metadata_reach_the_appender() {
+        let body = b"# TYPE req counter\n# HELP req Requests.\nreq_total{p=\"/\"} 7 # {trace_id=\"abc\"} 1.0\nreq_total{p=\"/x\"} 1 # {trace_id=\"def\"} 2.0 123.5\n# EOF\n";
+        let cfg = IngestConfig {
+            target_labels: labels!("job" => "j"),
+            append_metadata: true,
+            ..IngestConfig::default()
+        };
+        let mut c = ScrapeCache::new();
+        let mut rec = Recorder::default();
+        let (_, r) = c.append(&cfg, &mut rec, body, "application/openmetrics-text", 5000);
+        r.unwrap();
+        assert_eq!(rec.exemplars.len(), 2);
+        let (l, e) = &rec.exemplars[0];
+        assert_eq!(l.to_string(), r#"{__name__="req_total", job="j", p="/"}"#);
+        assert_eq!(e.labels.to_string(), r#"{trace_id="abc"}"#);
+        // Without its own timestamp an exemplar takes the sample's.
+        assert_eq!(e.timestamp, Some(5000));
+        assert_eq!(rec.exemplars[1].1.timestamp, Some(123_500));
+        assert_eq!(rec.metadata.len(), 2, "new series get metadata");
+        assert_eq!(rec.metadata[0].1.help, "Requests.");
+        assert_eq!(rec.metadata[0].1.metric_type, MetricType::Counter);
+        // Steady state: no metadata again unless it changed.
+        let mut rec = Recorder::default();
+        c.append(&cfg, &mut rec, body, "application/openmetrics-text", 6000)
+            .1
+            .unwrap();
+        assert!(rec.metadata.is_empty());
+        let changed = String::from_utf8_lossy(body).replace("Requests.", "All requests.");
+        c.append(
+            &cfg,
+            &mut rec,
+            changed.as_bytes(),
+            "application/openmetrics-text",
+            7000,
+        )
+        .1
+        .unwrap();
+        assert_eq!(rec.metadata.len(), 2);
+        assert_eq!(c.metadata().get("req").unwrap().help, "All requests.");
+    }
+
+    #[test]
+    fn duplicate_series_in_one_scrape_and_parse_errors() {
+        let cfg = IngestConfig::default();
+        let mut c = ScrapeCache::new();
+        let mut rec = Recorder::default();
+        let (stats, r) = c.append(&cfg, &mut rec, b"a 1\na 2\n", "text/plain", 1000);
+        r.unwrap();
+        // The first scrape cannot know `a` yet, so both reach the storage (which rejects
+        // the second); from then on the cache catches the duplicate.
+        assert_eq!(stats.total, 2);
+        let mut rec = Recorder::default();
+        let (stats, r) = c.append(&cfg, &mut rec, b"a 1\na 2\n", "text/plain", 2000);
+        r.unwrap();
+        assert_eq!((stats.total, stats.added), (2, 2));
+        assert_eq!(rec.samples.len(), 1);
+        let (_, r) = c.append(&cfg, &mut rec, b"a 1\n{ 2\n", "text/plain", 3000);
+        assert!(matches!(r, Err(ScrapeError::Parse(_))), "{r:?}");
     }
 }

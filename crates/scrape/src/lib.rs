@@ -35,6 +35,7 @@ mod error;
 mod format;
 mod ingest;
 mod manager;
+mod nhcb;
 mod pool;
 mod scrape_loop;
 mod scraper;
@@ -46,8 +47,8 @@ pub use format::{Format, accept_header, select_format};
 pub use ingest::{AppendStats, IngestConfig, ScrapeReport, pick_schema};
 pub use manager::ScrapeManager;
 pub use target::{
-    ActiveTarget, BuiltTarget, DroppedTarget, GlobalUrlOptions, Target, TargetHealth,
-    TargetStatus, global_url, populate_discovered_labels, populate_labels, targets_from_group,
+    ActiveTarget, BuiltTarget, DroppedTarget, GlobalUrlOptions, Target, TargetHealth, TargetStatus,
+    global_url, populate_discovered_labels, populate_labels, targets_from_group,
 };
 
 /// Server-wide scrape settings (flags, not prometheus.yml).

@@ -171,8 +171,7 @@ impl ScrapeManager {
                     let Some(cfg) = st.configs.get(job) else {
                         continue;
                     };
-                    match ScrapePool::new(Arc::clone(cfg), Arc::clone(&self.env), st.offset_seed)
-                    {
+                    match ScrapePool::new(Arc::clone(cfg), Arc::clone(&self.env), st.offset_seed) {
                         Ok(p) => {
                             let p = Arc::new(Mutex::new(p));
                             st.pools.insert(job.clone(), Arc::clone(&p));

@@ -32,7 +32,9 @@ struct LimitedBuf<'a> {
 impl Write for LimitedBuf<'_> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         if (self.buf.len() + data.len()) as u64 >= self.limit {
-            return Err(std::io::Error::other(ScrapeError::BodySizeLimit.to_string()));
+            return Err(std::io::Error::other(
+                ScrapeError::BodySizeLimit.to_string(),
+            ));
         }
         self.buf.extend_from_slice(data);
         Ok(data.len())
@@ -95,7 +97,10 @@ impl TargetScraper {
                 "X-Prometheus-Scrape-Timeout-Seconds",
                 format_seconds(self.timeout),
             );
-        let req = self.http.authorize(req).map_err(|e| req_err(e.to_string()))?;
+        let req = self
+            .http
+            .authorize(req)
+            .map_err(|e| req_err(e.to_string()))?;
         let mut resp = req.send().await.map_err(|e| req_err(reason(&e)))?;
         let status = resp.status();
         if status != reqwest::StatusCode::OK {

@@ -251,7 +251,10 @@ fn target_url(labels: &Labels, params: &BTreeMap<String, Vec<String>>) -> String
         out.push('/');
     }
     escape_into(&mut out, path, |c| {
-        matches!(c, b'$' | b'&' | b'+' | b',' | b'/' | b':' | b';' | b'=' | b'@')
+        matches!(
+            c,
+            b'$' | b'&' | b'+' | b',' | b'/' | b':' | b';' | b'=' | b'@'
+        )
     });
     let mut first = true;
     for (k, vals) in &params {
@@ -373,7 +376,8 @@ fn relabel_target(lb: &mut LabelsBuilder, cfg: &ScrapeConfig) -> Result<Option<L
         return Err(format!("{} is not a valid hostname", go_quote(&addr)));
     }
     let interval = lb.get(SCRAPE_INTERVAL_LABEL).unwrap_or("").to_string();
-    let iv = parse_duration(&interval).map_err(|e| format!("error parsing scrape interval: {e}"))?;
+    let iv =
+        parse_duration(&interval).map_err(|e| format!("error parsing scrape interval: {e}"))?;
     if iv == 0 {
         return Err("scrape interval cannot be 0".into());
     }
@@ -537,7 +541,9 @@ mod tests {
 
     #[test]
     fn labels_defaults_and_url() {
-        let c = cfg("scrape_configs:\n- job_name: j\n  scrape_interval: 15s\n  params:\n    b: ['x y', 'z']\n    a: ['1']\n");
+        let c = cfg(
+            "scrape_configs:\n- job_name: j\n  scrape_interval: 15s\n  params:\n    b: ['x y', 'z']\n    a: ['1']\n",
+        );
         let mut lb = LabelsBuilder::new();
         let t = labels!("__address__" => "h:9", "__meta_x" => "m", "__param_a" => "2");
         let g = labels!("env" => "prod", "__address__" => "ignored");
@@ -556,7 +562,9 @@ mod tests {
 
     #[test]
     fn errors_and_drops() {
-        let c = cfg("scrape_configs:\n- job_name: j\n  relabel_configs:\n  - source_labels: [drop]\n    regex: yes\n    action: drop\n");
+        let c = cfg(
+            "scrape_configs:\n- job_name: j\n  relabel_configs:\n  - source_labels: [drop]\n    regex: yes\n    action: drop\n",
+        );
         let mut lb = LabelsBuilder::new();
         let g = TargetGroup {
             targets: vec![
@@ -583,7 +591,8 @@ mod tests {
 
     #[test]
     fn path_escaping_and_hash_stability() {
-        let l = labels!("__address__" => "h:1", "__scheme__" => "https", "__metrics_path__" => "a b?c");
+        let l =
+            labels!("__address__" => "h:1", "__scheme__" => "https", "__metrics_path__" => "a b?c");
         let t = Target::new(l.clone(), Labels::empty(), &BTreeMap::new(), "j");
         assert_eq!(t.url(), "https://h:1/a%20b%3Fc");
         let t2 = Target::new(l, Labels::empty(), &BTreeMap::new(), "j");
@@ -605,7 +614,10 @@ mod tests {
             assert!(o <= iv);
             // The scrape lands at the same phase of the interval whenever it is computed.
             let at = now.duration_since(SystemTime::UNIX_EPOCH).unwrap() + o;
-            assert_eq!(at.as_nanos() % iv.as_nanos(), ((t.hash() ^ 42) % iv.as_nanos() as u64) as u128);
+            assert_eq!(
+                at.as_nanos() % iv.as_nanos(),
+                ((t.hash() ^ 42) % iv.as_nanos() as u64) as u128
+            );
         }
     }
 

@@ -44,7 +44,9 @@ async fn wait_listening(addr: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrapes_debian_node_exporter() {
     if !std::path::Path::new(NODE_EXPORTER).exists() {
-        eprintln!("SKIPPED: {NODE_EXPORTER} is not installed (apt-get install prometheus-node-exporter)");
+        eprintln!(
+            "SKIPPED: {NODE_EXPORTER} is not installed (apt-get install prometheus-node-exporter)"
+        );
         return;
     }
     let addr = format!("127.0.0.1:{}", free_port());
@@ -67,7 +69,12 @@ async fn scrapes_debian_node_exporter() {
     .await;
     wait_scrapes(&st, "node", 1).await;
     let t = &m.active_targets(&GlobalUrlOptions::default())[0];
-    assert_eq!(last(&st, "up", "node").unwrap().f(), 1.0, "{}", t.last_error);
+    assert_eq!(
+        last(&st, "up", "node").unwrap().f(),
+        1.0,
+        "{}",
+        t.last_error
+    );
     let cpu = job_series(&st, "node_cpu_seconds_total", "node");
     assert!(!cpu.is_empty(), "no node_cpu_seconds_total");
     assert!(cpu.iter().all(|(l, _)| l.has("cpu") && l.has("mode")));
@@ -151,7 +158,12 @@ async fn scrapes_python_prometheus_client_in_text_and_openmetrics() {
             .into_iter()
             .find(|t| t.scrape_pool == job)
             .unwrap();
-        assert_eq!(last(&st, "up", job).unwrap().f(), 1.0, "{job}: {}", t.last_error);
+        assert_eq!(
+            last(&st, "up", job).unwrap().f(),
+            1.0,
+            "{job}: {}",
+            t.last_error
+        );
         let c = job_series(&st, "app_requests_total", job);
         assert_eq!(c[0].0.get("path"), Some("/"), "{job}");
         assert_eq!(c[0].1.last().unwrap().1.f(), 3.0, "{job}");
@@ -160,11 +172,17 @@ async fn scrapes_python_prometheus_client_in_text_and_openmetrics() {
         let les: Vec<&str> = buckets.iter().map(|(l, _)| l.get_or_empty("le")).collect();
         assert_eq!(les.len(), 4, "{job}: {les:?}");
         assert!(les.contains(&"+Inf"));
-        assert_eq!(last(&st, "app_latency_seconds_count", job).unwrap().f(), 3.0);
+        assert_eq!(
+            last(&st, "app_latency_seconds_count", job).unwrap().f(),
+            3.0
+        );
         assert_eq!(last(&st, "app_size_bytes_sum", job).unwrap().f(), 512.0);
         // Both expositions of the Python client carry `_created` series, which are
         // ingested as series without created-timestamp ingestion.
-        assert!(!job_series(&st, "app_requests_created", job).is_empty(), "{job}");
+        assert!(
+            !job_series(&st, "app_requests_created", job).is_empty(),
+            "{job}"
+        );
         let targets = m.targets_active();
         let md = targets[job][0].get_metadata("app_latency_seconds").unwrap();
         assert_eq!(md.metric_type, MetricType::Histogram, "{job}");

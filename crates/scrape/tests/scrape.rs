@@ -37,13 +37,18 @@ async fn text_scrape_with_report_series_and_target_health() {
     assert_eq!(foo.len(), 1);
     assert_eq!(
         foo[0].0.to_string(),
-        format!(r#"{{__name__="foo_total", a="1", instance="{}", job="t"}}"#, exp.addr)
+        format!(
+            r#"{{__name__="foo_total", a="1", instance="{}", job="t"}}"#,
+            exp.addr
+        )
     );
     assert_eq!(foo[0].1[0].1.f(), 3.0);
     assert_eq!(last(&st, "up", "t").unwrap().f(), 1.0);
     assert_eq!(last(&st, "scrape_samples_scraped", "t").unwrap().f(), 2.0);
     assert_eq!(
-        last(&st, "scrape_samples_post_metric_relabeling", "t").unwrap().f(),
+        last(&st, "scrape_samples_post_metric_relabeling", "t")
+            .unwrap()
+            .f(),
         2.0
     );
     // Series are new only in the first scrape.
@@ -59,7 +64,8 @@ async fn text_scrape_with_report_series_and_target_health() {
     );
     assert_eq!(exp.last_header("accept-encoding").unwrap(), "gzip");
     assert_eq!(
-        exp.last_header("x-prometheus-scrape-timeout-seconds").unwrap(),
+        exp.last_header("x-prometheus-scrape-timeout-seconds")
+            .unwrap(),
         "0.2"
     );
     assert_eq!(exp.seen()[0].uri, "/metrics");
@@ -73,8 +79,14 @@ async fn text_scrape_with_report_series_and_target_health() {
     assert_eq!(t.scrape_url, format!("http://{}/metrics", exp.addr));
     assert_eq!(t.last_error, "");
     assert!(t.last_scrape.is_some());
-    assert_eq!((t.scrape_interval.as_str(), t.scrape_timeout.as_str()), ("200ms", "200ms"));
-    assert_eq!(t.discovered_labels.get("__address__"), Some(exp.addr.as_str()));
+    assert_eq!(
+        (t.scrape_interval.as_str(), t.scrape_timeout.as_str()),
+        ("200ms", "200ms")
+    );
+    assert_eq!(
+        t.discovered_labels.get("__address__"),
+        Some(exp.addr.as_str())
+    );
     assert_eq!(t.labels.get("instance"), Some(exp.addr.as_str()));
 
     // Metadata per target.
@@ -132,11 +144,7 @@ async fn openmetrics_with_exemplars_and_protobuf_native_histograms() {
         &m,
         &yaml(&[
             job_yaml("om", &om.addr, ""),
-            job_yaml(
-                "pb",
-                &pb.addr,
-                "  scrape_native_histograms: true\n",
-            ),
+            job_yaml("pb", &pb.addr, "  scrape_native_histograms: true\n"),
             job_yaml(
                 "pbc",
                 &pb_classic.addr,
@@ -252,10 +260,7 @@ async fn gzip_and_identity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relabeling_params_and_metric_relabeling() {
-    let exp = Exporter::start(Reply::text(
-        "keep_me{x=\"a\"} 1\ndrop_me 2\nrename_me 3\n",
-    ))
-    .await;
+    let exp = Exporter::start(Reply::text("keep_me{x=\"a\"} 1\ndrop_me 2\nrename_me 3\n")).await;
     let (m, st) = manager();
     let extra = format!(
         "  params:\n    module: [m1]\n  static_configs:\n  - targets: ['{}', 'gone:1']\n    labels: {{env: prod}}\n  relabel_configs:\n  - source_labels: [__address__]\n    regex: gone:1\n    action: drop\n  - target_label: __metrics_path__\n    replacement: /probe\n  - target_label: __param_target\n    replacement: x y\n  metric_relabel_configs:\n  - source_labels: [__name__]\n    regex: drop_me\n    action: drop\n  - source_labels: [__name__]\n    regex: rename_me\n    target_label: __name__\n    replacement: renamed\n",
@@ -274,14 +279,19 @@ async fn relabeling_params_and_metric_relabeling() {
     assert_eq!(last(&st, "renamed", "r").unwrap().f(), 3.0);
     assert_eq!(last(&st, "scrape_samples_scraped", "r").unwrap().f(), 3.0);
     assert_eq!(
-        last(&st, "scrape_samples_post_metric_relabeling", "r").unwrap().f(),
+        last(&st, "scrape_samples_post_metric_relabeling", "r")
+            .unwrap()
+            .f(),
         2.0
     );
     let uri = &exp.seen()[0].uri;
     assert_eq!(uri, "/probe?module=m1&target=x+y");
     let dropped = m.dropped_targets();
     assert_eq!(dropped.len(), 1);
-    assert_eq!(dropped[0].discovered_labels.get("__address__"), Some("gone:1"));
+    assert_eq!(
+        dropped[0].discovered_labels.get("__address__"),
+        Some("gone:1")
+    );
     assert_eq!(m.dropped_target_counts()["r"], 1);
     m.stop().await;
 }
@@ -301,7 +311,10 @@ async fn honor_labels_and_timestamps() {
     )
     .await;
     wait_scrapes(&st, "plain", 2).await;
-    wait_for("honored series", || !job_series(&st, "m", "exposed").is_empty()).await;
+    wait_for("honored series", || {
+        !job_series(&st, "m", "exposed").is_empty()
+    })
+    .await;
 
     let plain = job_series(&st, "m", "plain");
     assert_eq!(
@@ -329,7 +342,11 @@ async fn honor_labels_and_timestamps() {
 async fn sample_limit_rolls_back_the_whole_scrape() {
     let exp = Exporter::start(Reply::text("a 1\nb 2\n")).await;
     let (m, st) = manager();
-    apply(&m, &yaml(&[job_yaml("l", &exp.addr, "  sample_limit: 2\n")])).await;
+    apply(
+        &m,
+        &yaml(&[job_yaml("l", &exp.addr, "  sample_limit: 2\n")]),
+    )
+    .await;
     wait_scrapes(&st, "l", 1).await;
     assert_eq!(last(&st, "a", "l").unwrap().f(), 1.0);
 
@@ -342,7 +359,10 @@ async fn sample_limit_rolls_back_the_whole_scrape() {
     for name in ["a", "b"] {
         let s = job_series(&st, name, "l");
         assert!(s[0].1.iter().all(|(_, v)| v.is_stale() || v.f() < 10.0));
-        assert!(s[0].1.last().unwrap().1.is_stale(), "{name} not marked stale");
+        assert!(
+            s[0].1.last().unwrap().1.is_stale(),
+            "{name} not marked stale"
+        );
     }
     assert!(by_name(&st, "c").is_empty());
     assert_eq!(last(&st, "scrape_samples_scraped", "l").unwrap().f(), 3.0);
@@ -352,8 +372,10 @@ async fn sample_limit_rolls_back_the_whole_scrape() {
 
     // Back under the limit: samples flow again.
     exp.set(Reply::text("a 100\n"));
-    wait_for("a=100", || last(&st, "a", "l").is_some_and(|v| !v.is_stale() && v.f() == 100.0))
-        .await;
+    wait_for("a=100", || {
+        last(&st, "a", "l").is_some_and(|v| !v.is_stale() && v.f() == 100.0)
+    })
+    .await;
     m.stop().await;
 }
 
@@ -384,8 +406,17 @@ async fn body_size_and_label_limits() {
         .into_iter()
         .map(|t| t.last_error)
         .collect();
-    assert_eq!(errs.iter().filter(|e| *e == "body size limit exceeded").count(), 2);
-    assert!(errs.contains(&"label_limit exceeded (metric: z, number of labels: 5, limit: 4)".to_string()));
+    assert_eq!(
+        errs.iter()
+            .filter(|e| *e == "body size limit exceeded")
+            .count(),
+        2
+    );
+    assert!(
+        errs.contains(
+            &"label_limit exceeded (metric: z, number of labels: 5, limit: 4)".to_string()
+        )
+    );
     m.stop().await;
 }
 
@@ -402,7 +433,10 @@ async fn staleness_when_a_series_disappears_and_when_the_target_goes() {
     })
     .await;
     let before = job_series(&st, "a", "s")[0].1.len();
-    wait_for("a still scraped", || job_series(&st, "a", "s")[0].1.len() > before + 1).await;
+    wait_for("a still scraped", || {
+        job_series(&st, "a", "s")[0].1.len() > before + 1
+    })
+    .await;
     // Exactly one marker for b.
     let b = &job_series(&st, "b", "s")[0].1;
     assert_eq!(b.iter().filter(|(_, v)| v.is_stale()).count(), 1);
@@ -431,24 +465,34 @@ async fn failing_targets_report_up_zero_and_stale_markers() {
     let (m, st) = manager();
     apply(
         &m,
-        &yaml(&[job_yaml("f", &exp.addr, ""), job_yaml("closed", &closed, "")]),
+        &yaml(&[
+            job_yaml("f", &exp.addr, ""),
+            job_yaml("closed", &closed, ""),
+        ]),
     )
     .await;
     wait_scrapes(&st, "f", 1).await;
     let mut r = Reply::text("oops");
     r.status = 500;
     exp.set(r);
-    wait_for("up=0", || last(&st, "up", "f").is_some_and(|v| v.f() == 0.0)).await;
+    wait_for("up=0", || {
+        last(&st, "up", "f").is_some_and(|v| v.f() == 0.0)
+    })
+    .await;
     assert!(job_series(&st, "a", "f")[0].1.last().unwrap().1.is_stale());
     wait_scrapes(&st, "closed", 1).await;
     assert_eq!(last(&st, "up", "closed").unwrap().f(), 0.0);
     let targets = m.active_targets(&GlobalUrlOptions::default());
     let f = targets.iter().find(|t| t.scrape_pool == "f").unwrap();
     assert_eq!(f.health, TargetHealth::Down);
-    assert_eq!(f.last_error, "server returned HTTP status 500 Internal Server Error");
+    assert_eq!(
+        f.last_error,
+        "server returned HTTP status 500 Internal Server Error"
+    );
     let c = targets.iter().find(|t| t.scrape_pool == "closed").unwrap();
     assert!(
-        c.last_error.starts_with(&format!("Get \"http://{closed}/metrics\": ")),
+        c.last_error
+            .starts_with(&format!("Get \"http://{closed}/metrics\": ")),
         "{}",
         c.last_error
     );
@@ -465,7 +509,11 @@ async fn timeouts_fail_the_scrape() {
     wait_scrapes(&st, "slow", 1).await;
     assert_eq!(last(&st, "up", "slow").unwrap().f(), 0.0);
     let t = &m.active_targets(&GlobalUrlOptions::default())[0];
-    assert!(t.last_error.ends_with("context deadline exceeded"), "{}", t.last_error);
+    assert!(
+        t.last_error.ends_with("context deadline exceeded"),
+        "{}",
+        t.last_error
+    );
     m.stop().await;
 }
 
@@ -483,15 +531,34 @@ async fn reload_keeps_unchanged_loops_and_restarts_changed_ones() {
     assert_eq!(a_loops.len(), 1);
 
     apply(&m, &jobs("  sample_limit: 10\n")).await;
-    assert_eq!(m.loop_ids("a"), a_loops, "unchanged job's loop was restarted");
-    assert_ne!(m.loop_ids("b"), b_loops, "changed job's loop was not restarted");
+    assert_eq!(
+        m.loop_ids("a"),
+        a_loops,
+        "unchanged job's loop was restarted"
+    );
+    assert_ne!(
+        m.loop_ids("b"),
+        b_loops,
+        "changed job's loop was not restarted"
+    );
     assert_eq!(m.scrape_config("b").unwrap().sample_limit, 10);
     // Both keep scraping, and a reusable cache means no staleness markers for b.
     let n = job_series(&st, "b", "b")[0].1.len();
-    wait_for("b scraped after reload", || job_series(&st, "b", "b")[0].1.len() > n + 2).await;
-    assert!(job_series(&st, "b", "b")[0].1.iter().all(|(_, v)| !v.is_stale()));
+    wait_for("b scraped after reload", || {
+        job_series(&st, "b", "b")[0].1.len() > n + 2
+    })
+    .await;
+    assert!(
+        job_series(&st, "b", "b")[0]
+            .1
+            .iter()
+            .all(|(_, v)| !v.is_stale())
+    );
     let n = job_series(&st, "a", "a")[0].1.len();
-    wait_for("a scraped after reload", || job_series(&st, "a", "a")[0].1.len() > n + 1).await;
+    wait_for("a scraped after reload", || {
+        job_series(&st, "a", "a")[0].1.len() > n + 1
+    })
+    .await;
 
     // A discovery update with the same targets keeps every loop.
     let cfg = config(&jobs("  sample_limit: 10\n"));
@@ -532,9 +599,20 @@ async fn credentials_are_sent() {
     .await;
     wait_scrapes(&st, "basic", 1).await;
     wait_scrapes(&st, "bearer", 1).await;
-    assert_eq!(basic.last_header("authorization").unwrap(), "Basic dXNlcjpwYXNz");
-    assert_eq!(bearer.last_header("authorization").unwrap(), "Bearer s3cr3t");
-    assert!(basic.last_header("user-agent").unwrap().starts_with("hearth/"));
+    assert_eq!(
+        basic.last_header("authorization").unwrap(),
+        "Basic dXNlcjpwYXNz"
+    );
+    assert_eq!(
+        bearer.last_header("authorization").unwrap(),
+        "Bearer s3cr3t"
+    );
+    assert!(
+        basic
+            .last_header("user-agent")
+            .unwrap()
+            .starts_with("hearth/")
+    );
     m.stop().await;
 }
 
@@ -551,13 +629,21 @@ async fn target_limit_fails_every_target_of_the_pool() {
         ),
     )
     .await;
-    wait_for("both targets report", || job_series(&st, "up", "tl").len() == 2).await;
+    wait_for("both targets report", || {
+        job_series(&st, "up", "tl").len() == 2
+    })
+    .await;
     let targets = m.active_targets(&GlobalUrlOptions::default());
-    assert!(targets.iter().all(|t| {
-        t.last_error == "target_limit exceeded (number of targets: 2, limit: 1)"
-    }));
+    assert!(
+        targets
+            .iter()
+            .all(|t| { t.last_error == "target_limit exceeded (number of targets: 2, limit: 1)" })
+    );
     assert!(by_name(&st, "a").is_empty());
-    assert!(a.seen().is_empty() && b.seen().is_empty(), "a target over the limit was scraped");
+    assert!(
+        a.seen().is_empty() && b.seen().is_empty(),
+        "a target over the limit was scraped"
+    );
     m.stop().await;
 }
 
@@ -568,14 +654,55 @@ async fn discovery_manager_feeds_the_scrape_manager() {
     let cfg = config(&yaml(&[job_yaml("d", &exp.addr, "")]));
     m.apply_config(&cfg).await.unwrap();
     let mut dm = hearth_discovery::DiscoveryManager::new("hearth-test");
-    dm.apply_config(&hearth_config::Config::scrape_discovery(&cfg.scrape_configs));
+    dm.apply_config(&hearth_config::Config::scrape_discovery(
+        &cfg.scrape_configs,
+    ));
     let runner = m.run(dm.subscribe());
     wait_scrapes(&st, "d", 1).await;
     assert_eq!(last(&st, "d", "d").unwrap().f(), 1.0);
     m.stop().await;
     runner.await.unwrap();
     // Stopping the server writes no staleness markers.
-    assert!(job_series(&st, "d", "d")[0].1.iter().all(|(_, v)| !v.is_stale()));
+    assert!(
+        job_series(&st, "d", "d")[0]
+            .1
+            .iter()
+            .all(|(_, v)| !v.is_stale())
+    );
     let _ = ScrapeProtocol::PrometheusProto;
     let _ = is_stale_nan(0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classic_histograms_converted_to_nhcb() {
+    let body = "# TYPE h histogram\nh_bucket{le=\"0.1\"} 1\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 2.5\nh_count 4\n# TYPE g gauge\ng 1\n";
+    let a = Exporter::start(Reply::text(body)).await;
+    let b = Exporter::start(Reply::text(body)).await;
+    let (m, st) = manager();
+    apply(
+        &m,
+        &yaml(&[
+            job_yaml("nhcb", &a.addr, "  convert_classic_histograms_to_nhcb: true\n"),
+            job_yaml(
+                "both",
+                &b.addr,
+                "  convert_classic_histograms_to_nhcb: true\n  always_scrape_classic_histograms: true\n",
+            ),
+        ]),
+    )
+    .await;
+    wait_scrapes(&st, "nhcb", 2).await;
+    wait_scrapes(&st, "both", 2).await;
+    assert_eq!(last(&st, "h", "nhcb"), Some(Val::H));
+    assert!(job_series(&st, "h_bucket", "nhcb").is_empty());
+    assert!(job_series(&st, "h_count", "nhcb").is_empty());
+    assert_eq!(last(&st, "g", "nhcb").unwrap().f(), 1.0);
+    assert_eq!(
+        last(&st, "scrape_samples_scraped", "nhcb").unwrap().f(),
+        2.0
+    );
+    assert_eq!(last(&st, "h", "both"), Some(Val::H));
+    assert_eq!(job_series(&st, "h_bucket", "both").len(), 3);
+    assert_eq!(last(&st, "h_count", "both").unwrap().f(), 4.0);
+    m.stop().await;
 }

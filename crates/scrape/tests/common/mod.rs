@@ -73,12 +73,7 @@ async fn serve(State(s): State<Shared>, req: Request) -> Response {
     let headers: HashMap<String, String> = req
         .headers()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                v.to_str().unwrap_or("").to_string(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
     let accepts_gzip = headers
         .get("accept-encoding")
