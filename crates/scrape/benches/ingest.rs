@@ -5,7 +5,8 @@
 //! - `sink/warm`: steady state, cache warm, into an appender that only counts (the
 //!   scrape side's own cost);
 //! - `sink/cold`: a fresh cache every scrape (first scrape of a target);
-//! - `head/warm`: steady state into the real TSDB head (no WAL), as a server runs it.
+//! - `head/warm`: steady state into the real TSDB head (no WAL), as a server runs it;
+//! - `parse_only`: the text parser alone, for reference.
 //!
 //! Throughput is in samples, so criterion prints samples/s.
 
@@ -122,6 +123,20 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("scrape_10k_series_text");
     g.throughput(Throughput::Elements(SERIES as u64));
 
+    // For reference: the text parser alone.
+    g.bench_function("parse_only", |b| {
+        b.iter(|| {
+            let mut p = hearth_exposition::TextParser::new(body).unwrap();
+            let mut n = 0;
+            while let Some(e) = p.next().unwrap() {
+                if let hearth_exposition::Entry::Sample(s) = e {
+                    n += s.series.len();
+                }
+            }
+            black_box(n)
+        })
+    });
+
     let mut cache = ScrapeCache::new();
     let mut sink = Sink { next: 0, n: 0 };
     let mut ts = 1_000;
@@ -152,7 +167,7 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     let mut cache = ScrapeCache::new();
     let mut ts = 1_000;
-    let mut commit_scrape = |cache: &mut ScrapeCache, ts: i64| {
+    let commit_scrape = |cache: &mut ScrapeCache, ts: i64| {
         let mut app = Appendable::appender(&head);
         scrape(cache, &cfg, app.as_mut(), body, ts);
         app.commit().unwrap();

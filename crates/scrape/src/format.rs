@@ -165,6 +165,8 @@ pub fn select_format(
 }
 
 /// One of the three streaming parsers.
+// One per scrape, on the stack: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Parser<'a> {
     Text(TextParser<'a>),
     OpenMetrics(OpenMetricsParser<'a>),

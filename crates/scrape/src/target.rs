@@ -60,9 +60,9 @@ pub struct TargetStatus {
 #[derive(Debug)]
 pub struct Target {
     /// Labels after relabeling, `__` labels included.
+    full_labels: Labels,
+    /// `full_labels` without the `__`-prefixed ones: what every sample of the target gets.
     labels: Labels,
-    /// `labels` without the `__`-prefixed ones: what every sample of the target gets.
-    public_labels: Labels,
     /// Labels before relabeling (updated when discovery resends the same target).
     discovered: Mutex<Labels>,
     scrape_pool: String,
@@ -89,8 +89,8 @@ impl Target {
                 .map(|l| (l.name.as_str(), l.value.as_str())),
         );
         Target {
-            labels,
-            public_labels,
+            full_labels: labels,
+            labels: public_labels,
             discovered: Mutex::new(discovered),
             scrape_pool: scrape_pool.to_string(),
             url,
@@ -102,12 +102,12 @@ impl Target {
 
     /// All labels after relabeling, including `__address__`, `__scheme__` and the like.
     pub fn all_labels(&self) -> &Labels {
-        &self.labels
+        &self.full_labels
     }
 
     /// The labels every sample of this target gets (no `__` labels).
     pub fn labels(&self) -> &Labels {
-        &self.public_labels
+        &self.labels
     }
 
     pub fn discovered_labels(&self) -> Labels {
@@ -143,12 +143,12 @@ impl Target {
 
     /// `__scrape_interval__` as written (what the API shows).
     pub fn scrape_interval(&self) -> &str {
-        self.labels.get_or_empty(SCRAPE_INTERVAL_LABEL)
+        self.full_labels.get_or_empty(SCRAPE_INTERVAL_LABEL)
     }
 
     /// `__scrape_timeout__` as written.
     pub fn scrape_timeout(&self) -> &str {
-        self.labels.get_or_empty(SCRAPE_TIMEOUT_LABEL)
+        self.full_labels.get_or_empty(SCRAPE_TIMEOUT_LABEL)
     }
 
     pub(crate) fn report(&self, start: SystemTime, duration: Duration, err: Option<String>) {
@@ -515,7 +515,7 @@ impl Target {
         let s = self.status();
         ActiveTarget {
             discovered_labels: self.discovered_labels(),
-            labels: self.public_labels.clone(),
+            labels: self.labels.clone(),
             scrape_pool: self.scrape_pool.clone(),
             scrape_url: self.url.clone(),
             global_url: global_url(self, opts),
