@@ -12,15 +12,23 @@
 //! hash-map insert. Entries are only freed in [`ScrapeCache::iter_done`], after the
 //! staleness pass of that iteration, so indices in the previous seen-set stay valid for
 //! the whole of the next scrape.
+//!
+//! Targets expose their series in the same order scrape after scrape, so each entry
+//! remembers which entry followed it last time: a lookup first compares the raw bytes
+//! with that prediction and only hashes on a miss. In steady state a scrape walks the
+//! slab in order instead of probing a hash table at random.
 
 use std::sync::Arc;
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use hearth_model::{Labels, Metadata, MetricType};
 use hearth_tsdb::storage::SeriesRef;
 use parking_lot::Mutex;
 
 const NOT_TRACKED: u64 = u64::MAX;
+const NONE: u32 = u32::MAX;
 
 /// Metadata of one metric family, as the metadata APIs return it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +100,10 @@ fn to_metric_metadata(family: &str, e: &MetaEntry) -> MetricMetadata {
 
 #[derive(Debug)]
 pub(crate) struct CacheEntry {
+    /// The raw series bytes (the key).
+    key: Box<[u8]>,
+    /// The entry that followed this one in the last scrape (`NONE`: unknown).
+    next: u32,
     pub series_ref: SeriesRef,
     pub labels: Labels,
     /// Last scrape iteration the series appeared in.
@@ -107,8 +119,13 @@ pub(crate) struct CacheEntry {
 pub struct ScrapeCache {
     pub(crate) iter: u64,
     successful_count: usize,
-    index: HashMap<Box<[u8]>, u32>,
+    /// Slab indices, hashed and compared by their entry's key.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     entries: Vec<CacheEntry>,
+    /// First entry of the last scrape, and the entry looked up last in this one.
+    first: u32,
+    cursor: u32,
     free: Vec<u32>,
     dropped: HashMap<Box<[u8]>, u64>,
     cur: Vec<u32>,
@@ -129,8 +146,11 @@ impl ScrapeCache {
         ScrapeCache {
             iter: 0,
             successful_count: 0,
-            index: HashMap::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             entries: Vec::new(),
+            first: NONE,
+            cursor: NONE,
             free: Vec::new(),
             dropped: HashMap::new(),
             cur: Vec::new(),
@@ -154,11 +174,37 @@ impl ScrapeCache {
     /// Marks it seen.
     #[inline]
     pub(crate) fn get(&mut self, series: &[u8]) -> Option<(u32, bool)> {
-        let &id = self.index.get(series)?;
+        let predicted = if self.cursor == NONE {
+            self.first
+        } else {
+            self.entries[self.cursor as usize].next
+        };
+        let id = match self.entries.get(predicted as usize) {
+            Some(e) if e.live && *e.key == *series => predicted,
+            _ => {
+                let hash = self.hasher.hash_one(series);
+                let entries = &self.entries;
+                *self
+                    .index
+                    .find(hash, |&id| *entries[id as usize].key == *series)?
+            }
+        };
+        self.link(id);
         let e = &mut self.entries[id as usize];
         let already = e.last_iter == self.iter;
         e.last_iter = self.iter;
         Some((id, already))
+    }
+
+    /// Records that `id` follows the previous lookup in this scrape.
+    #[inline]
+    fn link(&mut self, id: u32) {
+        if self.cursor == NONE {
+            self.first = id;
+        } else {
+            self.entries[self.cursor as usize].next = id;
+        }
+        self.cursor = id;
     }
 
     #[inline]
@@ -168,6 +214,8 @@ impl ScrapeCache {
 
     pub(crate) fn add_ref(&mut self, series: &[u8], series_ref: SeriesRef, labels: Labels) -> u32 {
         let e = CacheEntry {
+            key: series.into(),
+            next: NONE,
             series_ref,
             labels,
             last_iter: self.iter,
@@ -184,7 +232,11 @@ impl ScrapeCache {
                 (self.entries.len() - 1) as u32
             }
         };
-        self.index.insert(series.into(), id);
+        let hash = self.hasher.hash_one(series);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index
+            .insert_unique(hash, id, |&i| hasher.hash_one(&*entries[i as usize].key));
+        self.link(id);
         id
     }
 
@@ -244,13 +296,14 @@ impl ScrapeCache {
             let iter = self.iter;
             let entries = &mut self.entries;
             let free = &mut self.free;
-            self.index.retain(|_, &mut id| {
+            self.index.retain(|&mut id| {
                 let e = &mut entries[id as usize];
                 if e.last_iter == iter {
                     return true;
                 }
                 e.live = false;
                 e.labels = Labels::empty();
+                e.key = Box::default();
                 free.push(id);
                 false
             });
@@ -262,6 +315,7 @@ impl ScrapeCache {
         }
         std::mem::swap(&mut self.prev, &mut self.cur);
         self.cur.clear();
+        self.cursor = NONE;
         self.iter += 1;
     }
 }
@@ -309,6 +363,38 @@ mod tests {
         // The freed slot is reused.
         let d = c.add_ref(b"d", 4, labels!("__name__" => "d"));
         assert_eq!(d, b);
+    }
+
+    #[test]
+    fn predicted_lookups_survive_reordering_and_churn() {
+        let mut c = ScrapeCache::new();
+        let keys: Vec<&[u8]> = vec![b"a", b"b", b"c", b"d"];
+        let mut ids = std::collections::HashMap::new();
+        for k in &keys[..3] {
+            let id = c.add_ref(k, 0, labels!("__name__" => "x"));
+            ids.insert(*k, id);
+        }
+        c.iter_done(true);
+        for order in [
+            vec![&b"a"[..], b"b", b"c"],
+            vec![b"c", b"a", b"b"],
+            vec![b"a", b"b", b"b", b"c"],
+            vec![b"a", b"c"],
+        ] {
+            for k in order {
+                assert_eq!(c.get(k).map(|(id, _)| id), Some(ids[k]), "{k:?}");
+            }
+            assert!(c.get(b"zz").is_none());
+            c.iter_done(true);
+        }
+        // `b` was flushed; a new key may take its slot and must not be mistaken for it.
+        assert!(c.get(b"a").is_some());
+        assert!(c.get(b"b").is_none());
+        let d = c.add_ref(keys[3], 0, labels!("__name__" => "d"));
+        c.iter_done(true);
+        assert_eq!(c.get(b"a").map(|(id, _)| id), Some(ids[&b"a"[..]]));
+        assert!(c.get(b"b").is_none());
+        assert_eq!(c.get(b"d").map(|(id, _)| id), Some(d));
     }
 
     #[test]
