@@ -274,6 +274,31 @@ struct AppendErrors {
     exemplar_out_of_order: usize,
 }
 
+impl AppendErrors {
+    /// One warning per kind of dropped sample, as upstream logs them after a scrape.
+    fn log(&self) {
+        for (n, what) in [
+            (self.out_of_order, "Error on ingesting out-of-order samples"),
+            (
+                self.duplicates,
+                "Error on ingesting samples with different value but same timestamp",
+            ),
+            (
+                self.out_of_bounds,
+                "Error on ingesting samples that are too old or are too far into the future",
+            ),
+            (
+                self.exemplar_out_of_order,
+                "Error on ingesting out-of-order exemplars",
+            ),
+        ] {
+            if n > 0 {
+                tracing::warn!(num_dropped = n, "{what}");
+            }
+        }
+    }
+}
+
 /// Applies the bucket limit and maximum schema (upstream's `bucketLimitAppender` and
 /// `maxSchemaAppender`), reducing resolution where allowed.
 fn limit_histogram<'h>(
@@ -580,31 +605,7 @@ impl ScrapeCache {
             self.append_owned(cfg, app, &done, ts, stats, &mut meta, &mut st)?;
         }
         drop(meta);
-        let errs = &st.errs;
-        if errs.out_of_order > 0 {
-            tracing::warn!(
-                num_dropped = errs.out_of_order,
-                "Error on ingesting out-of-order samples"
-            );
-        }
-        if errs.duplicates > 0 {
-            tracing::warn!(
-                num_dropped = errs.duplicates,
-                "Error on ingesting samples with different value but same timestamp"
-            );
-        }
-        if errs.out_of_bounds > 0 {
-            tracing::warn!(
-                num_dropped = errs.out_of_bounds,
-                "Error on ingesting samples that are too old or are too far into the future"
-            );
-        }
-        if errs.exemplar_out_of_order > 0 {
-            tracing::warn!(
-                num_dropped = errs.exemplar_out_of_order,
-                "Error on ingesting out-of-order exemplars"
-            );
-        }
+        st.errs.log();
         if st.sample_limit_hit {
             return Err(ScrapeError::SampleLimit);
         }

@@ -13,16 +13,6 @@ use hearth_exposition::proto;
 use hearth_model::{Matcher, is_stale_nan};
 use hearth_scrape::{GlobalUrlOptions, TargetHealth, accept_header};
 
-fn job_yaml(job: &str, addr: &str, extra: &str) -> String {
-    format!(
-        "- job_name: {job}\n  scrape_interval: 200ms\n  static_configs:\n  - targets: ['{addr}']\n{extra}"
-    )
-}
-
-fn yaml(jobs: &[String]) -> String {
-    format!("scrape_configs:\n{}", jobs.concat())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_scrape_with_report_series_and_target_health() {
     let exp = Exporter::start(Reply::text(
@@ -139,10 +129,8 @@ async fn openmetrics_with_exemplars_and_protobuf_native_histograms() {
         hearth_exposition::protobuf::PROTOBUF_CONTENT_TYPE,
     ))
     .await;
-    let (m, st) = manager();
-    apply(
-        &m,
-        &yaml(&[
+    let (m, st) = scrape_jobs(
+        &[
             job_yaml("om", &om.addr, ""),
             job_yaml("pb", &pb.addr, "  scrape_native_histograms: true\n"),
             job_yaml(
@@ -150,12 +138,10 @@ async fn openmetrics_with_exemplars_and_protobuf_native_histograms() {
                 &pb_classic.addr,
                 "  scrape_protocols: [PrometheusProto]\n",
             ),
-        ]),
+        ],
+        1,
     )
     .await;
-    wait_scrapes(&st, "om", 1).await;
-    wait_scrapes(&st, "pb", 1).await;
-    wait_scrapes(&st, "pbc", 1).await;
 
     assert_eq!(last(&st, "req_total", "om").unwrap().f(), 7.0);
     // Without created-timestamp ingestion, `_created` is a series of its own.
@@ -197,10 +183,8 @@ async fn content_type_fallback_and_unknown_types() {
     let blank = Exporter::start(r.clone()).await;
     let blank_fb = Exporter::start(r).await;
     let html = Exporter::start(Reply::with_type(b"x 1\n", "text/html")).await;
-    let (m, st) = manager();
-    apply(
-        &m,
-        &yaml(&[
+    let (m, st) = scrape_jobs(
+        &[
             job_yaml("blank", &blank.addr, ""),
             job_yaml(
                 "fb",
@@ -208,12 +192,10 @@ async fn content_type_fallback_and_unknown_types() {
                 "  fallback_scrape_protocol: PrometheusText0.0.4\n",
             ),
             job_yaml("html", &html.addr, ""),
-        ]),
+        ],
+        1,
     )
     .await;
-    for j in ["blank", "fb", "html"] {
-        wait_scrapes(&st, j, 1).await;
-    }
     assert_eq!(last(&st, "up", "fb").unwrap().f(), 1.0);
     assert_eq!(last(&st, "x", "fb").unwrap().f(), 1.0);
     assert_eq!(last(&st, "up", "blank").unwrap().f(), 0.0);
@@ -240,17 +222,14 @@ async fn gzip_and_identity() {
     r.gzip = true;
     let gz = Exporter::start(r.clone()).await;
     let plain = Exporter::start(r).await;
-    let (m, st) = manager();
-    apply(
-        &m,
-        &yaml(&[
+    let (m, st) = scrape_jobs(
+        &[
             job_yaml("gz", &gz.addr, ""),
             job_yaml("plain", &plain.addr, "  enable_compression: false\n"),
-        ]),
+        ],
+        1,
     )
     .await;
-    wait_scrapes(&st, "gz", 1).await;
-    wait_scrapes(&st, "plain", 1).await;
     assert_eq!(last(&st, "zipped", "gz").unwrap().f(), 42.0);
     assert_eq!(last(&st, "zipped", "plain").unwrap().f(), 42.0);
     assert_eq!(gz.last_header("accept-encoding").unwrap(), "gzip");
@@ -580,10 +559,8 @@ async fn reload_keeps_unchanged_loops_and_restarts_changed_ones() {
 async fn credentials_are_sent() {
     let basic = Exporter::start(Reply::text("a 1\n")).await;
     let bearer = Exporter::start(Reply::text("a 1\n")).await;
-    let (m, st) = manager();
-    apply(
-        &m,
-        &yaml(&[
+    let (m, _st) = scrape_jobs(
+        &[
             job_yaml(
                 "basic",
                 &basic.addr,
@@ -594,11 +571,10 @@ async fn credentials_are_sent() {
                 &bearer.addr,
                 "  authorization:\n    credentials: s3cr3t\n",
             ),
-        ]),
+        ],
+        1,
     )
     .await;
-    wait_scrapes(&st, "basic", 1).await;
-    wait_scrapes(&st, "bearer", 1).await;
     assert_eq!(
         basic.last_header("authorization").unwrap(),
         "Basic dXNlcjpwYXNz"
@@ -678,21 +654,20 @@ async fn classic_histograms_converted_to_nhcb() {
     let body = "# TYPE h histogram\nh_bucket{le=\"0.1\"} 1\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 2.5\nh_count 4\n# TYPE g gauge\ng 1\n";
     let a = Exporter::start(Reply::text(body)).await;
     let b = Exporter::start(Reply::text(body)).await;
-    let (m, st) = manager();
-    apply(
-        &m,
-        &yaml(&[
-            job_yaml("nhcb", &a.addr, "  convert_classic_histograms_to_nhcb: true\n"),
+    let both =
+        "  convert_classic_histograms_to_nhcb: true\n  always_scrape_classic_histograms: true\n";
+    let (m, st) = scrape_jobs(
+        &[
             job_yaml(
-                "both",
-                &b.addr,
-                "  convert_classic_histograms_to_nhcb: true\n  always_scrape_classic_histograms: true\n",
+                "nhcb",
+                &a.addr,
+                "  convert_classic_histograms_to_nhcb: true\n",
             ),
-        ]),
+            job_yaml("both", &b.addr, both),
+        ],
+        2,
     )
     .await;
-    wait_scrapes(&st, "nhcb", 2).await;
-    wait_scrapes(&st, "both", 2).await;
     assert_eq!(last(&st, "h", "nhcb"), Some(Val::H));
     assert!(job_series(&st, "h_bucket", "nhcb").is_empty());
     assert!(job_series(&st, "h_count", "nhcb").is_empty());

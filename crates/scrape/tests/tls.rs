@@ -46,69 +46,34 @@ impl axum::serve::Listener for TlsListener {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrapes_over_tls_with_ca_insecure_and_untrusted() {
     let dir = tempfile::tempdir().unwrap();
-    let path = |f: &str| dir.path().join(f);
-    let (ca, cert, key) = (path("ca.pem"), path("cert.pem"), path("key.pem"));
+    // Temporary paths have no blanks, so the commands can be split on them.
+    let path = |f: &str| dir.path().join(f).display().to_string();
+    let (ca, ca_key, cert, key) = (
+        path("ca.pem"),
+        path("ca.key"),
+        path("cert.pem"),
+        path("key.pem"),
+    );
+    let (csr, ext) = (path("leaf.csr"), path("ext.cnf"));
     std::fs::write(
-        path("ext.cnf"),
+        &ext,
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let steps: [Vec<String>; 3] = [
-        // A CA, then a server certificate it signs.
-        [
-            &["req", "-x509"][..],
-            &ec,
-            &["-days", "1", "-subj", "/CN=hearth test CA"],
-        ]
-        .concat()
-        .iter()
-        .map(|s| s.to_string())
-        .chain([
-            "-keyout".into(),
-            path("ca.key").display().to_string(),
-            "-out".into(),
-            ca.display().to_string(),
-        ])
-        .collect(),
-        [&["req"][..], &ec, &["-subj", "/CN=localhost"]]
-            .concat()
-            .iter()
-            .map(|s| s.to_string())
-            .chain([
-                "-keyout".into(),
-                key.display().to_string(),
-                "-out".into(),
-                path("leaf.csr").display().to_string(),
-            ])
-            .collect(),
-        ["x509", "-req", "-days", "1", "-CAcreateserial"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([
-                "-in".into(),
-                path("leaf.csr").display().to_string(),
-                "-CA".into(),
-                ca.display().to_string(),
-                "-CAkey".into(),
-                path("ca.key").display().to_string(),
-                "-extfile".into(),
-                path("ext.cnf").display().to_string(),
-                "-out".into(),
-                cert.display().to_string(),
-            ])
-            .collect(),
-    ];
-    for args in &steps {
-        let out = Command::new("openssl").args(args).output();
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    // A CA, then a server certificate it signs.
+    for step in [
+        format!("req -x509 {ec} -days 1 -subj /CN=hearth-test-CA -keyout {ca_key} -out {ca}"),
+        format!("req {ec} -subj /CN=localhost -keyout {key} -out {csr}"),
+        format!(
+            "x509 -req -days 1 -CAcreateserial -in {csr} -CA {ca} -CAkey {ca_key} -extfile {ext} -out {cert}"
+        ),
+    ] {
+        let out = Command::new("openssl")
+            .args(step.split_whitespace())
+            .output();
         if !out.as_ref().is_ok_and(|o| o.status.success()) {
-            eprintln!("SKIPPED: openssl could not make test certificates ({args:?}): {out:?}");
+            eprintln!("SKIPPED: openssl could not make test certificates ({step}): {out:?}");
             return;
         }
     }
@@ -142,10 +107,7 @@ async fn scrapes_over_tls_with_ca_insecure_and_untrusted() {
     };
     let yaml = format!(
         "scrape_configs:\n{}{}{}",
-        job(
-            "ca",
-            &format!("  tls_config:\n    ca_file: {}\n", ca.display())
-        ),
+        job("ca", &format!("  tls_config:\n    ca_file: {ca}\n")),
         job(
             "insecure",
             "  tls_config:\n    insecure_skip_verify: true\n"

@@ -174,6 +174,28 @@ pub fn static_sets(cfg: &Config) -> TargetSets {
         .collect()
 }
 
+/// A `scrape_configs` entry scraping `addr` every 200 ms, plus `extra` (indented YAML).
+pub fn job_yaml(job: &str, addr: &str, extra: &str) -> String {
+    format!(
+        "- job_name: {job}\n  scrape_interval: 200ms\n  static_configs:\n  - targets: ['{addr}']\n{extra}"
+    )
+}
+
+/// prometheus.yml with these `scrape_configs` entries.
+pub fn yaml(jobs: &[String]) -> String {
+    format!("scrape_configs:\n{}", jobs.concat())
+}
+
+/// A manager scraping `jobs`, after `n` scrapes of each.
+pub async fn scrape_jobs(jobs: &[String], n: usize) -> (Arc<ScrapeManager>, MemStorage) {
+    let (m, st) = manager();
+    let cfg = apply(&m, &yaml(jobs)).await;
+    for j in &cfg.scrape_configs {
+        wait_scrapes(&st, &j.job_name, n).await;
+    }
+    (m, st)
+}
+
 /// Applies `yaml` and its static targets.
 pub async fn apply(m: &ScrapeManager, yaml: &str) -> Config {
     let cfg = config(yaml);
