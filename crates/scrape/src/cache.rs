@@ -212,6 +212,11 @@ impl ScrapeCache {
         &self.entries[id as usize]
     }
 
+    #[inline]
+    pub(crate) fn set_ref(&mut self, id: u32, series_ref: SeriesRef) {
+        self.entries[id as usize].series_ref = series_ref;
+    }
+
     pub(crate) fn add_ref(&mut self, series: &[u8], series_ref: SeriesRef, labels: Labels) -> u32 {
         let e = CacheEntry {
             key: series.into(),

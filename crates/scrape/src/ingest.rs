@@ -717,7 +717,9 @@ impl ScrapeCache {
         }
         let track = parsed_ts.is_none() || cfg.track_timestamps_staleness;
         let id = match (cached, sample_ref, new_labels) {
-            (Some((id, _)), Some(_), _) => {
+            (Some((id, _)), Some(r), _) => {
+                // The storage may have re-created the series (after garbage collection).
+                self.set_ref(id, r);
                 if track {
                     self.track_staleness(id);
                 }
@@ -1209,6 +1211,79 @@ mod append_tests {
         .unwrap();
         assert_eq!(rec.metadata.len(), 2);
         assert_eq!(c.metadata().get("req").unwrap().help, "All requests.");
+    }
+
+    #[test]
+    fn explicit_timestamps_skip_staleness_unless_tracked() {
+        for track in [false, true] {
+            let cfg = IngestConfig {
+                track_timestamps_staleness: track,
+                ..IngestConfig::default()
+            };
+            let mut c = ScrapeCache::new();
+            let mut rec = Recorder::default();
+            c.append(&cfg, &mut rec, b"a 1 500\nb 2\n", "text/plain", 1000)
+                .1
+                .unwrap();
+            let mut rec = Recorder::default();
+            c.append(&cfg, &mut rec, b"c 3\n", "text/plain", 2000)
+                .1
+                .unwrap();
+            let stale: Vec<String> = rec
+                .samples
+                .iter()
+                .filter(|(_, _, v)| is_stale_nan(*v))
+                .map(|(l, _, _)| l.metric_name().unwrap_or("").to_string())
+                .collect();
+            let want: &[&str] = if track { &["a", "b"] } else { &["b"] };
+            let mut stale = stale;
+            stale.sort();
+            assert_eq!(stale, want, "track_timestamps_staleness: {track}");
+        }
+    }
+
+    fn native(schema: i32, buckets: usize) -> HistogramValue {
+        let mut h = hearth_model::Histogram {
+            schema,
+            count: buckets as u64,
+            positive_spans: vec![hearth_model::Span {
+                offset: 0,
+                length: buckets as u32,
+            }],
+            positive_buckets: std::iter::once(1)
+                .chain(std::iter::repeat_n(0, buckets - 1))
+                .collect(),
+            ..Default::default()
+        };
+        if schema == hearth_model::histogram::CUSTOM_BUCKETS_SCHEMA {
+            h.custom_values = (1..buckets).map(|b| b as f64).collect();
+        }
+        HistogramValue::Integer(h)
+    }
+
+    #[test]
+    fn bucket_limit_and_max_schema() {
+        let bucket_count = |h: &HistogramValue| match h {
+            HistogramValue::Integer(h) => (h.schema, h.positive_buckets.len()),
+            HistogramValue::Float(h) => (h.schema, h.positive_buckets.len()),
+        };
+        // Exponential buckets are merged until they fit.
+        let h = native(3, 16);
+        let out = limit_histogram(&h, 4, 8).ok().unwrap();
+        let (schema, n) = bucket_count(&out);
+        assert!(n <= 4 && schema < 3, "{out:?}");
+        // Custom buckets cannot be merged: the scrape fails.
+        let h = native(hearth_model::histogram::CUSTOM_BUCKETS_SCHEMA, 8);
+        assert!(matches!(
+            limit_histogram(&h, 4, 8),
+            Err(AddError::BucketLimit)
+        ));
+        // A schema above the maximum is reduced even without a bucket limit.
+        let h = native(5, 4);
+        let out = limit_histogram(&h, 0, 2).ok().unwrap();
+        assert_eq!(bucket_count(&out).0, 2);
+        // Within limits nothing is copied.
+        assert!(matches!(limit_histogram(&h, 10, 8), Ok(Cow::Borrowed(_))));
     }
 
     #[test]
