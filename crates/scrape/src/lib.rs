@@ -32,6 +32,7 @@
 
 mod cache;
 mod error;
+mod failure_log;
 mod format;
 mod ingest;
 mod manager;

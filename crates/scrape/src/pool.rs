@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use crate::ScrapeOptions;
 use crate::cache::ScrapeCache;
 use crate::error::ScrapeError;
+use crate::failure_log::FailureLog;
 use crate::format::accept_header;
 use crate::ingest::IngestConfig;
 use crate::scrape_loop::{LoopHandle, LoopShared, ScrapeLoop};
@@ -44,6 +45,7 @@ pub(crate) struct PoolView {
 
 pub(crate) struct ScrapePool {
     pub config: Arc<ScrapeConfig>,
+    failure_log: Option<Arc<FailureLog>>,
     client: reqwest::Client,
     http: Arc<HttpClientConfig>,
     env: Arc<PoolEnv>,
@@ -57,6 +59,21 @@ fn build_client(cfg: &ScrapeConfig, env: &PoolEnv) -> Result<reqwest::Client, Sc
     cfg.http_client
         .build_client(&env.opts.user_agent)
         .map_err(|e| ScrapeError::Client(e.to_string()))
+}
+
+/// The job's `scrape_failure_log_file`, if set and writable (else logged and skipped).
+fn open_failure_log(cfg: &ScrapeConfig) -> Option<Arc<FailureLog>> {
+    let path = &cfg.scrape_failure_log_file;
+    if path.is_empty() {
+        return None;
+    }
+    match FailureLog::open(std::path::Path::new(path)) {
+        Ok(l) => Some(Arc::new(l)),
+        Err(e) => {
+            tracing::error!(scrape_pool = %cfg.job_name, file = %path, err = %e, "cannot open the scrape failure log");
+            None
+        }
+    }
 }
 
 /// Upstream's `reusableCache`: configs equal but for interval, timeout, sample limit
@@ -81,6 +98,7 @@ impl ScrapePool {
     ) -> Result<ScrapePool, ScrapeError> {
         let client = build_client(&config, &env)?;
         Ok(ScrapePool {
+            failure_log: open_failure_log(&config),
             http: Arc::new(config.http_client.clone()),
             config,
             client,
@@ -142,6 +160,10 @@ impl ScrapePool {
             offset_seed: self.offset_seed,
             skip_offsetting: self.env.opts.skip_offsetting,
             buf: Vec::new(),
+            failure_log: self
+                .failure_log
+                .as_ref()
+                .map(|l| (Arc::clone(l), cfg.job_name.clone())),
         };
         let id = self.env.next_loop_id.fetch_add(1, Ordering::Relaxed);
         let mut h = LoopHandle::new(id, l, self.env.shutdown.clone());
@@ -223,6 +245,9 @@ impl ScrapePool {
     pub async fn reload(&mut self, config: Arc<ScrapeConfig>) -> Result<(), ScrapeError> {
         let client = build_client(&config, &self.env)?;
         let reuse = reusable_cache(&self.config, &config);
+        if config.scrape_failure_log_file != self.config.scrape_failure_log_file {
+            self.failure_log = open_failure_log(&config);
+        }
         self.http = Arc::new(config.http_client.clone());
         self.config = config;
         self.client = client;

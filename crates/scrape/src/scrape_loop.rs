@@ -17,6 +17,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::cache::ScrapeCache;
 use crate::error::ScrapeError;
+use crate::failure_log::FailureLog;
 use crate::ingest::{IngestConfig, ScrapeReport};
 use crate::scraper::TargetScraper;
 use crate::target::Target;
@@ -38,6 +39,8 @@ pub(crate) struct ScrapeLoop {
     pub offset_seed: u64,
     pub skip_offsetting: bool,
     pub buf: Vec<u8>,
+    /// `scrape_failure_log_file` of the job, with the job's name.
+    pub failure_log: Option<(Arc<FailureLog>, String)>,
 }
 
 /// The pool's handle on a loop: created, started once, stopped once.
@@ -175,6 +178,9 @@ impl ScrapeLoop {
                         body_bytes = -1;
                     }
                     tracing::debug!(target = %self.target.url(), err = %e, "Scrape failed");
+                    if let Some((log, job)) = &self.failure_log {
+                        log.log(SystemTime::now(), job, self.target.url(), &e.to_string());
+                    }
                     Some(e)
                 }
             },

@@ -441,11 +441,14 @@ async fn failing_targets_report_up_zero_and_stale_markers() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().to_string()
     };
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("failures.log");
+    let log = format!("  scrape_failure_log_file: {}\n", log_path.display());
     let (m, st) = manager();
     apply(
         &m,
         &yaml(&[
-            job_yaml("f", &exp.addr, ""),
+            job_yaml("f", &exp.addr, &log),
             job_yaml("closed", &closed, ""),
         ]),
     )
@@ -461,6 +464,10 @@ async fn failing_targets_report_up_zero_and_stale_markers() {
     assert!(job_series(&st, "a", "f")[0].1.last().unwrap().1.is_stale());
     wait_scrapes(&st, "closed", 1).await;
     assert_eq!(last(&st, "up", "closed").unwrap().f(), 0.0);
+    // The failing scrapes of `f` are logged to its scrape_failure_log_file.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let line = log.lines().next().unwrap();
+    assert!(line.contains(r#""level":"ERROR","msg":"server returned HTTP status 500 Internal Server Error","job_name":"f""#), "{line}");
     let targets = m.active_targets(&GlobalUrlOptions::default());
     let f = targets.iter().find(|t| t.scrape_pool == "f").unwrap();
     assert_eq!(f.health, TargetHealth::Down);
