@@ -398,6 +398,22 @@ struct AppendState {
     exemplars: Vec<Exemplar>,
 }
 
+impl AppendState {
+    /// A HELP, TYPE or UNIT line: updates the family's metadata.
+    fn note_metadata(
+        &mut self,
+        cfg: &IngestConfig,
+        meta: &mut HashMap<String, MetaEntry>,
+        family: &str,
+        update: impl FnOnce(&mut Metadata) -> bool,
+    ) {
+        set_meta(meta, self.iter, family, update);
+        if cfg.append_metadata {
+            family.clone_into(&mut self.last_family);
+        }
+    }
+}
+
 /// What one parsed sample carries, whatever its kind.
 struct Sample<'e> {
     series: &'e [u8],
@@ -510,23 +526,15 @@ impl ScrapeCache {
             }
             let s = match &entry {
                 Entry::Help { name, help } => {
-                    set_meta(&mut meta, st.iter, name, |m| {
-                        set_if_changed(&mut m.help, help)
-                    });
-                    if cfg.append_metadata {
-                        name.as_ref().clone_into(&mut st.last_family);
-                    }
+                    st.note_metadata(cfg, &mut meta, name, |m| set_if_changed(&mut m.help, help));
                     continue;
                 }
                 Entry::Type { name, metric_type } => {
-                    set_meta(&mut meta, st.iter, name, |m| {
+                    st.note_metadata(cfg, &mut meta, name, |m| {
                         let changed = m.metric_type != *metric_type;
                         m.metric_type = *metric_type;
                         changed
                     });
-                    if cfg.append_metadata {
-                        name.as_ref().clone_into(&mut st.last_family);
-                    }
                     if let Some(c) = nhcb.as_mut() {
                         c.start(if *metric_type == MetricType::Histogram {
                             name
@@ -537,12 +545,7 @@ impl ScrapeCache {
                     continue;
                 }
                 Entry::Unit { name, unit } => {
-                    set_meta(&mut meta, st.iter, name, |m| {
-                        set_if_changed(&mut m.unit, unit)
-                    });
-                    if cfg.append_metadata {
-                        name.as_ref().clone_into(&mut st.last_family);
-                    }
+                    st.note_metadata(cfg, &mut meta, name, |m| set_if_changed(&mut m.unit, unit));
                     continue;
                 }
                 Entry::Comment(_) => continue,
