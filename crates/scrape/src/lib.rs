@@ -6,9 +6,10 @@
 //! [`ScrapeManager`] (one pool per job, reconfigured by `apply_config` with upstream's
 //! reload semantics), the scrape loop of each target (start offset spread by target hash,
 //! timeout, content negotiation from `scrape_protocols`, gzip, limits, honor_labels,
-//! honor_timestamps, metric relabeling, native histograms, exemplars), the per-target
-//! series cache and metadata, staleness markers, the report series (`up`,
-//! `scrape_duration_seconds`, …) and target health for the targets API.
+//! honor_timestamps, metric relabeling, native histograms and their conversion from
+//! classic ones, exemplars, `scrape_failure_log_file`), the per-target series cache and
+//! metadata, staleness markers, the report series (`up`, `scrape_duration_seconds`, …)
+//! and target health for the targets API.
 //!
 //! Invariants:
 //! - one loop per distinct target (label hash + URL) per job; a loop whose target and
