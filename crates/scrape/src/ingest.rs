@@ -1290,6 +1290,55 @@ mod append_tests {
     }
 
     #[test]
+    fn report_series_with_extra_metrics() {
+        let cfg = IngestConfig {
+            target_labels: labels!("job" => "j", "instance" => "i"),
+            extra_metrics: true,
+            sample_limit: 7,
+            timeout: std::time::Duration::from_millis(1500),
+            ..IngestConfig::default()
+        };
+        let mut c = ScrapeCache::new();
+        let mut rec = Recorder::default();
+        let r = ScrapeReport {
+            healthy: false,
+            duration: std::time::Duration::from_millis(250),
+            stats: AppendStats {
+                total: 3,
+                added: 2,
+                series_added: 1,
+            },
+            body_bytes: -1,
+        };
+        c.report(&cfg, &mut rec, 1000, &r).unwrap();
+        let got: Vec<(String, f64)> = rec
+            .samples
+            .iter()
+            .map(|(l, _, v)| (l.to_string(), *v))
+            .collect();
+        let want = [
+            ("up", 0.0),
+            ("scrape_duration_seconds", 0.25),
+            ("scrape_samples_scraped", 3.0),
+            ("scrape_samples_post_metric_relabeling", 2.0),
+            ("scrape_series_added", 1.0),
+            ("scrape_timeout_seconds", 1.5),
+            ("scrape_sample_limit", 7.0),
+            ("scrape_body_size_bytes", -1.0),
+        ];
+        let want: Vec<(String, f64)> = want
+            .iter()
+            .map(|(n, v)| (format!(r#"{{__name__="{n}", instance="i", job="j"}}"#), *v))
+            .collect();
+        assert_eq!(got, want);
+        // The target going away marks all eight stale.
+        let mut rec = Recorder::default();
+        c.report_stale(&cfg, &mut rec, 2000).unwrap();
+        assert_eq!(rec.samples.len(), 8);
+        assert!(rec.samples.iter().all(|(_, _, v)| is_stale_nan(*v)));
+    }
+
+    #[test]
     fn duplicate_series_in_one_scrape_and_parse_errors() {
         let cfg = IngestConfig::default();
         let mut c = ScrapeCache::new();
