@@ -299,14 +299,9 @@ impl AppendErrors {
     }
 }
 
-/// Applies the bucket limit and maximum schema (upstream's `bucketLimitAppender` and
-/// `maxSchemaAppender`), reducing resolution where allowed.
-fn limit_histogram<'h>(
-    h: &'h HistogramValue,
-    bucket_limit: usize,
-    max_schema: i32,
-) -> Result<Cow<'h, HistogramValue>, AddError> {
-    let (schema, buckets) = match h {
+/// A histogram's schema and number of buckets.
+fn schema_and_buckets(h: &HistogramValue) -> (i32, usize) {
+    match h {
         HistogramValue::Integer(h) => (
             h.schema,
             h.positive_buckets.len() + h.negative_buckets.len(),
@@ -315,7 +310,17 @@ fn limit_histogram<'h>(
             h.schema,
             h.positive_buckets.len() + h.negative_buckets.len(),
         ),
-    };
+    }
+}
+
+/// Applies the bucket limit and maximum schema (upstream's `bucketLimitAppender` and
+/// `maxSchemaAppender`), reducing resolution where allowed.
+fn limit_histogram<'h>(
+    h: &'h HistogramValue,
+    bucket_limit: usize,
+    max_schema: i32,
+) -> Result<Cow<'h, HistogramValue>, AddError> {
+    let (schema, buckets) = schema_and_buckets(h);
     let mut out = Cow::Borrowed(h);
     let reduce = |v: &mut HistogramValue, to: i32| {
         let r = match v {
@@ -332,16 +337,7 @@ fn limit_histogram<'h>(
             return Err(AddError::BucketLimit);
         }
         loop {
-            let (schema, buckets) = match &*out {
-                HistogramValue::Integer(h) => (
-                    h.schema,
-                    h.positive_buckets.len() + h.negative_buckets.len(),
-                ),
-                HistogramValue::Float(h) => (
-                    h.schema,
-                    h.positive_buckets.len() + h.negative_buckets.len(),
-                ),
-            };
+            let (schema, buckets) = schema_and_buckets(&out);
             if buckets <= bucket_limit {
                 break;
             }
@@ -1266,10 +1262,7 @@ mod append_tests {
 
     #[test]
     fn bucket_limit_and_max_schema() {
-        let bucket_count = |h: &HistogramValue| match h {
-            HistogramValue::Integer(h) => (h.schema, h.positive_buckets.len()),
-            HistogramValue::Float(h) => (h.schema, h.positive_buckets.len()),
-        };
+        let bucket_count = schema_and_buckets;
         // Exponential buckets are merged until they fit.
         let h = native(3, 16);
         let out = limit_histogram(&h, 4, 8).ok().unwrap();
