@@ -72,11 +72,14 @@ pub fn check_openmetrics(input: &[u8]) {
 
 /// Protobuf: arbitrary bytes never panic, with or without classic histogram expansion.
 pub fn check_protobuf(input: &[u8]) {
-    for parse_classic_histograms in [false, true] {
+    for (parse_classic_histograms, ignore_native_histograms) in
+        [(false, false), (true, false), (false, true)]
+    {
         let mut p = ProtobufParser::new(
             input,
             ProtobufOptions {
                 parse_classic_histograms,
+                ignore_native_histograms,
             },
         );
         while let Ok(Some(_)) = p.next() {}

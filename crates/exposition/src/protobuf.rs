@@ -31,6 +31,10 @@ pub struct ProtobufOptions {
     /// Also yield the classic form of histograms that have a native form
     /// (`always_scrape_classic_histograms`).
     pub parse_classic_histograms: bool,
+    /// Read every histogram as a classic one (`_count`, `_sum`, `_bucket`, with `+Inf`
+    /// added), native buckets ignored: upstream's `IgnoreNativeHistograms`, used when
+    /// native histograms are not scraped.
+    pub ignore_native_histograms: bool,
 }
 
 /// Streaming parser of the protobuf format.
@@ -256,7 +260,7 @@ impl<'a> ProtobufParser<'a> {
             }
             proto::MetricType::Histogram | proto::MetricType::GaugeHistogram => {
                 let h = m.histogram.as_ref();
-                let native = h.is_some_and(is_native);
+                let native = !self.opts.ignore_native_histograms && h.is_some_and(is_native);
                 let buckets = h.map_or(&[][..], |h| &h.bucket[..]);
                 let classic_start = if native {
                     if part == 0 {
@@ -661,8 +665,14 @@ mod tests {
     fn classic_form_of_native_histograms_on_request() {
         let opts = ProtobufOptions {
             parse_classic_histograms: true,
+            ..ProtobufOptions::default()
         };
         let got = parse(&encode_delimited(&families()), opts);
+        assert_classic_latency_tail(&got);
+    }
+
+    /// The last four entries are the classic form of the `latency` histogram.
+    fn assert_classic_latency_tail(got: &[String]) {
         let tail: Vec<&str> = got.iter().rev().take(4).rev().map(String::as_str).collect();
         assert_eq!(
             tail,
@@ -673,6 +683,17 @@ mod tests {
                 "{__name__=\"latency_bucket\", le=\"+Inf\"} 4 ts=None ct=None ex=0",
             ]
         );
+    }
+
+    #[test]
+    fn native_histograms_ignored_on_request() {
+        let opts = ProtobufOptions {
+            ignore_native_histograms: true,
+            ..ProtobufOptions::default()
+        };
+        let got = parse(&encode_delimited(&families()), opts);
+        assert!(got.iter().all(|l| !l.starts_with("native ")), "{got:#?}");
+        assert_classic_latency_tail(&got);
     }
 
     #[test]
