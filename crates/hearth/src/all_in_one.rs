@@ -58,8 +58,15 @@ async fn serve(opts: Options) -> Result<(), StartError> {
     };
     let server = async {
         let mut server_opts = args.resolve("info", "logfmt").map_err(StartError::Server)?;
-        // Without a prometheus.yml, scrape hearth itself.
-        server_opts.default_config = Some(server_cli::default_config(opts.listen));
+        // Without a prometheus.yml, scrape hearth itself, its node exporter and its
+        // pushgateway (honoring the pushed job/instance labels, as upstream advises).
+        server_opts.default_config = Some(server_cli::default_config(
+            opts.listen,
+            &[
+                ("node", opts.node_exporter_listen, false),
+                ("pushgateway", opts.pushgateway_listen, true),
+            ],
+        ));
         server_cli::serve(server_opts, own_metrics::new_registry(), shutdown_signal())
             .await
             .map_err(StartError::Server)

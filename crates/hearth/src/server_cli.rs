@@ -23,24 +23,35 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 use crate::build_info;
+use crate::server_scrape::{LateTargets, ServerScrape};
 use crate::server_storage::{self, LateStorage, StorageOptions};
+use hearth_scrape::GlobalUrlOptions;
+
+/// `host:port` to scrape a component listening on `listen` (a wildcard address is
+/// scraped on localhost).
+fn scrape_target(listen: SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        format!("localhost:{}", listen.port())
+    } else {
+        listen.to_string()
+    }
+}
 
 /// The configuration `hearth` uses when prometheus.yml does not exist: scrape hearth
-/// itself at `listen`.
-pub fn default_config(listen: SocketAddr) -> String {
-    let host = if listen.ip().is_unspecified() {
-        "localhost".to_string()
-    } else {
-        listen.ip().to_string()
-    };
-    let target = if listen.is_ipv6() && !listen.ip().is_unspecified() {
-        format!("[{host}]:{}", listen.port())
-    } else {
-        format!("{host}:{}", listen.port())
-    };
-    format!(
-        "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\nscrape_configs:\n  - job_name: hearth\n    static_configs:\n      - targets: ['{target}']\n"
-    )
+/// itself at `listen`, and each of `satellites` (job name, address, honor_labels): the
+/// all-in-one default's node exporter and pushgateway.
+pub fn default_config(listen: SocketAddr, satellites: &[(&str, SocketAddr, bool)]) -> String {
+    let mut c = format!(
+        "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\nscrape_configs:\n  - job_name: hearth\n    static_configs:\n      - targets: ['{}']\n",
+        scrape_target(listen)
+    );
+    for (job, addr, honor_labels) in satellites {
+        c.push_str(&format!(
+            "  - job_name: {job}\n    honor_labels: {honor_labels}\n    static_configs:\n      - targets: ['{}']\n",
+            scrape_target(*addr)
+        ));
+    }
+    c
 }
 
 /// Prometheus' server flags.
@@ -482,6 +493,20 @@ pub async fn serve(
     let (config_tx, config_rx) = watch::channel(Arc::new(config));
 
     let storage = Arc::new(LateStorage::default());
+    let targets = Arc::new(LateTargets::new(GlobalUrlOptions {
+        listen_address: opts.listen.to_string(),
+        host: opts
+            .web
+            .external_url
+            .host_str()
+            .map_or_else(String::new, |h| {
+                match opts.web.external_url.port_or_known_default() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                }
+            }),
+        scheme: opts.web.external_url.scheme().to_string(),
+    }));
     let head_metrics = storage.clone();
     registry.register_collector(Box::new(crate::own_metrics::SampleCollector::new(
         move || head_metrics.head_metric_samples(),
@@ -499,15 +524,23 @@ pub async fn serve(
             )
         })),
         http_metrics: Some(http_metrics),
-        // `crates/remote` plugs /api/v1/write and /api/v1/read in here.
-        extra_routes: None,
+        targets: targets.clone(),
+        extra_routes: Some(hearth_remote::http::router(
+            hearth_remote::http::RemoteEndpoints {
+                write: opts.remote_write_receiver.then(|| {
+                    (
+                        Arc::new(hearth_remote::WriteReceiver::new(Default::default())),
+                        storage.clone() as Arc<dyn hearth_tsdb::storage::Appendable>,
+                    )
+                }),
+                read: Some((
+                    Arc::new(hearth_remote::ReadHandler::new(Default::default())),
+                    storage.clone() as Arc<dyn hearth_tsdb::storage::Queryable>,
+                )),
+            },
+        )),
         ..hearth_web::Components::default()
     };
-    if opts.remote_write_receiver {
-        tracing::warn!(
-            "--web.enable-remote-write-receiver: the remote write receiver is not part of this build yet"
-        );
-    }
     let engine = Arc::new(Engine::new(opts.engine.clone()));
     let mut handle = hearth_web::WebHandle::new(
         engine,
@@ -561,6 +594,9 @@ pub async fn serve(
         }
     };
     storage.set(opened);
+    let initial = config_tx.borrow().clone();
+    let mut scrape = ServerScrape::start(storage.clone(), &initial).await;
+    targets.set(scrape.manager());
     handle.set_ready(hearth_web::Readiness::Ready);
     tracing::info!("Server is ready to receive web requests.");
 
@@ -577,7 +613,11 @@ pub async fn serve(
             Some(tx) = reloads.recv() => Some(tx),
             Some(()) = hup.recv() => None,
         };
-        let result = reload(&opts, &config_tx, &reloaders);
+        let mut result = reload(&opts, &config_tx, &reloaders);
+        if result.is_ok() {
+            let cfg = config_tx.borrow().clone();
+            result = scrape.apply_config(&cfg).await;
+        }
         let ok = result.is_ok();
         handle.config_loaded(ok, hearth_model::sample::now_ms());
         reload_metrics.success.set(i64::from(ok));
@@ -589,12 +629,14 @@ pub async fn serve(
         }
     }
     handle.set_ready(hearth_web::Readiness::Stopping);
+    scrape.stop().await;
     let _ = stop_tx.send(true);
     let served = server.await;
     // The handler's state and the metrics registry hold the storage too; release them so
     // the head can be closed.
     drop(handle);
     drop(registry);
+    drop(targets);
     match Arc::into_inner(storage)
         .and_then(LateStorage::into_inner)
         .and_then(Arc::into_inner)
@@ -757,10 +799,25 @@ mod tests {
 
     #[test]
     fn default_config_scrapes_itself() {
-        let c = default_config("0.0.0.0:9090".parse().unwrap());
+        let c = default_config(
+            "0.0.0.0:9090".parse().unwrap(),
+            &[
+                ("node", "0.0.0.0:9100".parse().unwrap(), false),
+                ("pushgateway", "127.0.0.1:9091".parse().unwrap(), true),
+            ],
+        );
         let cfg = Config::load_str(&c, "default").unwrap();
-        assert_eq!(cfg.scrape_configs[0].job_name, "hearth");
+        let jobs: Vec<_> = cfg
+            .scrape_configs
+            .iter()
+            .map(|j| j.job_name.as_str())
+            .collect();
+        assert_eq!(jobs, ["hearth", "node", "pushgateway"]);
+        assert!(!cfg.scrape_configs[1].honor_labels);
+        assert!(cfg.scrape_configs[2].honor_labels);
         assert!(c.contains("'localhost:9090'"), "{c}");
-        assert!(default_config("[::1]:9095".parse().unwrap()).contains("'[::1]:9095'"));
+        assert!(c.contains("'localhost:9100'"), "{c}");
+        assert!(c.contains("'127.0.0.1:9091'"), "{c}");
+        assert!(default_config("[::1]:9095".parse().unwrap(), &[]).contains("'[::1]:9095'"));
     }
 }

@@ -441,3 +441,152 @@ fn real_prometheus_scrapes_hearth_federate() {
     got.sort();
     assert_eq!(got, ["api/eu=1", "node/eu=1", "prom/eu=1"], "{body}");
 }
+
+const PY_APP: &str = r#"
+import sys, time
+from prometheus_client import start_http_server, Counter, Gauge, Histogram, Summary
+c = Counter('app_requests', 'Requests served.', ['path'])
+g = Gauge('app_temperature_celsius', 'Temperature.')
+h = Histogram('app_latency_seconds', 'Latency.', buckets=[0.1, 0.5, 1.0])
+s = Summary('app_size_bytes', 'Sizes.')
+c.labels('/').inc(3)
+g.set(21.5)
+for v in (0.05, 0.3, 2.0):
+    h.observe(v)
+s.observe(512)
+start_http_server(int(sys.argv[1]), addr='127.0.0.1')
+deadline = time.time() + 300
+while time.time() < deadline:
+    time.sleep(0.2)
+"#;
+
+fn python_with_client() -> Option<&'static str> {
+    ["python3", "python"].into_iter().find(|py| {
+        Command::new(py)
+            .args(["-c", "import prometheus_client"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The instant query's samples as `labels=value` strings (labels in JSON order).
+fn query(s: &Server, q: &str) -> Vec<String> {
+    let path = format!(
+        "/api/v1/query?query={}",
+        url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+    );
+    let (status, body) = s.get(&path);
+    assert_eq!(status, 200, "{q}: {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}={}", r["metric"], r["value"][1].as_str().unwrap_or("")))
+        .collect()
+}
+
+/// Polls `q` until `done` holds for its result (bounded attempts; the assertion is on
+/// content, never on how long it took).
+fn query_until(s: &Server, q: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut got = Vec::new();
+    for _ in 0..600 {
+        got = query(s, q);
+        if done(&got) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    got
+}
+
+#[test]
+fn scraped_series_come_back_through_the_query_api_and_go_stale() {
+    let Some(py) = python_with_client() else {
+        eprintln!(
+            "SKIPPED scraped_series_come_back_through_the_query_api_and_go_stale: no python3 with prometheus_client (pip install prometheus_client)"
+        );
+        return;
+    };
+    let node = match ensure_debian("prometheus-node-exporter", "prometheus-node-exporter") {
+        Ok(()) => {
+            let port = free_port();
+            let child = Command::new("prometheus-node-exporter")
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            Some((KillOnDrop(child), port))
+        }
+        Err(why) => {
+            eprintln!("SKIPPED (node exporter part): {why}");
+            None
+        }
+    };
+    let app_port = free_port();
+    let mut app = Command::new(py)
+        .args(["-c", PY_APP, &app_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['127.0.0.1:{app_port}']\n"
+    );
+    if let Some((_, port)) = &node {
+        config.push_str(&format!(
+            "  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ));
+    }
+    std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+    let s = Server::start(dir.path(), &[]);
+
+    let got = query_until(&s, "app_requests_total", |r| !r.is_empty());
+    assert_eq!(
+        got,
+        [format!(
+            "{{\"__name__\":\"app_requests_total\",\"instance\":\"127.0.0.1:{app_port}\",\"job\":\"app\",\"path\":\"/\"}}=3"
+        )]
+    );
+    assert!(query(&s, "app_temperature_celsius")[0].ends_with("=21.5"));
+    assert!(query(&s, "app_latency_seconds_bucket{le=\"0.5\"}")[0].ends_with("=2"));
+    assert!(query(&s, "app_latency_seconds_count")[0].ends_with("=3"));
+    assert!(query(&s, "app_size_bytes_sum")[0].ends_with("=512"));
+    assert!(query(&s, "up{job=\"app\"}")[0].ends_with("=1"));
+    if node.is_some() {
+        let load = query_until(&s, "node_load1", |r| !r.is_empty());
+        assert_eq!(load.len(), 1, "{load:?}");
+        let cpus = query(&s, "count(node_cpu_seconds_total{mode=\"idle\"})");
+        assert_eq!(cpus.len(), 1, "{cpus:?}");
+    }
+    let (status, body) = s.get("/api/v1/targets");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"health\":\"up\""), "{body}");
+
+    // The target stops: its series are marked stale at the next scrape, so an instant
+    // query no longer returns them (well within the 5m lookback), and up turns 0.
+    let _ = app.kill();
+    let _ = app.wait();
+    let gone = query_until(&s, "app_temperature_celsius", |r| r.is_empty());
+    assert!(gone.is_empty(), "still there: {gone:?}");
+    let up = query_until(&s, "up{job=\"app\"}", |r| {
+        r.iter().any(|x| x.ends_with("=0"))
+    });
+    assert!(up[0].ends_with("=0"), "{up:?}");
+    let (_, body) = s.get("/api/v1/targets");
+    assert!(body.contains("\"health\":\"down\""), "{body}");
+}
