@@ -590,3 +590,48 @@ fn scraped_series_come_back_through_the_query_api_and_go_stale() {
     let (_, body) = s.get("/api/v1/targets");
     assert!(body.contains("\"health\":\"down\""), "{body}");
 }
+
+#[test]
+fn real_prometheus_remote_writes_into_hearth() {
+    if let Err(why) = ensure_debian("prometheus", "prometheus") {
+        eprintln!("SKIPPED real_prometheus_remote_writes_into_hearth: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--web.enable-remote-write-receiver"]);
+
+    let pdir = tempfile::tempdir().unwrap();
+    let prom_port = free_port();
+    std::fs::write(
+        pdir.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  external_labels:\n    sender: debian\nscrape_configs:\n  - job_name: prom\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\nremote_write:\n  - url: http://127.0.0.1:{}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n",
+            s.port
+        ),
+    )
+    .unwrap();
+    let prom = KillOnDrop(
+        Command::new("prometheus")
+            .current_dir(pdir.path())
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .arg("--storage.tsdb.path=data")
+            .arg("--config.file=prometheus.yml")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let got = query_until(&s, "up{job=\"prom\"}", |r| !r.is_empty());
+    assert_eq!(
+        got,
+        [format!(
+            "{{\"__name__\":\"up\",\"instance\":\"127.0.0.1:{prom_port}\",\"job\":\"prom\",\"sender\":\"debian\"}}=1"
+        )]
+    );
+    // A counter Prometheus sent is there with its whole series set.
+    let sent = query_until(&s, "count(prometheus_http_requests_total)", |r| {
+        !r.is_empty()
+    });
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    drop(prom);
+}
