@@ -383,37 +383,13 @@ fn real_prometheus_scrapes_hearth_federate() {
     .unwrap();
     let hearth = Server::start(dir.path(), &[]);
 
-    let pdir = tempfile::tempdir().unwrap();
     let prom_port = free_port();
-    std::fs::write(
-        pdir.path().join("prometheus.yml"),
+    let _prom = start_prometheus(prom_port, |_| {
         format!(
             "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n    params:\n      'match[]': ['{{__name__=~\"up|reqs_total\"}}']\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
             hearth.port
-        ),
-    )
-    .unwrap();
-    let mut prom = Command::new("prometheus")
-        .current_dir(pdir.path())
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .arg("--storage.tsdb.path=data")
-        .arg("--config.file=prometheus.yml")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill<'a>(&'a mut Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _guard = Kill(&mut prom);
-    assert!(
-        wait_ok(prom_port, "/-/ready", 300),
-        "prometheus never ready"
-    );
+        )
+    });
     // Wait for the scrape to land (bounded attempts; the check is on content).
     let q = "/api/v1/query?query=count%20by%20%28job%2Cdc%29%20%28%7Bjob%3D~%22prom%7Cnode%7Capi%22%7D%29";
     let mut body = String::new();
@@ -600,27 +576,13 @@ fn real_prometheus_remote_writes_into_hearth() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &["--web.enable-remote-write-receiver"]);
 
-    let pdir = tempfile::tempdir().unwrap();
     let prom_port = free_port();
-    std::fs::write(
-        pdir.path().join("prometheus.yml"),
+    let prom = start_prometheus(prom_port, |p| {
         format!(
-            "global:\n  scrape_interval: 1s\n  external_labels:\n    sender: debian\nscrape_configs:\n  - job_name: prom\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\nremote_write:\n  - url: http://127.0.0.1:{}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n",
+            "global:\n  scrape_interval: 1s\n  external_labels:\n    sender: debian\nscrape_configs:\n  - job_name: prom\n    static_configs:\n      - targets: ['127.0.0.1:{p}']\nremote_write:\n  - url: http://127.0.0.1:{}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n",
             s.port
-        ),
-    )
-    .unwrap();
-    let prom = KillOnDrop(
-        Command::new("prometheus")
-            .current_dir(pdir.path())
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .arg("--storage.tsdb.path=data")
-            .arg("--config.file=prometheus.yml")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+        )
+    });
     let got = query_until(&s, "up{job=\"prom\"}", |r| !r.is_empty());
     assert_eq!(
         got,
@@ -634,4 +596,23 @@ fn real_prometheus_remote_writes_into_hearth() {
     });
     assert_eq!(sent.len(), 1, "{sent:?}");
     drop(prom);
+}
+
+/// Debian's `prometheus` on `port` with the configuration `config(port)` gives, in a
+/// temporary directory, ready; killed on drop.
+fn start_prometheus(port: u16, config: impl Fn(u16) -> String) -> (KillOnDrop, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prometheus.yml"), config(port)).unwrap();
+    let child = Command::new("prometheus")
+        .current_dir(dir.path())
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--storage.tsdb.path=data")
+        .arg("--config.file=prometheus.yml")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let p = KillOnDrop(child);
+    assert!(wait_ok(port, "/-/ready", 300), "prometheus never ready");
+    (p, dir)
 }
