@@ -1,7 +1,8 @@
 //! The default mode: every component that exists, in one process.
 //!
 //! Today that is the Prometheus server on :9090 (prometheus.yml from the working
-//! directory, or a built-in configuration that scrapes hearth itself; data in ./data),
+//! directory, or a built-in configuration that scrapes hearth itself, its node exporter
+//! and its pushgateway; data in ./data),
 //! the pushgateway on :9091 and the node exporter on :9100; alertmanager and dashboards
 //! join here as they land, each on its upstream port.
 

@@ -31,10 +31,10 @@ use clap::{Args, Parser, Subcommand};
 /// The Prometheus + Grafana monitoring stack in one binary.
 ///
 /// Without a subcommand, hearth starts every component in one process with data in
-/// ./data. Components land one by one; today that is the Prometheus server (HTTP API,
-/// /federate, /metrics) on :9090 with prometheus.yml from the working directory or a
-/// built-in configuration scraping hearth itself, the pushgateway on :9091 and the node
-/// exporter on :9100.
+/// ./data. Components land one by one; today that is the Prometheus server (scraping,
+/// TSDB, PromQL, HTTP API, /federate, remote read) on :9090 with prometheus.yml from the
+/// working directory or a built-in configuration scraping hearth itself, its node
+/// exporter and its pushgateway; the pushgateway on :9091 and the node exporter on :9100.
 #[derive(Parser, Debug)]
 #[command(
     name = "hearth",
