@@ -40,5 +40,5 @@ pub use server::{
 pub use sources::{
     ActiveTarget, Alert, AlertingRule, AlertmanagersSource, DroppedTarget, ExemplarSource,
     HeadStats, MetricMetadata, RecordingRule, Rule, RuleGroup, RulesSource, SeriesExemplars,
-    TargetHealth, TargetsSource, TsdbAdmin, TsdbStat, TsdbStatus, WalReplayStatus, cardinality,
+    TargetHealth, TargetsSource, TsdbAdmin, TsdbStat, TsdbStatus, WalReplayStatus,
 };

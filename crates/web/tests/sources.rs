@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use hearth_model::{Exemplar, Labels, Matcher, MetricType};
 use hearth_web::{
     ActiveTarget, Alert, AlertingRule, AlertmanagersSource, DroppedTarget, ExemplarSource,
-    MetricMetadata, RecordingRule, Rule, RuleGroup, RulesSource, SeriesExemplars, TargetHealth,
-    TargetsSource, TsdbAdmin, TsdbStatus, WalReplayStatus,
+    HeadStats, MetricMetadata, RecordingRule, Rule, RuleGroup, RulesSource, SeriesExemplars,
+    TargetHealth, TargetsSource, TsdbAdmin, TsdbStat, TsdbStatus, WalReplayStatus,
 };
 use support::{Builder, enc, labels};
 
@@ -179,13 +179,31 @@ impl TsdbAdmin for Admin {
         Err("disk on fire".into())
     }
     fn stats(&self, limit: usize) -> Result<TsdbStatus, String> {
-        let series = [
-            labels(&[("__name__", "up"), ("job", "a")]),
-            labels(&[("__name__", "up"), ("job", "b")]),
-        ];
-        let mut s = hearth_web::cardinality(series.iter(), limit);
-        s.head_stats.num_series = 2;
-        Ok(s)
+        // The statistics of up{job="a"} and up{job="b"}, largest first.
+        let top = |v: &[(&str, u64)]| {
+            v.iter()
+                .take(limit)
+                .map(|&(name, value)| TsdbStat {
+                    name: name.to_string(),
+                    value,
+                })
+                .collect()
+        };
+        Ok(TsdbStatus {
+            head_stats: HeadStats {
+                num_series: 2,
+                num_label_pairs: 3,
+                ..HeadStats::default()
+            },
+            series_count_by_metric_name: top(&[("up", 2)]),
+            label_value_count_by_label_name: top(&[("job", 2), ("__name__", 1)]),
+            memory_in_bytes_by_label_name: top(&[("__name__", 4), ("job", 2)]),
+            series_count_by_label_value_pair: top(&[
+                ("__name__=up", 2),
+                ("job=a", 1),
+                ("job=b", 1),
+            ]),
+        })
     }
     fn wal_replay_status(&self) -> WalReplayStatus {
         WalReplayStatus {
