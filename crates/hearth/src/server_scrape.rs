@@ -7,13 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
 
 use hearth_config::Config;
 use hearth_discovery::DiscoveryManager;
 use hearth_model::Labels;
 use hearth_scrape::{GlobalUrlOptions, ScrapeManager, ScrapeOptions};
 use hearth_tsdb::storage::Appendable;
+use hearth_web::json::format_go_time;
 use hearth_web::{ActiveTarget, DroppedTarget, MetricMetadata, TargetHealth, TargetsSource};
 use tokio::task::JoinHandle;
 
@@ -83,15 +83,6 @@ impl LateTargets {
     }
 }
 
-/// Go's `time.Time` in JSON: RFC 3339 with the fraction trimmed, the zero time when never.
-fn go_time(t: Option<SystemTime>) -> String {
-    match t {
-        Some(t) => chrono::DateTime::<chrono::Utc>::from(t)
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        None => "0001-01-01T00:00:00Z".to_string(),
-    }
-}
-
 fn health(h: hearth_scrape::TargetHealth) -> TargetHealth {
     match h {
         hearth_scrape::TargetHealth::Up => TargetHealth::Up,
@@ -123,7 +114,9 @@ impl TargetsSource for LateTargets {
                 scrape_url: t.scrape_url,
                 global_url: t.global_url,
                 last_error: t.last_error,
-                last_scrape: go_time(t.last_scrape),
+                last_scrape: format_go_time(
+                    t.last_scrape.map(hearth_model::sample::system_time_ms),
+                ),
                 last_scrape_duration: t.last_scrape_duration.as_secs_f64(),
                 health: health(t.health),
                 scrape_interval: t.scrape_interval,
