@@ -154,16 +154,41 @@ impl Collector for ProcessCollector {
     }
 }
 
-/// Metrics a component keeps itself (the head's `prometheus_tsdb_*`), read at every
-/// scrape: samples of one name form one family, told apart by their label.
+/// One sample of a metric a component keeps itself, read at every scrape.
+#[derive(Debug, Clone)]
+pub struct OwnSample {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: hearth_tsdb::head::MetricKind,
+    pub labels: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
+impl From<hearth_tsdb::head::MetricSample> for OwnSample {
+    fn from(s: hearth_tsdb::head::MetricSample) -> OwnSample {
+        OwnSample {
+            name: s.name,
+            help: s.help,
+            kind: s.kind,
+            labels: s
+                .label
+                .into_iter()
+                .map(|(n, v)| (n, v.to_string()))
+                .collect(),
+            value: s.value,
+        }
+    }
+}
+
+/// Metrics a component keeps itself (the head's `prometheus_tsdb_*`, the remote write
+/// queues' `prometheus_remote_storage_*`), read at every scrape: consecutive samples of
+/// one name form one family, told apart by their labels.
 pub struct SampleCollector {
-    samples: Box<dyn Fn() -> Vec<hearth_tsdb::head::MetricSample> + Send + Sync>,
+    samples: Box<dyn Fn() -> Vec<OwnSample> + Send + Sync>,
 }
 
 impl SampleCollector {
-    pub fn new(
-        samples: impl Fn() -> Vec<hearth_tsdb::head::MetricSample> + Send + Sync + 'static,
-    ) -> SampleCollector {
+    pub fn new(samples: impl Fn() -> Vec<OwnSample> + Send + Sync + 'static) -> SampleCollector {
         SampleCollector {
             samples: Box::new(samples),
         }
@@ -199,7 +224,8 @@ impl Collector for SampleCollector {
             };
             let mut family = enc.encode_descriptor(name, first.help, None, typ)?;
             for s in &samples[i..i + same] {
-                let labels: Vec<(&str, &str)> = s.label.into_iter().collect();
+                let labels: Vec<(&str, &str)> =
+                    s.labels.iter().map(|(n, v)| (*n, v.as_str())).collect();
                 let mut m = family.encode_family(&labels)?;
                 match s.kind {
                     MetricKind::Counter => {

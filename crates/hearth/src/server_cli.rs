@@ -23,6 +23,8 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 use crate::build_info;
+use crate::own_metrics::SampleCollector;
+use crate::server_remote::ServerRemoteWrite;
 use crate::server_scrape::{LateTargets, ServerScrape};
 use crate::server_storage::{self, LateStorage, StorageOptions};
 use hearth_scrape::GlobalUrlOptions;
@@ -481,9 +483,12 @@ pub async fn serve(
     let now_s = || hearth_model::sample::now_ms() as f64 / 1000.0;
     reload_metrics.success.set(1);
     reload_metrics.success_time.set(now_s());
-    // Scrape, rules, notifier and remote write register their reloaders here when they
-    // land; they also see every configuration through `config_rx`.
-    let reloaders: Vec<Reloader> = Vec::new();
+    // Components that apply a configuration synchronously register here; they also see
+    // every configuration through `config_rx`.
+    let remote_write = Arc::new(ServerRemoteWrite::default());
+    let mut reloaders: Vec<Reloader> = Vec::new();
+    let rw = remote_write.clone();
+    reloaders.push(Box::new(move |c: &Config| rw.apply_config(c)));
     for r in &reloaders {
         r(&config).map_err(|e| ServerError::Config {
             file: opts.config_file.display().to_string(),
@@ -507,10 +512,21 @@ pub async fn serve(
             }),
         scheme: opts.web.external_url.scheme().to_string(),
     }));
+    // Everything appended (scrapes, rules, remote write requests) is also queued for
+    // the `remote_write` endpoints.
+    let appendable: Arc<dyn hearth_tsdb::storage::Appendable> = Arc::new(
+        hearth_remote::RemoteWriteTap::new(storage.clone(), remote_write.storage()),
+    );
     let head_metrics = storage.clone();
-    registry.register_collector(Box::new(crate::own_metrics::SampleCollector::new(
-        move || head_metrics.head_metric_samples(),
-    )));
+    registry.register_collector(Box::new(SampleCollector::new(move || {
+        head_metrics
+            .head_metric_samples()
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    })));
+    let rw = remote_write.clone();
+    registry.register_collector(Box::new(SampleCollector::new(move || rw.metric_samples())));
     let http_metrics = hearth_web::http_metrics::HttpMetrics::register(&mut registry);
     let registry = Arc::new(registry);
     let metrics_registry = registry.clone();
@@ -530,7 +546,7 @@ pub async fn serve(
                 write: opts.remote_write_receiver.then(|| {
                     (
                         Arc::new(hearth_remote::WriteReceiver::new(Default::default())),
-                        storage.clone() as Arc<dyn hearth_tsdb::storage::Appendable>,
+                        appendable.clone(),
                     )
                 }),
                 read: Some((
@@ -595,7 +611,7 @@ pub async fn serve(
     };
     storage.set(opened);
     let initial = config_tx.borrow().clone();
-    let mut scrape = ServerScrape::start(storage.clone(), &initial).await;
+    let mut scrape = ServerScrape::start(appendable.clone(), &initial).await;
     targets.set(scrape.manager());
     handle.set_ready(hearth_web::Readiness::Ready);
     tracing::info!("Server is ready to receive web requests.");
@@ -630,6 +646,7 @@ pub async fn serve(
     }
     handle.set_ready(hearth_web::Readiness::Stopping);
     scrape.stop().await;
+    remote_write.stop().await;
     let _ = stop_tx.send(true);
     let served = server.await;
     // The handler's state and the metrics registry hold the storage too; release them so
@@ -637,6 +654,7 @@ pub async fn serve(
     drop(handle);
     drop(registry);
     drop(targets);
+    drop(appendable);
     match Arc::into_inner(storage)
         .and_then(LateStorage::into_inner)
         .and_then(Arc::into_inner)

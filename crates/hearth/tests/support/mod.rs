@@ -66,8 +66,8 @@ pub fn ensure_debian(program: &str, package: &str) -> Result<(), String> {
     }
 }
 
-/// A bare HTTP/1.1 exchange on loopback: `(status, body)`. Enough for servers that
-/// answer with a Content-Length (axum does for every buffered body).
+/// A bare HTTP/1.1 exchange on loopback: `(status, body)`, for bodies with a
+/// Content-Length or in chunks (VictoriaMetrics streams its exports).
 pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -85,7 +85,31 @@ pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &str)
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    (status, body.to_string())
+    let chunked = head.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+/// The data of a chunked body (`size CRLF data CRLF`…, ended by a zero size).
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+            .unwrap_or_else(|_| panic!("bad chunk size line {size:?}"));
+        if size == 0 {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].strip_prefix("\r\n").unwrap_or(&after[size..]);
+    }
+    out
 }
 
 /// Waits until `GET path` answers 200, up to `tries` attempts 100ms apart; `false` if it
