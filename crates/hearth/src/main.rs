@@ -15,6 +15,7 @@ mod node_exporter_cli;
 mod own_metrics;
 mod pushgateway_cli;
 mod server_cli;
+mod server_rules;
 mod server_scrape;
 mod server_storage;
 mod test_promql;
