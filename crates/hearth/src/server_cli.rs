@@ -162,7 +162,11 @@ pub struct ServerArgs {
     pub rules_alert_resend_delay: String,
     /// Global concurrency limit for independent rules that can run concurrently
     /// (accepted; hearth evaluates the rules of a group one after the other).
-    #[arg(long = "rules.max-concurrent-evals", default_value_t = 4, value_name = "N")]
+    #[arg(
+        long = "rules.max-concurrent-evals",
+        default_value_t = 4,
+        value_name = "N"
+    )]
     pub rules_max_concurrent_evals: i64,
     /// The capacity of the queue for pending Alertmanager notifications (per
     /// Alertmanager).
@@ -234,7 +238,9 @@ pub enum ServerError {
     #[error("{0}")]
     WebConfig(String),
     /// A rule file that does not load at startup (upstream exits with 1).
-    #[error("error loading config from {file:?}: one or more errors occurred while applying the new configuration (--config.file={file:?}): {err}")]
+    #[error(
+        "error loading config from {file:?}: one or more errors occurred while applying the new configuration (--config.file={file:?}): {err}"
+    )]
     Rules { file: String, err: String },
 }
 
@@ -666,7 +672,6 @@ pub async fn serve(
                 )),
             },
         )),
-        ..hearth_web::Components::default()
     };
     let mut handle = hearth_web::WebHandle::new(
         engine,

@@ -246,9 +246,7 @@ pub fn rule_families(m: &RuleManager) -> Vec<MetricFamily> {
             summary_samples(
                 "prometheus_rule_group_duration_seconds",
                 &[],
-                &stats
-                    .group_duration
-                    .snapshot(&[0.01, 0.05, 0.5, 0.9, 0.99]),
+                &stats.group_duration.snapshot(&[0.01, 0.05, 0.5, 0.9, 0.99]),
             ),
         ),
     ];
@@ -327,7 +325,10 @@ pub fn rule_families(m: &RuleManager) -> Vec<MetricFamily> {
 /// `prometheus_notifications_*`.
 pub fn notification_families(n: &NotifierManager) -> Vec<MetricFamily> {
     let s = n.stats();
-    let per_am = |name: &str, typ: MetricType, help: &str, v: &dyn Fn(&hearth_rules::sender::AlertmanagerSnapshot) -> f64| {
+    let per_am = |name: &str,
+                  typ: MetricType,
+                  help: &str,
+                  v: &dyn Fn(&hearth_rules::sender::AlertmanagerSnapshot) -> f64| {
         family(
             name,
             typ,

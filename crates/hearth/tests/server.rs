@@ -9,7 +9,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use support::server::{KillOnDrop, Server, hearth, query, query_until};
 use support::{ensure_debian, free_port, http, wait_ok};

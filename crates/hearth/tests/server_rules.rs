@@ -155,7 +155,9 @@ fn rules_evaluate_alert_fires_and_reload_keeps_old_rules_on_error() {
     // Reload with a changed rule file: the new rule runs.
     std::fs::write(
         dir.path().join("rules.yml"),
-        RULES.replace("job:up:sum", "job:up:count").replace("sum by", "count by"),
+        RULES
+            .replace("job:up:sum", "job:up:count")
+            .replace("sum by", "count by"),
     )
     .unwrap();
     let (status, body) = s.post("/-/reload", "");
@@ -272,7 +274,10 @@ fn restart_keeps_for_state() {
     let (active_after, t) = after.expect("no ALERTS_FOR_STATE after the restart");
     // The outage does not count (ActiveAt moved forward), the time pending before it
     // does: without the restore the alert would be only a couple of evaluations old.
-    assert!(active_after > active_before, "{active_after} {active_before}");
+    assert!(
+        active_after > active_before,
+        "{active_after} {active_before}"
+    );
     assert!(
         t - active_after >= 5.0,
         "ActiveAt {active_after} at {t}: the pending time before the restart was lost"
@@ -370,14 +375,20 @@ impl FakeAlertmanager {
 
 /// Milliseconds since the epoch of an RFC 3339 UTC time (`…Z`, optional fraction).
 fn rfc3339_ms(s: &str) -> i64 {
-    let s = s.strip_suffix('Z').unwrap_or_else(|| panic!("not UTC: {s}"));
+    let s = s
+        .strip_suffix('Z')
+        .unwrap_or_else(|| panic!("not UTC: {s}"));
     let (date, time) = s.split_once('T').unwrap();
     let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap()).collect();
     let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
     let t: Vec<i64> = hms.split(':').map(|x| x.parse().unwrap()).collect();
     let ms: i64 = format!("{frac:0<3}")[..3].parse().unwrap();
     // Days from civil (Howard Hinnant's algorithm).
-    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
+    let (y, m) = if d[1] <= 2 {
+        (d[0] - 1, d[1] + 9)
+    } else {
+        (d[0], d[1] - 3)
+    };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + d[2] - 1;

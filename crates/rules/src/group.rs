@@ -241,7 +241,9 @@ impl Group {
             }
             rule_duration_sum += finish(rule, ts_ms, rule_started, &opts);
         }
-        stats.last_samples.store(samples, std::sync::atomic::Ordering::Relaxed);
+        stats
+            .last_samples
+            .store(samples, std::sync::atomic::Ordering::Relaxed);
         stats.last_rule_duration_sum.set(rule_duration_sum);
         if !self.stale_series.is_empty() {
             let mut app = opts.appendable.appender();

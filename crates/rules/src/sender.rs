@@ -242,7 +242,9 @@ impl NotifierManager {
         for (key, groups) in sets {
             match state.sets.get(key) {
                 Some(set) => set.sync(groups, self),
-                None => tracing::error!(err = %format!("invalid id:{key}"), "couldn't sync alert manager set"),
+                None => {
+                    tracing::error!(err = %format!("invalid id:{key}"), "couldn't sync alert manager set")
+                }
             }
         }
     }
@@ -430,7 +432,10 @@ pub fn alertmanagers_from_group(
     for target in &tg.targets {
         b.reset(target);
         b.set("__scheme__", &cfg.scheme);
-        b.set(ALERTS_PATH_LABEL, &post_path(&cfg.path_prefix, &cfg.api_version));
+        b.set(
+            ALERTS_PATH_LABEL,
+            &post_path(&cfg.path_prefix, &cfg.api_version),
+        );
         for l in tg.labels.iter() {
             if !target.has(&l.name) {
                 b.set(&l.name, &l.value);

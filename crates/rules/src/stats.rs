@@ -76,10 +76,7 @@ impl Summary {
         }
         let mut values: Vec<f64> = s.window.iter().map(|(_, v)| *v).collect();
         values.sort_by(f64::total_cmp);
-        let quantiles = quantiles
-            .iter()
-            .map(|&q| (q, rank(&values, q)))
-            .collect();
+        let quantiles = quantiles.iter().map(|&q| (q, rank(&values, q))).collect();
         SummarySnapshot {
             quantiles,
             sum: s.sum,

@@ -104,8 +104,10 @@ async fn batches_relabeling_overflow_and_drain() {
         },
     )
     .await;
-    let url = format!("http://127.0.0.1:{port}/api/v2/alerts");
-    assert_eq!(m.active(), [url.clone()]);
+    assert_eq!(
+        m.active(),
+        [format!("http://127.0.0.1:{port}/api/v2/alerts")]
+    );
 
     // Five alerts at once into a queue of three: the two oldest are dropped; one is
     // dropped by alert relabeling.

@@ -383,7 +383,10 @@ fn rules_pagination(form: &Form) -> Result<Option<(usize, String)>, ApiError> {
             "group_limit needs to be greater than 0",
         ));
     }
-    Ok(Some((usize::try_from(n).unwrap_or(usize::MAX), token.to_string())))
+    Ok(Some((
+        usize::try_from(n).unwrap_or(usize::MAX),
+        token.to_string(),
+    )))
 }
 
 #[derive(Serialize)]
@@ -425,13 +428,21 @@ pub async fn rules(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
         })?,
     };
     let pagination = rules_pagination(&form)?;
-    let names: Vec<String> = form.values("rule_name[]").iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = form
+        .values("rule_name[]")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let group_names: Vec<String> = form
         .values("rule_group[]")
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let files: Vec<String> = form.values("file[]").iter().map(|s| s.to_string()).collect();
+    let files: Vec<String> = form
+        .values("file[]")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let src = web.components.rules.clone();
     // Reading the groups waits for a group that is evaluating.
     blocking(move || {
@@ -456,9 +467,10 @@ pub async fn rules(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
             }
             g.rules.retain_mut(|r| {
                 if !matcher_sets.is_empty()
-                    && !matcher_sets
-                        .iter()
-                        .any(|set| set.iter().all(|m| m.matches(r.labels().get_or_empty(&m.name))))
+                    && !matcher_sets.iter().any(|set| {
+                        set.iter()
+                            .all(|m| m.matches(r.labels().get_or_empty(&m.name)))
+                    })
                 {
                     return false;
                 }

@@ -359,7 +359,9 @@ fn rules_alerts_and_alertmanagers() {
     let token = v["data"]["groupNextToken"].as_str().unwrap().to_string();
     assert_eq!(token.len(), 40);
     let v = s
-        .get(&format!("/api/v1/rules?group_limit=1&group_next_token={token}"))
+        .get(&format!(
+            "/api/v1/rules?group_limit=1&group_next_token={token}"
+        ))
         .json();
     assert_eq!(v["data"]["groups"][0]["name"], "other");
     assert!(v["data"].get("groupNextToken").is_none(), "{v}");
@@ -372,7 +374,8 @@ fn rules_alerts_and_alertmanagers() {
         r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"group_limit\": group_limit needs to be greater than 0"}"#
     );
     assert_eq!(
-        s.get("/api/v1/rules?group_limit=1&group_next_token=abc").text(),
+        s.get("/api/v1/rules?group_limit=1&group_next_token=abc")
+            .text(),
         r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"group_next_token\": invalid group_next_token 'abc'. were rule groups changed?"}"#
     );
 
