@@ -907,6 +907,30 @@ mod tests {
         assert_eq!(o.web.route_prefix, "");
         assert!(!o.web.enable_lifecycle && !o.web.enable_admin_api);
         assert_eq!(o.web.flags["query.timeout"], "2m");
+        assert_eq!(o.rules.outage_tolerance_ms, 3_600_000);
+        assert_eq!(o.rules.for_grace_period_ms, 600_000);
+        assert_eq!(o.rules.resend_delay_ms, 60_000);
+        assert_eq!(o.rules.max_concurrent_evals, 4);
+        assert_eq!(o.rules.sender.queue_capacity, 10_000);
+        assert_eq!(o.rules.sender.max_batch_size, 256);
+        assert!(o.rules.sender.drain_on_shutdown);
+        assert_eq!(o.web.flags["rules.alert.resend-delay"], "1m");
+    }
+
+    #[test]
+    fn rule_and_alertmanager_flags() {
+        let o = parse(&[
+            "--rules.alert.resend-delay=5s",
+            "--alertmanager.drain-notification-queue-on-shutdown=false",
+            "--alertmanager.notification-batch-size=10",
+        ])
+        .resolve("info", "logfmt")
+        .unwrap();
+        assert_eq!(o.rules.resend_delay_ms, 5_000);
+        assert!(!o.rules.sender.drain_on_shutdown);
+        assert_eq!(o.rules.sender.max_batch_size, 10);
+        let e = parse(&["--rules.alert.for-grace-period=soon"]).resolve("info", "logfmt");
+        assert!(matches!(e, Err(ServerError::Flags(_))));
     }
 
     #[test]
