@@ -16,6 +16,7 @@ mod own_metrics;
 mod pushgateway_cli;
 mod server_cli;
 mod server_remote;
+mod server_rules;
 mod server_scrape;
 mod server_storage;
 mod test_promql;

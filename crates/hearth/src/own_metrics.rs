@@ -49,6 +49,22 @@ pub fn encode(registry: &Registry) -> String {
     out
 }
 
+/// Encodes the registry, then `families` (metrics kept outside `prometheus-client`:
+/// summaries and per-label counters of components), as one OpenMetrics exposition.
+pub fn encode_with(registry: &Registry, families: &[hearth_exposition::MetricFamily]) -> String {
+    let mut out = encode(registry);
+    if out.ends_with("# EOF\n") {
+        out.truncate(out.len() - "# EOF\n".len());
+    }
+    let families: Vec<_> = families
+        .iter()
+        .filter(|f| !f.samples.is_empty())
+        .cloned()
+        .collect();
+    hearth_exposition::encode_openmetrics(&families, &mut out);
+    out
+}
+
 /// The `process_*` metrics client libraries export, read by the node exporter's
 /// [`ProcessSnapshot`] so every component reports them alike and dashboards built for
 /// Prometheus' own process metrics work against hearth.

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use crate::build_info;
 use crate::own_metrics::SampleCollector;
 use crate::server_remote::ServerRemoteWrite;
+use crate::server_rules::{RulesOptions, ServerRules};
 use crate::server_scrape::{LateTargets, ServerScrape};
 use crate::server_storage::{self, LateStorage, StorageOptions};
 use hearth_scrape::GlobalUrlOptions;
@@ -139,6 +140,55 @@ pub struct ServerArgs {
     /// promql-per-step-stats, promql-delayed-name-removal, …). Repeatable.
     #[arg(long = "enable-feature", value_delimiter = ',', value_name = "FEATURE")]
     pub enable_feature: Vec<String>,
+    /// Max time to tolerate prometheus outage for restoring "for" state of alert.
+    #[arg(
+        long = "rules.alert.for-outage-tolerance",
+        default_value = "1h",
+        value_name = "DURATION"
+    )]
+    pub rules_alert_for_outage_tolerance: String,
+    /// Minimum duration between alert and restored "for" state. This is maintained only
+    /// for alerts with configured "for" time greater than grace period.
+    #[arg(
+        long = "rules.alert.for-grace-period",
+        default_value = "10m",
+        value_name = "DURATION"
+    )]
+    pub rules_alert_for_grace_period: String,
+    /// Minimum amount of time to wait before resending an alert to Alertmanager.
+    #[arg(
+        long = "rules.alert.resend-delay",
+        default_value = "1m",
+        value_name = "DURATION"
+    )]
+    pub rules_alert_resend_delay: String,
+    /// Global concurrency limit for independent rules that can run concurrently
+    /// (accepted; hearth evaluates the rules of a group one after the other).
+    #[arg(
+        long = "rules.max-concurrent-evals",
+        default_value_t = 4,
+        value_name = "N"
+    )]
+    pub rules_max_concurrent_evals: i64,
+    /// The capacity of the queue for pending Alertmanager notifications (per
+    /// Alertmanager).
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        default_value_t = 10_000,
+        value_name = "N"
+    )]
+    pub alertmanager_notification_queue_capacity: usize,
+    /// The maximum number of notifications per batch to send to the Alertmanager.
+    #[arg(
+        long = "alertmanager.notification-batch-size",
+        default_value_t = 256,
+        value_name = "N"
+    )]
+    pub alertmanager_notification_batch_size: usize,
+    /// Send any outstanding Alertmanager notifications when shutting down. If false, any
+    /// outstanding Alertmanager notifications will be dropped when shutting down.
+    #[arg(long = "alertmanager.drain-notification-queue-on-shutdown", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set)]
+    pub alertmanager_drain_notification_queue_on_shutdown: bool,
 }
 
 impl Default for ServerArgs {
@@ -166,6 +216,7 @@ pub struct ServerOptions {
     pub engine: EngineOptions,
     pub web_config_file: Option<PathBuf>,
     pub remote_write_receiver: bool,
+    pub rules: RulesOptions,
 }
 
 /// Why the server did not start or stopped.
@@ -188,6 +239,11 @@ pub enum ServerError {
     Runtime(std::io::Error),
     #[error("{0}")]
     WebConfig(String),
+    /// A rule file that does not load at startup (upstream exits with 1).
+    #[error(
+        "error loading config from {file:?}: one or more errors occurred while applying the new configuration (--config.file={file:?}): {err}"
+    )]
+    Rules { file: String, err: String },
 }
 
 impl ServerError {
@@ -195,6 +251,7 @@ impl ServerError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ServerError::Config { .. } | ServerError::Flags(_) => 2,
+            ServerError::Rules { .. } => 1,
             _ => 1,
         }
     }
@@ -234,6 +291,19 @@ impl ServerArgs {
     fn flag_map(&self, log_level: &str, log_format: &str) -> BTreeMap<String, String> {
         let opt = |o: &Option<String>| o.clone().unwrap_or_default();
         [
+            (
+                "alertmanager.drain-notification-queue-on-shutdown",
+                self.alertmanager_drain_notification_queue_on_shutdown
+                    .to_string(),
+            ),
+            (
+                "alertmanager.notification-batch-size",
+                self.alertmanager_notification_batch_size.to_string(),
+            ),
+            (
+                "alertmanager.notification-queue-capacity",
+                self.alertmanager_notification_queue_capacity.to_string(),
+            ),
             ("config.file", self.config_file.display().to_string()),
             ("enable-feature", self.enable_feature.join(",")),
             ("log.format", log_format.to_string()),
@@ -245,6 +315,22 @@ impl ServerArgs {
             ),
             ("query.max-samples", self.query_max_samples.to_string()),
             ("query.timeout", self.query_timeout.clone()),
+            (
+                "rules.alert.for-grace-period",
+                self.rules_alert_for_grace_period.clone(),
+            ),
+            (
+                "rules.alert.for-outage-tolerance",
+                self.rules_alert_for_outage_tolerance.clone(),
+            ),
+            (
+                "rules.alert.resend-delay",
+                self.rules_alert_resend_delay.clone(),
+            ),
+            (
+                "rules.max-concurrent-evals",
+                self.rules_max_concurrent_evals.to_string(),
+            ),
             (
                 "storage.tsdb.path",
                 self.storage_tsdb_path.display().to_string(),
@@ -410,6 +496,31 @@ impl ServerArgs {
             engine,
             web_config_file: self.web_config_file.clone(),
             remote_write_receiver: self.web_enable_remote_write_receiver,
+            rules: RulesOptions {
+                outage_tolerance_ms: duration_ms(
+                    "rules.alert.for-outage-tolerance",
+                    &self.rules_alert_for_outage_tolerance,
+                )?,
+                for_grace_period_ms: duration_ms(
+                    "rules.alert.for-grace-period",
+                    &self.rules_alert_for_grace_period,
+                )?,
+                resend_delay_ms: duration_ms(
+                    "rules.alert.resend-delay",
+                    &self.rules_alert_resend_delay,
+                )?,
+                max_concurrent_evals: self.rules_max_concurrent_evals,
+                sender: hearth_rules::SenderOptions {
+                    queue_capacity: self.alertmanager_notification_queue_capacity,
+                    max_batch_size: if self.alertmanager_notification_batch_size == 0 {
+                        hearth_rules::sender::DEFAULT_MAX_BATCH_SIZE
+                    } else {
+                        self.alertmanager_notification_batch_size
+                    },
+                    drain_on_shutdown: self.alertmanager_drain_notification_queue_on_shutdown,
+                    user_agent: hearth_scrape::ScrapeOptions::default().user_agent,
+                },
+            },
         })
     }
 }
@@ -495,9 +606,30 @@ pub async fn serve(
             err: e,
         })?;
     }
+    let storage = Arc::new(LateStorage::default());
+    // Everything appended (scrapes, rules, remote write requests) is also queued for
+    // the `remote_write` endpoints.
+    let appendable: Arc<dyn hearth_tsdb::storage::Appendable> = Arc::new(
+        hearth_remote::RemoteWriteTap::new(storage.clone(), remote_write.storage()),
+    );
+    let engine = Arc::new(Engine::new(opts.engine.clone()));
+    // Rule files are loaded (and a bad one stops the server) before anything is opened;
+    // evaluation starts once the storage is ready.
+    let mut rules = ServerRules::new(
+        &opts.rules,
+        engine.clone(),
+        storage.clone(),
+        appendable.clone(),
+        crate::server_rules::external_url_string(&opts.web.external_url),
+    );
+    if let Err(err) = rules.apply_config(&config) {
+        return Err(ServerError::Rules {
+            file: opts.config_file.display().to_string(),
+            err,
+        });
+    }
     let (config_tx, config_rx) = watch::channel(Arc::new(config));
 
-    let storage = Arc::new(LateStorage::default());
     let targets = Arc::new(LateTargets::new(GlobalUrlOptions {
         listen_address: opts.listen.to_string(),
         host: opts
@@ -512,11 +644,6 @@ pub async fn serve(
             }),
         scheme: opts.web.external_url.scheme().to_string(),
     }));
-    // Everything appended (scrapes, rules, remote write requests) is also queued for
-    // the `remote_write` endpoints.
-    let appendable: Arc<dyn hearth_tsdb::storage::Appendable> = Arc::new(
-        hearth_remote::RemoteWriteTap::new(storage.clone(), remote_write.storage()),
-    );
     let head_metrics = storage.clone();
     registry.register_collector(Box::new(SampleCollector::new(move || {
         head_metrics
@@ -530,15 +657,22 @@ pub async fn serve(
     let http_metrics = hearth_web::http_metrics::HttpMetrics::register(&mut registry);
     let registry = Arc::new(registry);
     let metrics_registry = registry.clone();
+    let (metrics_rules, metrics_notifier) = (rules.manager(), rules.notifier());
     let components = hearth_web::Components {
         exemplars: Some(storage.clone()),
         tsdb: Some(storage.clone()),
         metrics: Some(Arc::new(move || {
+            let mut families = crate::server_rules::rule_families(&metrics_rules);
+            families.extend(crate::server_rules::notification_families(
+                &metrics_notifier,
+            ));
             (
                 hearth_exposition::encode::OPENMETRICS_CONTENT_TYPE.to_string(),
-                crate::own_metrics::encode(&metrics_registry).into_bytes(),
+                crate::own_metrics::encode_with(&metrics_registry, &families).into_bytes(),
             )
         })),
+        rules: rules.manager(),
+        alertmanagers: rules.notifier(),
         http_metrics: Some(http_metrics),
         targets: targets.clone(),
         extra_routes: Some(hearth_remote::http::router(
@@ -555,9 +689,7 @@ pub async fn serve(
                 )),
             },
         )),
-        ..hearth_web::Components::default()
     };
-    let engine = Arc::new(Engine::new(opts.engine.clone()));
     let mut handle = hearth_web::WebHandle::new(
         engine,
         storage.clone(),
@@ -613,6 +745,7 @@ pub async fn serve(
     let initial = config_tx.borrow().clone();
     let mut scrape = ServerScrape::start(appendable.clone(), &initial).await;
     targets.set(scrape.manager());
+    rules.start();
     handle.set_ready(hearth_web::Readiness::Ready);
     tracing::info!("Server is ready to receive web requests.");
 
@@ -629,7 +762,7 @@ pub async fn serve(
             Some(tx) = reloads.recv() => Some(tx),
             Some(()) = hup.recv() => None,
         };
-        let mut result = reload(&opts, &config_tx, &reloaders);
+        let mut result = reload(&opts, &config_tx, &reloaders, &mut rules);
         if result.is_ok() {
             let cfg = config_tx.borrow().clone();
             result = scrape.apply_config(&cfg).await;
@@ -645,6 +778,9 @@ pub async fn serve(
         }
     }
     handle.set_ready(hearth_web::Readiness::Stopping);
+    // Rules first (no alert is evaluated on a half-stopped scrape), then what the
+    // notifier still has queued is sent.
+    rules.stop().await;
     scrape.stop().await;
     remote_write.stop().await;
     let _ = stop_tx.send(true);
@@ -672,11 +808,12 @@ pub async fn serve(
 }
 
 /// Loads the file again and hands it to every component; the running configuration
-/// stays when anything fails.
+/// stays when anything fails (rules and notifier are applied last, all or nothing).
 fn reload(
     opts: &ServerOptions,
     tx: &watch::Sender<Arc<Config>>,
     reloaders: &[Reloader],
+    rules: &mut ServerRules,
 ) -> Result<(), String> {
     tracing::info!(filename = %opts.config_file.display(), "Loading configuration file");
     let result = load_config(&opts.config_file, opts.default_config.as_deref())
@@ -688,6 +825,12 @@ fn reload(
             for r in reloaders {
                 r(&c)?;
             }
+            rules.apply_config(&c).map_err(|e| {
+                format!(
+                    "one or more errors occurred while applying the new configuration (--config.file={:?}): {e}",
+                    opts.config_file.display().to_string()
+                )
+            })?;
             Ok(c)
         });
     match result {
@@ -783,6 +926,30 @@ mod tests {
         assert_eq!(o.web.route_prefix, "");
         assert!(!o.web.enable_lifecycle && !o.web.enable_admin_api);
         assert_eq!(o.web.flags["query.timeout"], "2m");
+        assert_eq!(o.rules.outage_tolerance_ms, 3_600_000);
+        assert_eq!(o.rules.for_grace_period_ms, 600_000);
+        assert_eq!(o.rules.resend_delay_ms, 60_000);
+        assert_eq!(o.rules.max_concurrent_evals, 4);
+        assert_eq!(o.rules.sender.queue_capacity, 10_000);
+        assert_eq!(o.rules.sender.max_batch_size, 256);
+        assert!(o.rules.sender.drain_on_shutdown);
+        assert_eq!(o.web.flags["rules.alert.resend-delay"], "1m");
+    }
+
+    #[test]
+    fn rule_and_alertmanager_flags() {
+        let o = parse(&[
+            "--rules.alert.resend-delay=5s",
+            "--alertmanager.drain-notification-queue-on-shutdown=false",
+            "--alertmanager.notification-batch-size=10",
+        ])
+        .resolve("info", "logfmt")
+        .unwrap();
+        assert_eq!(o.rules.resend_delay_ms, 5_000);
+        assert!(!o.rules.sender.drain_on_shutdown);
+        assert_eq!(o.rules.sender.max_batch_size, 10);
+        let e = parse(&["--rules.alert.for-grace-period=soon"]).resolve("info", "logfmt");
+        assert!(matches!(e, Err(ServerError::Flags(_))));
     }
 
     #[test]

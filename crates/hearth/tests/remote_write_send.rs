@@ -10,19 +10,11 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use support::server::KillOnDrop;
 use support::{ensure_debian, free_port, http, wait_ok};
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn spawn(cmd: &mut Command) -> KillOnDrop {
     KillOnDrop(
@@ -36,7 +28,7 @@ fn spawn(cmd: &mut Command) -> KillOnDrop {
 fn hearth_server(dir: &Path, port: u16) -> KillOnDrop {
     let log = dir.join("hearth.log");
     let s = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_hearth"))
+        support::server::hearth()
             .current_dir(dir)
             .args([
                 "server",

@@ -9,15 +9,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use support::server::{KillOnDrop, Server, hearth, query, query_until};
 use support::{ensure_debian, free_port, http, wait_ok};
-
-const FORM: &str = "application/x-www-form-urlencoded";
-
-fn hearth() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hearth"))
-}
 
 fn now_s() -> i64 {
     std::time::SystemTime::now()
@@ -55,65 +50,6 @@ fn backfill(dir: &Path, end: i64) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     data
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(dir: &Path, extra: &[&str]) -> Server {
-        Server::start_at(dir, extra, "")
-    }
-
-    /// Starts with the routes under `prefix` (`""` or `/prom`).
-    fn start_at(dir: &Path, extra: &[&str], prefix: &str) -> Server {
-        let port = free_port();
-        let config = dir.join("prometheus.yml");
-        if !config.exists() {
-            std::fs::write(&config, "global:\n  scrape_interval: 15s\n").unwrap();
-        }
-        let child = hearth()
-            .current_dir(dir)
-            .args(["server", "--storage.tsdb.path=data"])
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let s = Server {
-            child,
-            port,
-            dir: dir.to_path_buf(),
-        };
-        assert!(
-            wait_ok(port, &format!("{prefix}/-/ready"), 300),
-            "hearth server never became ready"
-        );
-        s
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        http(self.port, "GET", path, "", "")
-    }
-
-    fn post(&self, path: &str, body: &str) -> (u16, String) {
-        http(self.port, "POST", path, FORM, body)
-    }
 }
 
 fn promtool(args: &[&str]) -> String {
@@ -445,46 +381,6 @@ fn python_with_client() -> Option<&'static str> {
             .status()
             .is_ok_and(|s| s.success())
     })
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The instant query's samples as `labels=value` strings (labels in JSON order).
-fn query(s: &Server, q: &str) -> Vec<String> {
-    let path = format!(
-        "/api/v1/query?query={}",
-        url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
-    );
-    let (status, body) = s.get(&path);
-    assert_eq!(status, 200, "{q}: {body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| format!("{}={}", r["metric"], r["value"][1].as_str().unwrap_or("")))
-        .collect()
-}
-
-/// Polls `q` until `done` holds for its result (bounded attempts; the assertion is on
-/// content, never on how long it took).
-fn query_until(s: &Server, q: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    let mut got = Vec::new();
-    for _ in 0..600 {
-        got = query(s, q);
-        if done(&got) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    got
 }
 
 #[test]

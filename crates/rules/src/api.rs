@@ -12,6 +12,9 @@ use crate::rule::{Alert, Rule, RuleStatus};
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleDiscovery {
     pub groups: Vec<RuleGroupStatus>,
+    /// With `group_limit`: where the next page starts (absent on the last page).
+    #[serde(rename = "groupNextToken", skip_serializing_if = "String::is_empty")]
+    pub group_next_token: String,
 }
 
 /// One group.
@@ -37,6 +40,23 @@ pub enum RuleStatusJson {
     Recording(RecordingRuleStatus),
 }
 
+impl RuleStatusJson {
+    pub fn name(&self) -> &str {
+        match self {
+            RuleStatusJson::Alerting(r) => &r.name,
+            RuleStatusJson::Recording(r) => &r.name,
+        }
+    }
+
+    /// The rule's labels (group labels merged in), what `match[]` selects on.
+    pub fn labels(&self) -> &Labels {
+        match self {
+            RuleStatusJson::Alerting(r) => &r.labels,
+            RuleStatusJson::Recording(r) => &r.labels,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertingRuleStatus {
     pub state: String,
@@ -50,7 +70,8 @@ pub struct AlertingRuleStatus {
     pub labels: Labels,
     #[serde(serialize_with = "labels_map")]
     pub annotations: Labels,
-    pub alerts: Vec<AlertStatus>,
+    /// `null` when `exclude_alerts` asked for none, as upstream.
+    pub alerts: Option<Vec<AlertStatus>>,
     #[serde(flatten)]
     pub eval: EvalStatus,
 }
@@ -188,11 +209,12 @@ impl RuleGroupStatus {
                         keep_firing_for: a.keep_firing_for_ms as f64 / 1000.0,
                         labels: a.labels.clone(),
                         annotations: a.annotations.clone(),
-                        alerts: a
-                            .active_alerts()
-                            .into_iter()
-                            .map(AlertStatus::from_alert)
-                            .collect(),
+                        alerts: Some(
+                            a.active_alerts()
+                                .into_iter()
+                                .map(AlertStatus::from_alert)
+                                .collect(),
+                        ),
                         eval,
                     }),
                     Rule::Recording(rr) => RuleStatusJson::Recording(RecordingRuleStatus {

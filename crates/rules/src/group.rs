@@ -13,6 +13,7 @@ use hearth_tsdb::storage::{AppendError, Appendable};
 use crate::notifier::{Notifier, PostableAlert};
 use crate::rule::{ALERT_FOR_STATE_METRIC_NAME, Alert, EvalEnv, Rule};
 use crate::rulefmt;
+use crate::stats::{GroupStats, ManagerStats};
 
 /// What every group is evaluated with (upstream's `ManagerOptions`).
 #[derive(Clone)]
@@ -26,6 +27,8 @@ pub struct GroupOptions {
     pub for_grace_period_ms: i64,
     /// `--rules.alert.resend-delay` (default 1m).
     pub resend_delay_ms: i64,
+    /// The summaries every group adds to.
+    pub stats: Arc<ManagerStats>,
 }
 
 impl GroupOptions {
@@ -38,6 +41,7 @@ impl GroupOptions {
             outage_tolerance_ms: 3_600_000,
             for_grace_period_ms: 600_000,
             resend_delay_ms: 60_000,
+            stats: Arc::new(ManagerStats::default()),
         }
     }
 }
@@ -59,6 +63,9 @@ pub struct Group {
     evaluations: u64,
     pub last_evaluation_ms: Option<i64>,
     pub evaluation_seconds: f64,
+    /// Counters under upstream's `prometheus_rule_group_*` names; a reload's
+    /// replacement shares them.
+    pub stats: Arc<GroupStats>,
     opts: Arc<GroupOptions>,
 }
 
@@ -97,6 +104,7 @@ impl Group {
             evaluations: 0,
             last_evaluation_ms: None,
             evaluation_seconds: 0.0,
+            stats: Arc::new(GroupStats::default()),
             opts,
         }
     }
@@ -106,12 +114,16 @@ impl Group {
         group_key(&self.file, &self.name)
     }
 
-    /// Same definition, interval and offset: a reload keeps the running group.
+    /// Same definition, interval, offset, external labels and external URL: a reload
+    /// keeps the running group. (Upstream keeps a group whose rules are unchanged even
+    /// when the external labels changed, so its templates go on with the old ones.)
     pub fn same_definition(&self, other: &Group) -> bool {
         self.def == other.def
             && self.file == other.file
             && self.interval_ms == other.interval_ms
             && self.query_offset_ms == other.query_offset_ms
+            && self.opts.env.external_labels == other.opts.env.external_labels
+            && self.opts.env.external_url == other.opts.env.external_url
     }
 
     /// The first evaluation time at or after `now_ms` minus one interval, offset by a
@@ -130,10 +142,23 @@ impl Group {
     /// One iteration as the group's loop runs it: evaluate at `ts_ms`, then, if this
     /// is the second evaluation after start, restore the `for` state as of `ts_ms`.
     pub fn iteration(&mut self, ts_ms: i64) {
+        GroupStats::add(&self.stats.iterations, 1);
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let started = Instant::now();
         self.eval(ts_ms);
+        let took = started.elapsed().as_secs_f64();
+        self.opts.stats.group_duration.observe(took);
+        self.stats.last_duration.set(took);
+        self.stats.last_evaluation_timestamp.set(wall);
         self.evaluations += 1;
         if self.should_restore && self.evaluations >= 2 {
+            let started = Instant::now();
             self.restore_for_state(ts_ms);
+            self.stats
+                .last_restore_duration
+                .set(started.elapsed().as_secs_f64());
             self.should_restore = false;
         }
     }
@@ -142,8 +167,12 @@ impl Group {
     pub fn eval(&mut self, ts_ms: i64) {
         let started = Instant::now();
         let opts = self.opts.clone();
+        let stats = self.stats.clone();
+        let mut samples = 0u64;
+        let mut rule_duration_sum = 0.0;
         for i in 0..self.rules.len() {
             let rule_started = Instant::now();
+            GroupStats::add(&stats.evaluations, 1);
             let (offset, limit, interval) = (self.query_offset_ms, self.limit, self.interval_ms);
             let rule = &mut self.rules[i];
             let result = match rule {
@@ -155,7 +184,8 @@ impl Group {
                 Err(e) => {
                     tracing::warn!(group = %self.name, rule = %rule.name(), err = %e, "Evaluating rule failed");
                     rule.status_mut().set_error(e);
-                    finish(rule, ts_ms, rule_started);
+                    GroupStats::add(&stats.failures, 1);
+                    rule_duration_sum += finish(rule, ts_ms, rule_started, &opts);
                     continue;
                 }
             };
@@ -167,6 +197,7 @@ impl Group {
                     n.send(to_postable(&alerts, &r.expr, &opts.env.external_url));
                 }
             }
+            samples += vector.len() as u64;
             let mut app = opts.appendable.appender();
             let mut returned = HashSet::with_capacity(vector.len());
             for s in &vector {
@@ -203,12 +234,17 @@ impl Group {
             }
             if let Err(e) = app.commit() {
                 rule.status_mut().set_error(e.to_string());
+                GroupStats::add(&stats.failures, 1);
                 tracing::warn!(group = %self.name, err = %e, "Rule sample appending failed");
             } else {
                 self.series_in_previous_eval[i] = returned;
             }
-            finish(rule, ts_ms, rule_started);
+            rule_duration_sum += finish(rule, ts_ms, rule_started, &opts);
         }
+        stats
+            .last_samples
+            .store(samples, std::sync::atomic::Ordering::Relaxed);
+        stats.last_rule_duration_sum.set(rule_duration_sum);
         if !self.stale_series.is_empty() {
             let mut app = opts.appendable.appender();
             for lset in std::mem::take(&mut self.stale_series) {
@@ -240,6 +276,7 @@ impl Group {
     /// `CopyState`): per rule (matched by name and labels) the series written last, the
     /// alerts and the health; series of rules that are gone are marked stale later.
     pub fn copy_state(&mut self, from: &Group) {
+        self.stats = from.stats.clone();
         self.last_evaluation_ms = from.last_evaluation_ms;
         self.evaluation_seconds = from.evaluation_seconds;
         let mut by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -352,10 +389,14 @@ pub fn group_key(file: &str, name: &str) -> String {
     format!("{file};{name}")
 }
 
-fn finish(rule: &mut Rule, ts_ms: i64, started: Instant) {
+/// Records the rule's evaluation time; returns it in seconds.
+fn finish(rule: &mut Rule, ts_ms: i64, started: Instant, opts: &GroupOptions) -> f64 {
+    let took = started.elapsed().as_secs_f64();
+    opts.stats.rule_duration.observe(took);
     let st = rule.status_mut();
     st.last_evaluation_ms = Some(ts_ms);
-    st.evaluation_seconds = started.elapsed().as_secs_f64();
+    st.evaluation_seconds = took;
+    took
 }
 
 fn append_stale(app: &mut dyn hearth_tsdb::storage::Appender, lset: &Labels, ts_ms: i64) {

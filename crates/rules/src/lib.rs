@@ -15,6 +15,11 @@
 //! - [`manager`]: groups on their schedule (one thread each), reload.
 //! - [`api`]: the data of `/api/v1/rules` and `/api/v1/alerts` with upstream's JSON names.
 //! - [`notifier`]: the Alertmanager API v2 alert shape and the notifier boundary.
+//! - [`sender`]: the notifier to Alertmanagers over HTTP ([`NotifierManager`]):
+//!   discovery of Alertmanagers with relabeling, external labels and alert relabeling,
+//!   a queue and send loop per Alertmanager, drain on shutdown.
+//! - [`stats`]: the counters and summaries behind the `prometheus_rule_*` and
+//!   `prometheus_notifications_*` metrics.
 //! - [`unittest`]: upstream's rule unit-test files (`promtool test rules`).
 //!
 //! Invariants: evaluation time is always passed in (the clock is read only by the
@@ -22,7 +27,8 @@
 //! results reach storage in one transaction; nothing read from a file or a query is
 //! unwrapped.
 //!
-//! Never knows about: HTTP, scraping, the sender to Alertmanagers (behind `Notifier`).
+//! Never knows about: the HTTP API, scraping, the command line. Rule evaluation sees the
+//! sender only through the `Notifier` trait.
 
 pub mod api;
 pub mod group;
@@ -30,10 +36,13 @@ pub mod manager;
 pub mod notifier;
 pub mod rule;
 pub mod rulefmt;
+pub mod sender;
+pub mod stats;
 pub mod unittest;
 
 pub use group::{Group, GroupOptions};
-pub use manager::{LoadSettings, RuleManager};
+pub use manager::{GroupMetrics, LoadSettings, RuleManager};
 pub use notifier::{ChannelNotifier, Notifier, PostableAlert};
 pub use rule::{Alert, AlertState, EvalEnv, Health, Rule};
 pub use rulefmt::{ParseOptions, RuleFileError, RuleGroups};
+pub use sender::{NotifierManager, SenderOptions, SenderStats};

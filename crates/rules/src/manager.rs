@@ -9,12 +9,14 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hearth_model::Labels;
 use parking_lot::Mutex;
 
 use crate::api::{AlertStatus, RuleDiscovery, RuleGroupStatus};
 use crate::group::{Group, GroupOptions};
 use crate::rule::Rule;
 use crate::rulefmt::{self, ParseOptions, RuleFileError};
+use crate::stats::{GroupStats, ManagerStats};
 
 /// Settings of one load (from prometheus.yml's `global`).
 #[derive(Debug, Clone)]
@@ -24,6 +26,11 @@ pub struct LoadSettings {
     /// `global.rule_query_offset` (ms).
     pub rule_query_offset_ms: i64,
     pub parse: ParseOptions,
+    /// `global.external_labels`, replacing the manager's for the loaded groups
+    /// (`$externalLabels` in templates).
+    pub external_labels: Option<Labels>,
+    /// `--web.external-url`, replacing the manager's (`$externalURL`, generator URLs).
+    pub external_url: Option<String>,
 }
 
 impl Default for LoadSettings {
@@ -32,8 +39,19 @@ impl Default for LoadSettings {
             evaluation_interval_ms: 60_000,
             rule_query_offset_ms: 0,
             parse: ParseOptions::default(),
+            external_labels: None,
+            external_url: None,
         }
     }
+}
+
+/// One group's metrics as `/metrics` shows them, labeled `rule_group="file;name"`.
+#[derive(Debug, Clone)]
+pub struct GroupMetrics {
+    pub key: String,
+    pub interval_seconds: f64,
+    pub rules: usize,
+    pub stats: Arc<GroupStats>,
 }
 
 struct Running {
@@ -44,6 +62,26 @@ struct Running {
 struct Entry {
     group: Arc<Mutex<Group>>,
     running: Option<Running>,
+    /// Read without the group's lock (held while it evaluates).
+    metrics: GroupMetrics,
+}
+
+impl Entry {
+    fn new(group: Group, running: impl FnOnce(&Arc<Mutex<Group>>) -> Option<Running>) -> Entry {
+        let metrics = GroupMetrics {
+            key: group.key(),
+            interval_seconds: group.interval_ms as f64 / 1000.0,
+            rules: group.rules.len(),
+            stats: group.stats.clone(),
+        };
+        let group = Arc::new(Mutex::new(group));
+        let running = running(&group);
+        Entry {
+            group,
+            running,
+            metrics,
+        }
+    }
 }
 
 /// Upstream's `rules.Manager`.
@@ -78,6 +116,18 @@ impl RuleManager {
         settings: &LoadSettings,
     ) -> Result<Vec<Group>, Vec<RuleFileError>> {
         let restore = !*self.restored.lock();
+        let opts = if settings.external_labels.is_some() || settings.external_url.is_some() {
+            let mut o = (*self.opts).clone();
+            if let Some(l) = &settings.external_labels {
+                o.env.external_labels = l.clone();
+            }
+            if let Some(u) = &settings.external_url {
+                o.env.external_url = u.clone();
+            }
+            Arc::new(o)
+        } else {
+            self.opts.clone()
+        };
         let mut out = Vec::new();
         let mut errs = Vec::new();
         for f in files {
@@ -91,7 +141,7 @@ impl RuleManager {
                             settings.evaluation_interval_ms,
                             settings.rule_query_offset_ms,
                             restore,
-                            self.opts.clone(),
+                            opts.clone(),
                         ));
                     }
                 }
@@ -124,9 +174,8 @@ impl RuleManager {
                 stop(&mut prev);
                 g.copy_state(&prev.group.lock());
             }
-            let group = Arc::new(Mutex::new(g));
-            let running = started.then(|| spawn(group.clone()));
-            groups.insert(key, Entry { group, running });
+            let entry = Entry::new(g, |group| started.then(|| spawn(group.clone())));
+            groups.insert(key, entry);
         }
         for (_, mut prev) in old {
             stop(&mut prev);
@@ -170,6 +219,21 @@ impl RuleManager {
             .collect()
     }
 
+    /// Every group's metrics, in file and name order, read without waiting for
+    /// evaluations.
+    pub fn group_metrics(&self) -> Vec<GroupMetrics> {
+        self.groups
+            .lock()
+            .values()
+            .map(|e| e.metrics.clone())
+            .collect()
+    }
+
+    /// The summaries every group adds to.
+    pub fn stats(&self) -> Arc<ManagerStats> {
+        self.opts.stats.clone()
+    }
+
     /// `/api/v1/rules`.
     pub fn rule_groups(&self) -> RuleDiscovery {
         RuleDiscovery {
@@ -178,6 +242,7 @@ impl RuleManager {
                 .iter()
                 .map(|g| RuleGroupStatus::from_group(&g.lock()))
                 .collect(),
+            group_next_token: String::new(),
         }
     }
 
@@ -238,9 +303,12 @@ fn spawn(group: Arc<Mutex<Group>>) -> Running {
 }
 
 /// Upstream's `Group.run`: first evaluation at the group's next aligned time, then one
-/// per interval; missed iterations are skipped, not caught up.
+/// per interval; missed iterations are skipped (and counted), not caught up.
 fn run_group(group: &Mutex<Group>, stop: &mpsc::Receiver<()>) {
-    let interval = group.lock().interval_ms;
+    let (interval, stats, name) = {
+        let g = group.lock();
+        (g.interval_ms, g.stats.clone(), g.name.clone())
+    };
     let mut ts = group.lock().eval_timestamp(now_ms()) + interval;
     loop {
         if !sleep_until(stop, ts) {
@@ -249,7 +317,10 @@ fn run_group(group: &Mutex<Group>, stop: &mpsc::Receiver<()>) {
         group.lock().iteration(ts);
         let missed = (now_ms() - ts) / interval;
         if missed > 0 {
-            tracing::warn!(missed, "rule group iterations missed");
+            let n = u64::try_from(missed).unwrap_or(0);
+            GroupStats::add(&stats.missed, n);
+            GroupStats::add(&stats.iterations, n);
+            tracing::warn!(group = %name, missed, "rule group iterations missed");
         }
         ts += (missed + 1) * interval;
     }

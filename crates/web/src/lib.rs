@@ -8,10 +8,11 @@
 //! prefix, readiness gating, gzip and CORS (`server`, `compress`), and the
 //! `--web.config.file` format with TLS and bcrypt basic auth (`web_config`, `tls`).
 //!
-//! Components this crate must not depend on plug in through traits in `sources`
-//! (targets and metadata, rules and alerts, Alertmanagers, exemplars, TSDB admin) and
-//! through [`Components::extra_routes`] (remote write/read, OTLP). Until they exist the
-//! endpoints answer with upstream's empty shapes.
+//! Components plug in through traits in `sources` (targets and metadata, rules and
+//! alerts, Alertmanagers, exemplars, TSDB admin; the rule manager and the notifier of
+//! `hearth-rules` implement theirs here, and their JSON shapes are `hearth_rules::api`'s)
+//! and through [`Components::extra_routes`] (remote write/read, OTLP). Absent ones
+//! answer with upstream's empty shapes.
 //!
 //! Invariants: nothing from a request is unwrapped; every error answer is upstream's
 //! `{"status":"error","errorType":…,"error":…}` with upstream's status code; queries
@@ -38,7 +39,7 @@ pub use server::{
     BuildInfo, Components, MetricsFn, Readiness, ReloadRequest, Web, WebHandle, WebOptions,
 };
 pub use sources::{
-    ActiveTarget, Alert, AlertingRule, AlertmanagersSource, DroppedTarget, ExemplarSource,
-    HeadStats, MetricMetadata, RecordingRule, Rule, RuleGroup, RulesSource, SeriesExemplars,
-    TargetHealth, TargetsSource, TsdbAdmin, TsdbStat, TsdbStatus, WalReplayStatus,
+    ActiveTarget, AlertmanagersSource, DroppedTarget, ExemplarSource, HeadStats, MetricMetadata,
+    RulesSource, SeriesExemplars, TargetHealth, TargetsSource, TsdbAdmin, TsdbStat, TsdbStatus,
+    WalReplayStatus,
 };

@@ -16,7 +16,7 @@ use crate::params::{self, Form, MAX_TIME_MS, MIN_TIME_MS};
 use crate::query::blocking;
 use crate::response::{ApiError, ApiResult, ApiSuccess, ErrorType};
 use crate::server::Web;
-use crate::sources::{ActiveTarget, Alert, DroppedTarget, Rule, RuleGroup};
+use crate::sources::{ActiveTarget, AlertStatus, DroppedTarget, RuleGroupStatus, RuleStatusJson};
 
 const TRUNCATED: &str = "results truncated due to limit";
 
@@ -339,12 +339,75 @@ pub async fn metadata(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
     .await
 }
 
+/// Upstream's `getRuleGroupNextToken`: the hex SHA-1 of `file;name`.
+fn group_next_token(file: &str, name: &str) -> String {
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(format!("{file};{name}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `group_limit` and `group_next_token` (upstream's `parseListRulesPaginationRequest`):
+/// no limit is `None`.
+fn rules_pagination(form: &Form) -> Result<Option<(usize, String)>, ApiError> {
+    let limit = form.value("group_limit");
+    let token = form.value("group_next_token");
+    if !token.is_empty() && limit.is_empty() {
+        return Err(ApiError::invalid_param(
+            "group_next_token",
+            "group_limit needs to be present in order to paginate over the groups",
+        ));
+    }
+    if limit.is_empty() {
+        return Ok(None);
+    }
+    let n: i64 = match limit.parse::<i32>() {
+        Ok(n) => i64::from(n),
+        Err(_) => {
+            let why = if limit.parse::<i64>().is_ok() || limit.parse::<u64>().is_ok() {
+                "value out of range"
+            } else {
+                "invalid syntax"
+            };
+            return Err(ApiError::invalid_param(
+                "group_limit",
+                &format!(
+                    "group_limit needs to be a valid number: strconv.ParseInt: parsing {}: {why}",
+                    params::go_quote(limit)
+                ),
+            ));
+        }
+    };
+    if n <= 0 {
+        return Err(ApiError::invalid_param(
+            "group_limit",
+            "group_limit needs to be greater than 0",
+        ));
+    }
+    Ok(Some((
+        usize::try_from(n).unwrap_or(usize::MAX),
+        token.to_string(),
+    )))
+}
+
 #[derive(Serialize)]
 struct RuleDiscovery {
-    groups: Vec<RuleGroup>,
+    groups: Vec<RuleGroupStatus>,
+    #[serde(rename = "groupNextToken", skip_serializing_if = "String::is_empty")]
+    group_next_token: String,
 }
 
 pub async fn rules(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
+    if let Some(e) = &form.error {
+        return Err(ApiError::bad_data(format!(
+            "error parsing form values: {e}"
+        )));
+    }
+    let matches = form.values("match[]");
+    let matcher_sets = if matches.is_empty() {
+        Vec::new()
+    } else {
+        params::matcher_sets(&matches).map_err(ApiError::bad_data)?
+    };
     let typ = form.value("type").to_ascii_lowercase();
     if !matches!(typ.as_str(), "" | "alert" | "record") {
         return Err(ApiError::invalid_param(
@@ -352,51 +415,105 @@ pub async fn rules(State(web): State<Arc<Web>>, form: Form) -> ApiResult {
             &format!("not supported value {}", params::go_quote(&typ)),
         ));
     }
-    let exclude_alerts = match form.value("exclude_alerts") {
+    let exclude_alerts = match form.value("exclude_alerts").to_ascii_lowercase().as_str() {
         "" => false,
         s => parse_go_bool(s).ok_or_else(|| {
             ApiError::invalid_param(
                 "exclude_alerts",
                 &format!(
-                    "strconv.ParseBool: parsing {}: invalid syntax",
+                    "error converting exclude_alerts: strconv.ParseBool: parsing {}: invalid syntax",
                     params::go_quote(s)
                 ),
             )
         })?,
     };
-    let names = form.values("rule_name[]");
-    let group_names = form.values("rule_group[]");
-    let files = form.values("file[]");
-    let mut groups = Vec::new();
-    for mut g in web.components.rules.groups() {
-        if !group_names.is_empty() && !group_names.contains(&g.name.as_str()) {
-            continue;
-        }
-        if !files.is_empty() && !files.contains(&g.file.as_str()) {
-            continue;
-        }
-        let filtered = !names.is_empty();
-        g.rules.retain_mut(|r| {
-            if filtered && !names.contains(&r.name()) {
-                return false;
-            }
-            match r {
-                Rule::Alerting(a) => {
-                    if exclude_alerts {
-                        a.alerts.clear();
-                    }
-                    typ != "record"
+    let pagination = rules_pagination(&form)?;
+    let names: Vec<String> = form
+        .values("rule_name[]")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let group_names: Vec<String> = form
+        .values("rule_group[]")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let files: Vec<String> = form
+        .values("file[]")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let src = web.components.rules.clone();
+    // Reading the groups waits for a group that is evaluating.
+    blocking(move || {
+        let mut groups = Vec::new();
+        let mut next_token = String::new();
+        let mut found_token = false;
+        for mut g in src.groups() {
+            if let Some((_, token)) = &pagination
+                && !token.is_empty()
+                && !found_token
+            {
+                if *token != group_next_token(&g.file, &g.name) {
+                    continue;
                 }
-                Rule::Recording(_) => typ != "alert",
+                found_token = true;
             }
-        });
-        // Upstream leaves out groups that filtering emptied, but not empty groups.
-        if g.rules.is_empty() && (filtered || !typ.is_empty()) {
-            continue;
+            if !group_names.is_empty() && !group_names.contains(&g.name) {
+                continue;
+            }
+            if !files.is_empty() && !files.contains(&g.file) {
+                continue;
+            }
+            g.rules.retain_mut(|r| {
+                if !matcher_sets.is_empty()
+                    && !matcher_sets.iter().any(|set| {
+                        set.iter()
+                            .all(|m| m.matches(r.labels().get_or_empty(&m.name)))
+                    })
+                {
+                    return false;
+                }
+                if !names.is_empty() && !names.iter().any(|n| n == r.name()) {
+                    return false;
+                }
+                match r {
+                    RuleStatusJson::Alerting(a) => {
+                        if exclude_alerts {
+                            a.alerts = None;
+                        }
+                        typ != "record"
+                    }
+                    RuleStatusJson::Recording(_) => typ != "alert",
+                }
+            });
+            // Groups left without rules (filtered out, or empty) are left out.
+            if g.rules.is_empty() {
+                continue;
+            }
+            if let Some((limit, _)) = &pagination
+                && groups.len() == *limit
+            {
+                next_token = group_next_token(&g.file, &g.name);
+                break;
+            }
+            groups.push(g);
         }
-        groups.push(g);
-    }
-    Ok(ApiSuccess::data(&RuleDiscovery { groups }))
+        if let Some((_, token)) = &pagination
+            && !token.is_empty()
+            && !found_token
+        {
+            return Err(ApiError::invalid_param(
+                "group_next_token",
+                &format!("invalid group_next_token '{token}'. were rule groups changed?"),
+            ));
+        }
+        Ok(ApiSuccess::data(&RuleDiscovery {
+            groups,
+            group_next_token: next_token,
+        }))
+    })
+    .await
 }
 
 /// Go's `strconv.ParseBool`.
@@ -410,19 +527,23 @@ pub(crate) fn parse_go_bool(s: &str) -> Option<bool> {
 
 #[derive(Serialize)]
 struct AlertDiscovery {
-    alerts: Vec<Alert>,
+    alerts: Vec<AlertStatus>,
 }
 
 pub async fn alerts(State(web): State<Arc<Web>>) -> ApiResult {
-    let mut alerts = Vec::new();
-    for g in web.components.rules.groups() {
-        for r in g.rules {
-            if let Rule::Alerting(a) = r {
-                alerts.extend(a.alerts);
+    let src = web.components.rules.clone();
+    blocking(move || {
+        let mut alerts = Vec::new();
+        for g in src.groups() {
+            for r in g.rules {
+                if let RuleStatusJson::Alerting(a) = r {
+                    alerts.extend(a.alerts.unwrap_or_default());
+                }
             }
         }
-    }
-    Ok(ApiSuccess::data(&AlertDiscovery { alerts }))
+        Ok(ApiSuccess::data(&AlertDiscovery { alerts }))
+    })
+    .await
 }
 
 #[derive(Serialize)]

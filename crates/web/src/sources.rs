@@ -5,14 +5,19 @@
 //! ([`TsdbAdmin`]).
 //!
 //! The types here are the API's JSON shapes (field names, order and omissions as
-//! upstream's `web/api/v1`), so an implementation only fills them in. Components that do
-//! not exist yet are the empty implementations ([`NoTargets`], [`NoRules`],
+//! upstream's `web/api/v1`), so an implementation only fills them in; rules and alerts
+//! are `hearth_rules::api`'s types, rendered as they are. Components that are not
+//! running are the empty implementations ([`NoTargets`], [`NoRules`],
 //! [`NoAlertmanagers`]): the endpoints answer with upstream's empty shapes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use hearth_model::{Exemplar, Labels, Matcher, MetricType};
+pub use hearth_rules::api::{
+    AlertStatus, AlertingRuleStatus, EvalStatus, RecordingRuleStatus, RuleGroupStatus,
+    RuleStatusJson,
+};
 use serde::Serialize;
 
 use crate::json::serialize_labels;
@@ -96,100 +101,10 @@ impl TargetsSource for NoTargets {
     }
 }
 
-/// One alert of an alerting rule.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Alert {
-    #[serde(serialize_with = "serialize_labels")]
-    pub labels: Labels,
-    #[serde(serialize_with = "serialize_labels")]
-    pub annotations: Labels,
-    /// `pending`, `firing` or `inactive`.
-    pub state: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub active_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keep_firing_since: Option<String>,
-    /// The value as Go's `strconv.FormatFloat(v, 'e', -1, 64)`.
-    pub value: String,
-}
-
-/// An alerting rule of a group.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertingRule {
-    pub state: String,
-    pub name: String,
-    pub query: String,
-    pub duration: f64,
-    pub keep_firing_for: f64,
-    #[serde(serialize_with = "serialize_labels")]
-    pub labels: Labels,
-    #[serde(serialize_with = "serialize_labels")]
-    pub annotations: Labels,
-    pub alerts: Vec<Alert>,
-    pub health: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub last_error: String,
-    pub evaluation_time: f64,
-    pub last_evaluation: String,
-    #[serde(rename = "type")]
-    pub typ: &'static str,
-}
-
-/// A recording rule of a group.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordingRule {
-    pub name: String,
-    pub query: String,
-    #[serde(
-        serialize_with = "serialize_labels",
-        skip_serializing_if = "Labels::is_empty"
-    )]
-    pub labels: Labels,
-    pub health: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub last_error: String,
-    pub evaluation_time: f64,
-    pub last_evaluation: String,
-    #[serde(rename = "type")]
-    pub typ: &'static str,
-}
-
-/// A rule of either kind, in group order.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum Rule {
-    Alerting(AlertingRule),
-    Recording(RecordingRule),
-}
-
-impl Rule {
-    pub fn name(&self) -> &str {
-        match self {
-            Rule::Alerting(r) => &r.name,
-            Rule::Recording(r) => &r.name,
-        }
-    }
-}
-
-/// A rule group (`groups` of `/api/v1/rules`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleGroup {
-    pub name: String,
-    pub file: String,
-    pub rules: Vec<Rule>,
-    pub interval: f64,
-    pub limit: i64,
-    pub evaluation_time: f64,
-    pub last_evaluation: String,
-}
-
-/// Rule groups and their alerts (the rules manager).
+/// Rule groups and their alerts (the rule manager), in `hearth_rules::api`'s shapes.
 pub trait RulesSource: Send + Sync {
-    fn groups(&self) -> Vec<RuleGroup>;
+    /// Every group in file and name order, with its rules and their active alerts.
+    fn groups(&self) -> Vec<RuleGroupStatus>;
 }
 
 /// No rules manager: no groups.
@@ -197,8 +112,14 @@ pub trait RulesSource: Send + Sync {
 pub struct NoRules;
 
 impl RulesSource for NoRules {
-    fn groups(&self) -> Vec<RuleGroup> {
+    fn groups(&self) -> Vec<RuleGroupStatus> {
         Vec::new()
+    }
+}
+
+impl RulesSource for hearth_rules::RuleManager {
+    fn groups(&self) -> Vec<RuleGroupStatus> {
+        self.rule_groups().groups
     }
 }
 
@@ -220,6 +141,15 @@ impl AlertmanagersSource for NoAlertmanagers {
     }
     fn dropped(&self) -> Vec<String> {
         Vec::new()
+    }
+}
+
+impl AlertmanagersSource for hearth_rules::NotifierManager {
+    fn active(&self) -> Vec<String> {
+        hearth_rules::NotifierManager::active(self)
+    }
+    fn dropped(&self) -> Vec<String> {
+        hearth_rules::NotifierManager::dropped(self)
     }
 }
 

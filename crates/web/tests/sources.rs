@@ -10,10 +10,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use hearth_model::{Exemplar, Labels, Matcher, MetricType};
+use hearth_web::sources::{
+    AlertStatus, AlertingRuleStatus, EvalStatus, RecordingRuleStatus, RuleGroupStatus,
+    RuleStatusJson,
+};
 use hearth_web::{
-    ActiveTarget, Alert, AlertingRule, AlertmanagersSource, DroppedTarget, ExemplarSource,
-    HeadStats, MetricMetadata, RecordingRule, Rule, RuleGroup, RulesSource, SeriesExemplars,
-    TargetHealth, TargetsSource, TsdbAdmin, TsdbStat, TsdbStatus, WalReplayStatus,
+    ActiveTarget, AlertmanagersSource, DroppedTarget, ExemplarSource, HeadStats, MetricMetadata,
+    RulesSource, SeriesExemplars, TargetHealth, TargetsSource, TsdbAdmin, TsdbStat, TsdbStatus,
+    WalReplayStatus,
 };
 use support::{Builder, enc, labels};
 
@@ -74,51 +78,72 @@ impl TargetsSource for Targets {
 
 struct Rules;
 
+fn eval(kind: &'static str, seconds: f64) -> EvalStatus {
+    EvalStatus {
+        health: "ok".into(),
+        last_error: String::new(),
+        evaluation_time: seconds,
+        // 2026-01-01T00:00:01Z
+        last_evaluation_ms: Some(1_767_225_601_000),
+        kind,
+    }
+}
+
 impl RulesSource for Rules {
-    fn groups(&self) -> Vec<RuleGroup> {
-        let alert = Alert {
+    fn groups(&self) -> Vec<RuleGroupStatus> {
+        let alert = AlertStatus {
             labels: labels(&[("alertname", "Down"), ("severity", "page")]),
             annotations: labels(&[("summary", "it is down")]),
             state: "firing".into(),
-            active_at: Some("2026-01-01T00:00:00Z".into()),
-            keep_firing_since: None,
+            active_at_ms: Some(1_767_225_600_000),
+            keep_firing_since_ms: None,
             value: "1e+00".into(),
         };
-        vec![RuleGroup {
-            name: "example".into(),
-            file: "/rules.yml".into(),
-            rules: vec![
-                Rule::Alerting(AlertingRule {
-                    state: "firing".into(),
-                    name: "Down".into(),
-                    query: "up == 0".into(),
-                    duration: 600.0,
-                    keep_firing_for: 0.0,
-                    labels: labels(&[("severity", "page")]),
-                    annotations: labels(&[("summary", "it is down")]),
-                    alerts: vec![alert],
-                    health: "ok".into(),
-                    last_error: String::new(),
-                    evaluation_time: 0.001,
-                    last_evaluation: "2026-01-01T00:00:01Z".into(),
-                    typ: "alerting",
-                }),
-                Rule::Recording(RecordingRule {
-                    name: "job:up:sum".into(),
-                    query: "sum by (job) (up)".into(),
-                    labels: Labels::empty(),
-                    health: "ok".into(),
-                    last_error: String::new(),
-                    evaluation_time: 0.0005,
-                    last_evaluation: "2026-01-01T00:00:01Z".into(),
-                    typ: "recording",
-                }),
-            ],
+        let group = |name: &str, file: &str, rules: Vec<RuleStatusJson>| RuleGroupStatus {
+            name: name.into(),
+            file: file.into(),
+            rules,
             interval: 60.0,
             limit: 0,
             evaluation_time: 0.002,
-            last_evaluation: "2026-01-01T00:00:01Z".into(),
-        }]
+            last_evaluation_ms: Some(1_767_225_601_000),
+        };
+        vec![
+            group(
+                "example",
+                "/rules.yml",
+                vec![
+                    RuleStatusJson::Alerting(AlertingRuleStatus {
+                        state: "firing".into(),
+                        name: "Down".into(),
+                        query: "up == 0".into(),
+                        duration: 600.0,
+                        keep_firing_for: 0.0,
+                        labels: labels(&[("severity", "page")]),
+                        annotations: labels(&[("summary", "it is down")]),
+                        alerts: Some(vec![alert]),
+                        eval: eval("alerting", 0.001),
+                    }),
+                    RuleStatusJson::Recording(RecordingRuleStatus {
+                        name: "job:up:sum".into(),
+                        query: "sum by (job) (up)".into(),
+                        labels: Labels::empty(),
+                        eval: eval("recording", 0.0005),
+                    }),
+                ],
+            ),
+            group(
+                "other",
+                "/more.yml",
+                vec![RuleStatusJson::Recording(RecordingRuleStatus {
+                    name: "x:y".into(),
+                    query: "vector(1)".into(),
+                    labels: labels(&[("team", "db")]),
+                    eval: eval("recording", 0.0005),
+                })],
+            ),
+            group("empty", "/more.yml", vec![]),
+        ]
     }
 }
 
@@ -286,21 +311,74 @@ fn metadata() {
 #[test]
 fn rules_alerts_and_alertmanagers() {
     let (s, _, _d) = start();
+    let other = r#"{"name":"other","file":"/more.yml","rules":[{"name":"x:y","query":"vector(1)","labels":{"team":"db"},"health":"ok","evaluationTime":0.0005,"lastEvaluation":"2026-01-01T00:00:01Z","type":"recording"}],"interval":60,"limit":0,"evaluationTime":0.002,"lastEvaluation":"2026-01-01T00:00:01Z"}"#;
+    // The group without rules is left out, as upstream does.
     assert_eq!(
         data(&s.get("/api/v1/rules")),
-        r#"{"groups":[{"name":"example","file":"/rules.yml","rules":[{"state":"firing","name":"Down","query":"up == 0","duration":600,"keepFiringFor":0,"labels":{"severity":"page"},"annotations":{"summary":"it is down"},"alerts":[{"labels":{"alertname":"Down","severity":"page"},"annotations":{"summary":"it is down"},"state":"firing","activeAt":"2026-01-01T00:00:00Z","value":"1e+00"}],"health":"ok","evaluationTime":0.001,"lastEvaluation":"2026-01-01T00:00:01Z","type":"alerting"},{"name":"job:up:sum","query":"sum by (job) (up)","health":"ok","evaluationTime":0.0005,"lastEvaluation":"2026-01-01T00:00:01Z","type":"recording"}],"interval":60,"limit":0,"evaluationTime":0.002,"lastEvaluation":"2026-01-01T00:00:01Z"}]}"#
+        format!(
+            r#"{{"groups":[{{"name":"example","file":"/rules.yml","rules":[{{"state":"firing","name":"Down","query":"up == 0","duration":600,"keepFiringFor":0,"labels":{{"severity":"page"}},"annotations":{{"summary":"it is down"}},"alerts":[{{"labels":{{"alertname":"Down","severity":"page"}},"annotations":{{"summary":"it is down"}},"state":"firing","activeAt":"2026-01-01T00:00:00Z","value":"1e+00"}}],"health":"ok","evaluationTime":0.001,"lastEvaluation":"2026-01-01T00:00:01Z","type":"alerting"}},{{"name":"job:up:sum","query":"sum by (job) (up)","health":"ok","evaluationTime":0.0005,"lastEvaluation":"2026-01-01T00:00:01Z","type":"recording"}}],"interval":60,"limit":0,"evaluationTime":0.002,"lastEvaluation":"2026-01-01T00:00:01Z"}},{other}]}}"#
+        )
     );
     let v = s.get("/api/v1/rules?type=record").json();
     let rules = v["data"]["groups"][0]["rules"].as_array().unwrap();
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0]["type"], "recording");
+    // Upstream leaves the alerts out as null.
     let v = s.get("/api/v1/rules?exclude_alerts=true").json();
     assert_eq!(
         v["data"]["groups"][0]["rules"][0]["alerts"],
-        serde_json::json!([])
+        serde_json::Value::Null
     );
     let v = s.get("/api/v1/rules?rule_name[]=nope").json();
     assert_eq!(v["data"]["groups"], serde_json::json!([]));
+    let names = |path: &str| -> Vec<String> {
+        let v = s.get(path).json();
+        v["data"]["groups"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("/api/v1/rules?file[]=/more.yml"), ["other"]);
+    assert_eq!(names("/api/v1/rules?rule_group[]=example"), ["example"]);
+    // match[] selects on the rules' labels.
+    assert_eq!(
+        names(&format!("/api/v1/rules?match[]={}", enc("{team=\"db\"}"))),
+        ["other"]
+    );
+    assert_eq!(
+        s.get(&format!("/api/v1/rules?match[]={}", enc("{team=~\".*\"}")))
+            .text(),
+        r#"{"status":"error","errorType":"bad_data","error":"match[] must contain at least one non-empty matcher"}"#
+    );
+
+    // Pagination: one group per page, then the token of the next.
+    let v = s.get("/api/v1/rules?group_limit=1").json();
+    assert_eq!(v["data"]["groups"][0]["name"], "example");
+    let token = v["data"]["groupNextToken"].as_str().unwrap().to_string();
+    assert_eq!(token.len(), 40);
+    let v = s
+        .get(&format!(
+            "/api/v1/rules?group_limit=1&group_next_token={token}"
+        ))
+        .json();
+    assert_eq!(v["data"]["groups"][0]["name"], "other");
+    assert!(v["data"].get("groupNextToken").is_none(), "{v}");
+    assert_eq!(
+        s.get("/api/v1/rules?group_next_token=abc").text(),
+        r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"group_next_token\": group_limit needs to be present in order to paginate over the groups"}"#
+    );
+    assert_eq!(
+        s.get("/api/v1/rules?group_limit=0").text(),
+        r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"group_limit\": group_limit needs to be greater than 0"}"#
+    );
+    assert_eq!(
+        s.get("/api/v1/rules?group_limit=1&group_next_token=abc")
+            .text(),
+        r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"group_next_token\": invalid group_next_token 'abc'. were rule groups changed?"}"#
+    );
+
     assert_eq!(
         data(&s.get("/api/v1/alerts")),
         r#"{"alerts":[{"labels":{"alertname":"Down","severity":"page"},"annotations":{"summary":"it is down"},"state":"firing","activeAt":"2026-01-01T00:00:00Z","value":"1e+00"}]}"#

@@ -2,6 +2,8 @@
 //! Debian packages, installed when missing and we are root.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod server;
+
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
