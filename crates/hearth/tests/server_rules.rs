@@ -255,6 +255,9 @@ fn restart_keeps_for_state() {
     let (active_before, _) = value_at(&s, "ALERTS_FOR_STATE").unwrap();
     assert_eq!(s.post("/-/quit", "").0, 200);
     assert!(s.child.wait().unwrap().success());
+    // An outage of whole seconds: ActiveAt is stored in seconds, so a restart within
+    // the same second would leave it where it was.
+    std::thread::sleep(std::time::Duration::from_secs(3));
     let restarted = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
