@@ -99,7 +99,7 @@ impl Default for GlobalConfig {
             smtp_tls_config: None,
             slack_api_url: None,
             slack_api_url_file: String::new(),
-            pagerduty_url: url("https://events.pagerduty.com/v2/"),
+            pagerduty_url: url("https://events.pagerduty.com/v2/enqueue"),
             opsgenie_api_url: url("https://api.opsgenie.com/"),
             opsgenie_api_key: Secret::default(),
             opsgenie_api_key_file: String::new(),

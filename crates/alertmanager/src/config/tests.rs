@@ -94,7 +94,7 @@ fn full_config() {
     assert!(s.api_url.is_some() && !s.send_resolved);
     assert!(c.receivers[1].webhook_configs[0].send_resolved);
     let p = &c.receivers[2].pagerduty_configs[0];
-    assert_eq!(p.url.as_ref().unwrap().0.as_str(), "https://events.pagerduty.com/v2/");
+    assert_eq!(p.url.as_ref().unwrap().0.as_str(), "https://events.pagerduty.com/v2/enqueue");
     assert_eq!(p.details.len(), 4);
     assert_eq!(c.inhibit_rules[1].target()[0].to_string(), r#"severity=~"warn.*""#);
     // The effective configuration reads back to the same routing and receivers.
