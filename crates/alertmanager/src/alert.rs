@@ -165,6 +165,9 @@ mod tests {
         );
         let mut a = alert(t, zero(), t, false);
         a.labels.clear();
-        assert_eq!(a.validate().unwrap_err(), "at least one label pair required");
+        assert_eq!(
+            a.validate().unwrap_err(),
+            "at least one label pair required"
+        );
     }
 }

@@ -39,7 +39,10 @@ pub fn router(am: Am) -> Router {
         .route("/api/v2/alerts", get(get_alerts).post(post_alerts))
         .route("/api/v2/alerts/groups", get(get_groups))
         .route("/api/v2/silences", get(get_silences).post(post_silence))
-        .route("/api/v2/silence/{id}", get(get_silence).delete(delete_silence))
+        .route(
+            "/api/v2/silence/{id}",
+            get(get_silence).delete(delete_silence),
+        )
         .route("/", get(index))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(am.clone());
@@ -47,12 +50,13 @@ pub fn router(am: Am) -> Router {
     if prefix.is_empty() {
         api
     } else {
-        Router::new()
-            .nest(&prefix, api)
-            .route("/", get(move || {
+        Router::new().nest(&prefix, api).route(
+            "/",
+            get(move || {
                 let p = prefix.clone();
                 async move { axum::response::Redirect::to(&format!("{p}/")) }
-            }))
+            }),
+        )
     }
 }
 
@@ -297,7 +301,10 @@ async fn get_alerts(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
         if !keep(&p, &st) {
             continue;
         }
-        out.push((fingerprint_string(a.fingerprint()), gettable_alert(a, &st, &receivers)));
+        out.push((
+            fingerprint_string(a.fingerprint()),
+            gettable_alert(a, &st, &receivers),
+        ));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     let list: Vec<serde_json::Value> = out.into_iter().map(|(_, v)| v).collect();
@@ -385,7 +392,10 @@ async fn post_alerts(State(am): State<Am>, body: Bytes) -> Response {
             errors.push("labels in body is required".to_string());
             continue;
         };
-        let (starts_at, ends_at) = match (parse_time(p.starts_at.as_deref()), parse_time(p.ends_at.as_deref())) {
+        let (starts_at, ends_at) = match (
+            parse_time(p.starts_at.as_deref()),
+            parse_time(p.ends_at.as_deref()),
+        ) {
             (Ok(s), Ok(e)) => (s, e),
             (Err(e), _) | (_, Err(e)) => {
                 errors.push(e);
@@ -408,7 +418,11 @@ async fn post_alerts(State(am): State<Am>, body: Bytes) -> Response {
             a.timeout = true;
             a.ends_at = add(&t, resolve_timeout);
         }
-        let status = if a.ends_at > now() { "firing" } else { "resolved" };
+        let status = if a.ends_at > now() {
+            "firing"
+        } else {
+            "resolved"
+        };
         am.metrics
             .alerts_received
             .get_or_create(&vec![("status".into(), status.into())])
@@ -532,7 +546,10 @@ async fn post_silence(State(am): State<Am>, body: Bytes) -> Response {
             Err(e) => return bad(format!("invalid silence: invalid label matcher: {e}")),
         }
     }
-    let (starts_at, ends_at) = match (parse_time(p.starts_at.as_deref()), parse_time(p.ends_at.as_deref())) {
+    let (starts_at, ends_at) = match (
+        parse_time(p.starts_at.as_deref()),
+        parse_time(p.ends_at.as_deref()),
+    ) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return bad(e),
     };

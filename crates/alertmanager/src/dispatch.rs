@@ -68,7 +68,11 @@ impl Route {
         Route::build(cfg, None, &mut idx)
     }
 
-    fn build(cfg: &config::Route, parent: Option<(&RouteOpts, &str)>, idx: &mut usize) -> Arc<Route> {
+    fn build(
+        cfg: &config::Route,
+        parent: Option<(&RouteOpts, &str)>,
+        idx: &mut usize,
+    ) -> Arc<Route> {
         let mut opts = parent.map_or_else(RouteOpts::default, |p| p.0.clone());
         if !cfg.receiver.is_empty() {
             opts.receiver = cfg.receiver.clone();
@@ -379,7 +383,6 @@ pub fn receivers_for(route: &Arc<Route>, ls: &LabelSet) -> Vec<String> {
         .map(|r| r.opts.receiver.clone())
         .collect()
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -92,7 +92,10 @@ mod tests {
     fn alert(p: &[(&str, &str)], resolved: bool) -> Alert {
         let t = now();
         Alert {
-            labels: p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            labels: p
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
             annotations: LabelSet::new(),
             starts_at: sub(&t, Duration::from_secs(60)),
             ends_at: if resolved {
@@ -120,11 +123,32 @@ mod tests {
         let ih = rules(
             "  - source_matchers: [severity=critical]\n    target_matchers: [severity=warning]\n    equal: [cluster]\n",
         );
-        let crit = alert(&[("alertname", "Down"), ("severity", "critical"), ("cluster", "a")], false);
+        let crit = alert(
+            &[
+                ("alertname", "Down"),
+                ("severity", "critical"),
+                ("cluster", "a"),
+            ],
+            false,
+        );
         let t = now();
         let v = ih.view(std::slice::from_ref(&crit), &t);
-        let warn_a = alert(&[("alertname", "Slow"), ("severity", "warning"), ("cluster", "a")], false);
-        let warn_b = alert(&[("alertname", "Slow"), ("severity", "warning"), ("cluster", "b")], false);
+        let warn_a = alert(
+            &[
+                ("alertname", "Slow"),
+                ("severity", "warning"),
+                ("cluster", "a"),
+            ],
+            false,
+        );
+        let warn_b = alert(
+            &[
+                ("alertname", "Slow"),
+                ("severity", "warning"),
+                ("cluster", "b"),
+            ],
+            false,
+        );
         assert_eq!(v.mutes(&warn_a.labels), Some(crit.fingerprint()));
         assert_eq!(v.mutes(&warn_b.labels), None);
         assert_eq!(v.mutes(&crit.labels), None);
@@ -134,12 +158,17 @@ mod tests {
         // Missing equal labels on both sides count as equal.
         let crit_nocluster = alert(&[("severity", "critical")], false);
         let warn_nocluster = alert(&[("severity", "warning")], false);
-        assert!(ih.view(&[crit_nocluster], &t).mutes(&warn_nocluster.labels).is_some());
+        assert!(
+            ih.view(&[crit_nocluster], &t)
+                .mutes(&warn_nocluster.labels)
+                .is_some()
+        );
     }
 
     #[test]
     fn legacy_forms_and_two_sided_rules() {
-        let ih = rules("  - source_match: {alertname: A}\n    target_match_re: {alertname: 'A|B'}\n");
+        let ih =
+            rules("  - source_match: {alertname: A}\n    target_match_re: {alertname: 'A|B'}\n");
         let a = alert(&[("alertname", "A")], false);
         let b = alert(&[("alertname", "B")], false);
         let t = now();

@@ -125,7 +125,10 @@ mod tests {
         // Values from prometheus/common's signature tests.
         assert_eq!(fingerprint(&LabelSet::new()), 14_695_981_039_346_656_037);
         assert_eq!(
-            fingerprint(&ls(&[("name", "garland, briggs"), ("fear", "love is not enough")])),
+            fingerprint(&ls(&[
+                ("name", "garland, briggs"),
+                ("fear", "love is not enough")
+            ])),
             5_799_056_148_416_392_346
         );
         assert_eq!(

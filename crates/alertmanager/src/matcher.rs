@@ -153,10 +153,7 @@ pub fn matchers_string(ms: &[Matcher]) -> String {
 /// Parses one matcher string (`foo="bar"`, `{a=b, c!~"d.*"}`), which may hold several
 /// comma-separated matchers.
 pub fn parse_matchers(input: &str) -> Result<Vec<Matcher>, String> {
-    let mut p = Parser {
-        s: input,
-        pos: 0,
-    };
+    let mut p = Parser { s: input, pos: 0 };
     p.skip_ws();
     let braced = p.eat('{');
     let mut out = Vec::new();

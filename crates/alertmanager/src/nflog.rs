@@ -216,20 +216,76 @@ mod tests {
         assert!(!needs_update(None, &set(&[]), &set(&[1]), true, r, &t));
         // Same firing set within the repeat interval: no re-send.
         let sent = e(&[1, 2], &[], t);
-        assert!(!needs_update(Some(&sent), &set(&[1, 2]), &set(&[]), true, r, &t));
-        assert!(!needs_update(Some(&sent), &set(&[1]), &set(&[]), false, r, &t));
+        assert!(!needs_update(
+            Some(&sent),
+            &set(&[1, 2]),
+            &set(&[]),
+            true,
+            r,
+            &t
+        ));
+        assert!(!needs_update(
+            Some(&sent),
+            &set(&[1]),
+            &set(&[]),
+            false,
+            r,
+            &t
+        ));
         // A new firing alert.
-        assert!(needs_update(Some(&sent), &set(&[1, 3]), &set(&[]), true, r, &t));
+        assert!(needs_update(
+            Some(&sent),
+            &set(&[1, 3]),
+            &set(&[]),
+            true,
+            r,
+            &t
+        ));
         // A newly resolved one, only with send_resolved.
-        assert!(needs_update(Some(&sent), &set(&[1]), &set(&[2]), true, r, &t));
-        assert!(!needs_update(Some(&sent), &set(&[1]), &set(&[2]), false, r, &t));
+        assert!(needs_update(
+            Some(&sent),
+            &set(&[1]),
+            &set(&[2]),
+            true,
+            r,
+            &t
+        ));
+        assert!(!needs_update(
+            Some(&sent),
+            &set(&[1]),
+            &set(&[2]),
+            false,
+            r,
+            &t
+        ));
         // All resolved: always, to clear the log.
-        assert!(needs_update(Some(&sent), &set(&[]), &set(&[1, 2]), false, r, &t));
+        assert!(needs_update(
+            Some(&sent),
+            &set(&[]),
+            &set(&[1, 2]),
+            false,
+            r,
+            &t
+        ));
         let cleared = e(&[], &[1, 2], t);
-        assert!(!needs_update(Some(&cleared), &set(&[]), &set(&[1, 2]), true, r, &t));
+        assert!(!needs_update(
+            Some(&cleared),
+            &set(&[]),
+            &set(&[1, 2]),
+            true,
+            r,
+            &t
+        ));
         // Repeat interval passed.
         let old = e(&[1, 2], &[], crate::time::sub(&t, 2 * r));
-        assert!(needs_update(Some(&old), &set(&[1, 2]), &set(&[]), true, r, &t));
+        assert!(needs_update(
+            Some(&old),
+            &set(&[1, 2]),
+            &set(&[]),
+            true,
+            r,
+            &t
+        ));
     }
 
     #[test]
@@ -243,7 +299,14 @@ mod tests {
             idx: 0,
         };
         let t = now();
-        l.log(&rk, "{}:{a=\"b\"}", vec![7], vec![], Duration::from_secs(60), t);
+        l.log(
+            &rk,
+            "{}:{a=\"b\"}",
+            vec![7],
+            vec![],
+            Duration::from_secs(60),
+            t,
+        );
         l.persist().unwrap();
         let (l2, _) = NotificationLog::open(Some(p), Duration::from_secs(3600));
         let e = l2.query(&rk, "{}:{a=\"b\"}").unwrap();

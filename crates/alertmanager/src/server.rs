@@ -79,7 +79,10 @@ pub enum StartError {
     #[error("{0}")]
     Receivers(String),
     #[error("cannot create the storage directory {path}: {source}")]
-    Storage { path: String, source: std::io::Error },
+    Storage {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// What one configuration runs.
@@ -106,15 +109,22 @@ pub struct Alertmanager {
 pub fn load_templates(cfg: &Config) -> Result<NotificationTemplates, String> {
     let mut files: Vec<(String, String)> = Vec::new();
     for pattern in &cfg.templates {
-        let paths = glob::glob(pattern).map_err(|e| format!("invalid template glob {pattern:?}: {e}"))?;
+        let paths =
+            glob::glob(pattern).map_err(|e| format!("invalid template glob {pattern:?}: {e}"))?;
         for p in paths.flatten() {
             let text = std::fs::read_to_string(&p)
                 .map_err(|e| format!("reading template {}: {e}", p.display()))?;
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             files.push((name, text));
         }
     }
-    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     NotificationTemplates::new(&refs, &FuncMap::new()).map_err(|e| e.to_string())
 }
 
@@ -173,8 +183,15 @@ impl Alertmanager {
         let _g = self.reload_lock.lock().await;
         let result = (|| {
             let cfg = load_config(&self.opts).map_err(|e| e.to_string())?;
-            let r = build(&cfg, &self.opts, &self.store, &self.silences, &self.nflog, &self.metrics)
-                .map_err(|e| e.to_string())?;
+            let r = build(
+                &cfg,
+                &self.opts,
+                &self.store,
+                &self.silences,
+                &self.nflog,
+                &self.metrics,
+            )
+            .map_err(|e| e.to_string())?;
             Ok::<_, String>((cfg, r))
         })();
         match result {
@@ -184,7 +201,9 @@ impl Alertmanager {
                 r.dispatcher.start(&self.store);
                 *self.running.write() = Arc::new(r);
                 self.metrics.config_last_reload_successful.set(1);
-                self.metrics.config_last_reload_success_timestamp.set(unix_now());
+                self.metrics
+                    .config_last_reload_success_timestamp
+                    .set(unix_now());
                 self.metrics.config_hash.set(config_hash(&cfg));
                 tracing::info!(file = %self.opts.config_file.display(), "Completed loading of configuration file");
                 Ok(())
@@ -253,9 +272,12 @@ impl Alertmanager {
                 active += 1;
             }
         }
-        self.metrics.set_state(&self.metrics.alerts, "active", active);
-        self.metrics.set_state(&self.metrics.alerts, "suppressed", suppressed);
-        self.metrics.set_state(&self.metrics.alerts, "unprocessed", 0);
+        self.metrics
+            .set_state(&self.metrics.alerts, "active", active);
+        self.metrics
+            .set_state(&self.metrics.alerts, "suppressed", suppressed);
+        self.metrics
+            .set_state(&self.metrics.alerts, "unprocessed", 0);
         let (mut a, mut p, mut e) = (0, 0, 0);
         for s in self.silences.list() {
             match s.state(&t) {
@@ -312,8 +334,9 @@ fn build(
         external_url: opts.external_url.clone(),
         user_agent: format!("Alertmanager/{}", opts.build.version),
     };
-    let pipeline =
-        Arc::new(Pipeline::new(cfg, templates, &shared).map_err(|e| StartError::Receivers(e.to_string()))?);
+    let pipeline = Arc::new(
+        Pipeline::new(cfg, templates, &shared).map_err(|e| StartError::Receivers(e.to_string()))?,
+    );
     let route = Route::new(&cfg.route);
     let dispatcher = Dispatcher::new(route, pipeline.clone());
     Ok(Running {

@@ -117,7 +117,9 @@ impl Silence {
         }
         for (i, m) in self.matchers.iter().enumerate() {
             if m.name.is_empty() {
-                return Err(format!("invalid label matcher {i}: invalid label name \"\""));
+                return Err(format!(
+                    "invalid label matcher {i}: invalid label name \"\""
+                ));
             }
         }
         if self.matchers.iter().all(|m| m.matches("")) {
@@ -138,7 +140,11 @@ impl Silence {
     fn to_json(&self) -> SilenceJson {
         SilenceJson {
             id: self.id.clone(),
-            matchers: self.matchers.iter().map(MatcherJson::from_matcher).collect(),
+            matchers: self
+                .matchers
+                .iter()
+                .map(MatcherJson::from_matcher)
+                .collect(),
             starts_at: self.starts_at,
             ends_at: self.ends_at,
             updated_at: self.updated_at,
@@ -255,7 +261,9 @@ impl Silences {
         let mut map = self.map.lock();
         let s = map.get_mut(id).ok_or(SilenceError::NotFound)?;
         if s.state(&now) == SilenceState::Expired {
-            return Err(SilenceError::Invalid(format!("silence {id} already expired")));
+            return Err(SilenceError::Invalid(format!(
+                "silence {id} already expired"
+            )));
         }
         expire_at(s, &now);
         drop(map);
@@ -382,13 +390,42 @@ mod tests {
         let (s, _) = Silences::open(None, Duration::from_secs(3600));
         let t = now();
         let h = Duration::from_secs(3600);
-        s.set(sil(r#"alertname="A", env!="dev", job=~"no.*", team!~"x|y""#, t, add(&t, h)), t)
-            .unwrap();
-        assert_eq!(s.mutes(&ls(&[("alertname", "A"), ("job", "node")]), &t).len(), 1);
-        assert!(s.mutes(&ls(&[("alertname", "A"), ("job", "node"), ("env", "dev")]), &t).is_empty());
-        assert!(s.mutes(&ls(&[("alertname", "A"), ("job", "xnode")]), &t).is_empty());
-        assert!(s.mutes(&ls(&[("alertname", "A"), ("job", "node"), ("team", "x")]), &t).is_empty());
-        assert!(s.mutes(&ls(&[("alertname", "B"), ("job", "node")]), &t).is_empty());
+        s.set(
+            sil(
+                r#"alertname="A", env!="dev", job=~"no.*", team!~"x|y""#,
+                t,
+                add(&t, h),
+            ),
+            t,
+        )
+        .unwrap();
+        assert_eq!(
+            s.mutes(&ls(&[("alertname", "A"), ("job", "node")]), &t)
+                .len(),
+            1
+        );
+        assert!(
+            s.mutes(
+                &ls(&[("alertname", "A"), ("job", "node"), ("env", "dev")]),
+                &t
+            )
+            .is_empty()
+        );
+        assert!(
+            s.mutes(&ls(&[("alertname", "A"), ("job", "xnode")]), &t)
+                .is_empty()
+        );
+        assert!(
+            s.mutes(
+                &ls(&[("alertname", "A"), ("job", "node"), ("team", "x")]),
+                &t
+            )
+            .is_empty()
+        );
+        assert!(
+            s.mutes(&ls(&[("alertname", "B"), ("job", "node")]), &t)
+                .is_empty()
+        );
     }
 
     #[test]

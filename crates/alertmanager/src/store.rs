@@ -161,7 +161,12 @@ mod tests {
         let (_, mut rx) = s.subscribe();
         let t = now();
         let m = |x: u64| Duration::from_secs(x * 60);
-        s.put(vec![alert("a", sub(&t, m(10)), add(&t, m(5)), sub(&t, m(1)))]);
+        s.put(vec![alert(
+            "a",
+            sub(&t, m(10)),
+            add(&t, m(5)),
+            sub(&t, m(1)),
+        )]);
         // A re-send with a later start overlaps: the earlier start is kept.
         s.put(vec![alert("a", sub(&t, m(2)), add(&t, m(5)), t)]);
         let a = s.list().remove(0);
@@ -169,7 +174,12 @@ mod tests {
         assert!(rx.try_recv().is_ok() && rx.try_recv().is_ok());
         // Resolved at a later time: gone after GC unless kept.
         s.put(vec![alert("b", sub(&t, m(10)), sub(&t, m(1)), t)]);
-        let fp_b = s.list().iter().find(|a| a.name() == "b").unwrap().fingerprint();
+        let fp_b = s
+            .list()
+            .iter()
+            .find(|a| a.name() == "b")
+            .unwrap()
+            .fingerprint();
         assert!(s.gc(&t, |fp| fp == fp_b).is_empty());
         s.persist().unwrap();
         let (s2, _) = AlertStore::open(Some(p.clone()));

@@ -97,9 +97,6 @@ mod tests {
         let t = parse_rfc3339("2024-01-02T03:04:05.120+01:00").unwrap();
         assert_eq!(rfc3339_nano(&t), "2024-01-02T02:04:05.12Z");
         assert_eq!(rfc3339_millis(&t), "2024-01-02T02:04:05.120Z");
-        assert_eq!(
-            go_duration(std::time::Duration::from_secs(3725)),
-            "1h2m5s"
-        );
+        assert_eq!(go_duration(std::time::Duration::from_secs(3725)), "1h2m5s");
     }
 }

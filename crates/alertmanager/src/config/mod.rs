@@ -106,7 +106,9 @@ impl Default for GlobalConfig {
             wechat_api_url: url("https://qyapi.weixin.qq.com/cgi-bin/"),
             wechat_api_secret: Secret::default(),
             wechat_api_corp_id: String::new(),
-            victorops_api_url: url("https://alert.victorops.com/integrations/generic/20131114/alert/"),
+            victorops_api_url: url(
+                "https://alert.victorops.com/integrations/generic/20131114/alert/",
+            ),
             victorops_api_key: Secret::default(),
             victorops_api_key_file: String::new(),
             telegram_api_url: url("https://api.telegram.org"),
@@ -208,7 +210,9 @@ impl<'de> Deserialize<'de> for Route {
         let mut seen = HashSet::new();
         for l in group_by.iter().flatten() {
             if !seen.insert(l) {
-                return Err(D::Error::custom(format!("duplicated label {l:?} in group_by")));
+                return Err(D::Error::custom(format!(
+                    "duplicated label {l:?} in group_by"
+                )));
             }
         }
         if r.group_interval.is_some_and(|d| d.is_zero()) {
@@ -360,11 +364,19 @@ fn legacy_matchers(
 
 impl InhibitRule {
     pub fn source(&self) -> Vec<Matcher> {
-        legacy_matchers(&self.source_match, &self.source_match_re, &self.source_matchers)
+        legacy_matchers(
+            &self.source_match,
+            &self.source_match_re,
+            &self.source_matchers,
+        )
     }
 
     pub fn target(&self) -> Vec<Matcher> {
-        legacy_matchers(&self.target_match, &self.target_match_re, &self.target_matchers)
+        legacy_matchers(
+            &self.target_match,
+            &self.target_match_re,
+            &self.target_matchers,
+        )
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -459,10 +471,7 @@ impl Config {
                     return Err(err(pos, format!("missing name in {what}")));
                 }
                 if !ti_names.insert(t.value.name.clone()) {
-                    return Err(err(
-                        pos,
-                        format!("{what} {:?} is not unique", t.value.name),
-                    ));
+                    return Err(err(pos, format!("{what} {:?} is not unique", t.value.name)));
                 }
                 out.push(t.value);
             }
@@ -478,13 +487,19 @@ impl Config {
         let mut route = route.value;
         route.position = pos;
         if route.receiver.is_empty() {
-            return Err(err(pos, "root route must specify a default receiver".into()));
+            return Err(err(
+                pos,
+                "root route must specify a default receiver".into(),
+            ));
         }
         if !route.match_.is_empty() || !route.match_re.is_empty() || !route.matchers.is_empty() {
             return Err(err(pos, "root route must not have any matchers".into()));
         }
         if !route.mute_time_intervals.is_empty() {
-            return Err(err(pos, "root route must not have any mute time intervals".into()));
+            return Err(err(
+                pos,
+                "root route must not have any mute time intervals".into(),
+            ));
         }
         if !route.active_time_intervals.is_empty() {
             return Err(err(

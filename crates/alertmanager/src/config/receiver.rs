@@ -13,7 +13,6 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-
 /// A named receiver.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Receiver {
@@ -297,9 +296,7 @@ impl SlackConfig {
                 return Err("missing text in Slack action configuration".into());
             }
             if a.url.is_empty() && a.name.is_empty() {
-                return Err(
-                    "missing name or url in Slack action configuration".into(),
-                );
+                return Err("missing name or url in Slack action configuration".into());
             }
         }
         for f in &self.fields {
@@ -425,8 +422,14 @@ impl PagerdutyConfig {
             self.source = self.client.clone();
         }
         for (k, v) in [
-            ("firing", r#"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#),
-            ("resolved", r#"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#),
+            (
+                "firing",
+                r#"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#,
+            ),
+            (
+                "resolved",
+                r#"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#,
+            ),
             ("num_firing", "{{ .Alerts.Firing | len }}"),
             ("num_resolved", "{{ .Alerts.Resolved | len }}"),
         ] {
@@ -529,4 +532,3 @@ impl EmailConfig {
         Ok(())
     }
 }
-

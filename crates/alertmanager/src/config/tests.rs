@@ -94,9 +94,15 @@ fn full_config() {
     assert!(s.api_url.is_some() && !s.send_resolved);
     assert!(c.receivers[1].webhook_configs[0].send_resolved);
     let p = &c.receivers[2].pagerduty_configs[0];
-    assert_eq!(p.url.as_ref().unwrap().0.as_str(), "https://events.pagerduty.com/v2/enqueue");
+    assert_eq!(
+        p.url.as_ref().unwrap().0.as_str(),
+        "https://events.pagerduty.com/v2/enqueue"
+    );
     assert_eq!(p.details.len(), 4);
-    assert_eq!(c.inhibit_rules[1].target()[0].to_string(), r#"severity=~"warn.*""#);
+    assert_eq!(
+        c.inhibit_rules[1].target()[0].to_string(),
+        r#"severity=~"warn.*""#
+    );
     // The effective configuration reads back to the same routing and receivers.
     let y = c.to_yaml();
     assert!(y.contains("<secret>"), "{y}");
@@ -113,32 +119,98 @@ fn full_config() {
 #[test]
 fn errors_have_positions_and_upstream_wording() {
     let cases: &[(&str, &str)] = &[
-        ("route:\n  receiver: a\n  recevier: b\nreceivers: [{name: a}]\n", "am.yml:3:3: field \"recevier\" not found; did you mean \"receiver\"?"),
-        ("route:\n  receiver: x\nreceivers: [{name: a}]\n", "undefined receiver \"x\" used in route"),
-        ("route:\n  receiver: a\n  routes:\n    - receiver: nope\nreceivers: [{name: a}]\n", "am.yml:4:7: undefined receiver \"nope\" used in route"),
-        ("route:\n  receiver: a\n  matchers: [a=b]\nreceivers: [{name: a}]\n", "root route must not have any matchers"),
-        ("route:\n  receiver: a\n  continue: true\nreceivers: [{name: a}]\n", "cannot have continue in root route"),
+        (
+            "route:\n  receiver: a\n  recevier: b\nreceivers: [{name: a}]\n",
+            "am.yml:3:3: field \"recevier\" not found; did you mean \"receiver\"?",
+        ),
+        (
+            "route:\n  receiver: x\nreceivers: [{name: a}]\n",
+            "undefined receiver \"x\" used in route",
+        ),
+        (
+            "route:\n  receiver: a\n  routes:\n    - receiver: nope\nreceivers: [{name: a}]\n",
+            "am.yml:4:7: undefined receiver \"nope\" used in route",
+        ),
+        (
+            "route:\n  receiver: a\n  matchers: [a=b]\nreceivers: [{name: a}]\n",
+            "root route must not have any matchers",
+        ),
+        (
+            "route:\n  receiver: a\n  continue: true\nreceivers: [{name: a}]\n",
+            "cannot have continue in root route",
+        ),
         ("receivers: [{name: a}]\n", "no route provided in config"),
-        ("route: {}\nreceivers: [{name: a}]\n", "root route must specify a default receiver"),
-        ("route: {receiver: a}\nreceivers: [{name: a}, {name: a}]\n", "am.yml:2:24: notification config name \"a\" is not unique"),
-        ("route: {receiver: a, group_by: ['...', x]}\nreceivers: [{name: a}]\n", "cannot have wildcard group_by (`...`) and other other labels at the same time"),
-        ("route: {receiver: a, group_by: [x, x]}\nreceivers: [{name: a}]\n", "duplicated label \"x\" in group_by"),
-        ("route: {receiver: a, group_interval: 0s}\nreceivers: [{name: a}]\n", "group_interval cannot be zero"),
-        ("route: {receiver: a, routes: [{mute_time_intervals: [x]}]}\nreceivers: [{name: a}]\n", "undefined time interval \"x\" used in route"),
-        ("route: {receiver: a}\nreceivers: [{name: a, webhook_configs: [{}]}]\n", "one of url or url_file must be configured"),
-        ("route: {receiver: a}\nreceivers: [{name: a, webhook_configs: [{url: 'ftp://x/'}]}]\n", "unsupported scheme \"ftp\" for URL"),
-        ("route: {receiver: a}\nreceivers: [{name: a, email_configs: [{to: x@y}]}]\n", "no global SMTP smarthost set"),
-        ("route: {receiver: a}\nreceivers: [{name: a, slack_configs: [{channel: x}]}]\n", "no global Slack API URL set either inline or in a file"),
-        ("route: {receiver: a}\nreceivers: [{name: a, pagerduty_configs: [{}]}]\n", "missing service or routing key in PagerDuty config"),
-        ("route: {receiver: a}\nreceivers: [{name: a, opsgenie_configs: [{}]}]\n", "opsgenie_configs is not supported by hearth yet"),
-        ("route: {receiver: a, routes: [{matchers: ['a=~\"(\"']}]}\nreceivers: [{name: a}]\n", "error parsing regexp"),
-        ("route: {receiver: a, routes: [{match: {'a b': c}}]}\nreceivers: [{name: a}]\n", "invalid label name \"a b\""),
-        ("route: {receiver: a}\nreceivers: [{name: a}]\ntime_intervals: [{name: t}, {name: t}]\n", "time interval \"t\" is not unique"),
-        ("route: {receiver: a}\nreceivers: [{name: a}]\ntime_intervals: [{name: t, time_intervals: [{weekdays: [caturday]}]}]\n", "caturday is not a valid weekday"),
+        (
+            "route: {}\nreceivers: [{name: a}]\n",
+            "root route must specify a default receiver",
+        ),
+        (
+            "route: {receiver: a}\nreceivers: [{name: a}, {name: a}]\n",
+            "am.yml:2:24: notification config name \"a\" is not unique",
+        ),
+        (
+            "route: {receiver: a, group_by: ['...', x]}\nreceivers: [{name: a}]\n",
+            "cannot have wildcard group_by (`...`) and other other labels at the same time",
+        ),
+        (
+            "route: {receiver: a, group_by: [x, x]}\nreceivers: [{name: a}]\n",
+            "duplicated label \"x\" in group_by",
+        ),
+        (
+            "route: {receiver: a, group_interval: 0s}\nreceivers: [{name: a}]\n",
+            "group_interval cannot be zero",
+        ),
+        (
+            "route: {receiver: a, routes: [{mute_time_intervals: [x]}]}\nreceivers: [{name: a}]\n",
+            "undefined time interval \"x\" used in route",
+        ),
+        (
+            "route: {receiver: a}\nreceivers: [{name: a, webhook_configs: [{}]}]\n",
+            "one of url or url_file must be configured",
+        ),
+        (
+            "route: {receiver: a}\nreceivers: [{name: a, webhook_configs: [{url: 'ftp://x/'}]}]\n",
+            "unsupported scheme \"ftp\" for URL",
+        ),
+        (
+            "route: {receiver: a}\nreceivers: [{name: a, email_configs: [{to: x@y}]}]\n",
+            "no global SMTP smarthost set",
+        ),
+        (
+            "route: {receiver: a}\nreceivers: [{name: a, slack_configs: [{channel: x}]}]\n",
+            "no global Slack API URL set either inline or in a file",
+        ),
+        (
+            "route: {receiver: a}\nreceivers: [{name: a, pagerduty_configs: [{}]}]\n",
+            "missing service or routing key in PagerDuty config",
+        ),
+        (
+            "route: {receiver: a}\nreceivers: [{name: a, opsgenie_configs: [{}]}]\n",
+            "opsgenie_configs is not supported by hearth yet",
+        ),
+        (
+            "route: {receiver: a, routes: [{matchers: ['a=~\"(\"']}]}\nreceivers: [{name: a}]\n",
+            "error parsing regexp",
+        ),
+        (
+            "route: {receiver: a, routes: [{match: {'a b': c}}]}\nreceivers: [{name: a}]\n",
+            "invalid label name \"a b\"",
+        ),
+        (
+            "route: {receiver: a}\nreceivers: [{name: a}]\ntime_intervals: [{name: t}, {name: t}]\n",
+            "time interval \"t\" is not unique",
+        ),
+        (
+            "route: {receiver: a}\nreceivers: [{name: a}]\ntime_intervals: [{name: t, time_intervals: [{weekdays: [caturday]}]}]\n",
+            "caturday is not a valid weekday",
+        ),
     ];
     for (yaml, want) in cases {
         let got = load(yaml).unwrap_err();
-        assert!(got.contains(want), "for:\n{yaml}\nwant {want:?}\ngot  {got:?}");
+        assert!(
+            got.contains(want),
+            "for:\n{yaml}\nwant {want:?}\ngot  {got:?}"
+        );
         assert!(got.starts_with("am.yml"), "{got}");
     }
 }

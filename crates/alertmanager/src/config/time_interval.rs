@@ -196,7 +196,9 @@ range_type!(MonthRange, parse_month, |b, e| if b > e {
 });
 range_type!(
     DayOfMonthRange,
-    |s| s.parse::<i32>().map_err(|_| format!("{s} is not a valid day of the month")),
+    |s| s
+        .parse::<i32>()
+        .map_err(|_| format!("{s} is not a valid day of the month")),
     |b, e| {
         for d in [b, e] {
             if d == 0 {
@@ -215,7 +217,9 @@ range_type!(
 );
 range_type!(
     YearRange,
-    |s| s.parse::<i32>().map_err(|_| format!("{s} is not a valid year")),
+    |s| s
+        .parse::<i32>()
+        .map_err(|_| format!("{s} is not a valid year")),
     |b, e| if b > e {
         Err("end year cannot be before start year".into())
     } else {
@@ -285,7 +289,11 @@ impl TimeInterval {
             let day = lt.day() as i32;
             let inside = days.iter().any(|r| {
                 let r = &r.0;
-                let begin = if r.begin < 0 { dim + r.begin + 1 } else { r.begin };
+                let begin = if r.begin < 0 {
+                    dim + r.begin + 1
+                } else {
+                    r.begin
+                };
                 let end = if r.end < 0 { dim + r.end + 1 } else { r.end };
                 if begin > dim {
                     return false;
@@ -352,7 +360,8 @@ mod tests {
 
     #[test]
     fn business_hours() {
-        let i = ti("times:\n- start_time: '09:00'\n  end_time: '17:00'\nweekdays: ['monday:friday']\n");
+        let i =
+            ti("times:\n- start_time: '09:00'\n  end_time: '17:00'\nweekdays: ['monday:friday']\n");
         assert!(i.contains(&at("2024-03-04T09:00:00Z"))); // Monday
         assert!(!i.contains(&at("2024-03-04T17:00:00Z"))); // end exclusive
         assert!(!i.contains(&at("2024-03-03T10:00:00Z"))); // Sunday
@@ -378,13 +387,21 @@ mod tests {
 
     #[test]
     fn errors() {
-        let bad = |y: &str| serde_saphyr::from_str::<TimeInterval>(y).unwrap_err().to_string();
+        let bad = |y: &str| {
+            serde_saphyr::from_str::<TimeInterval>(y)
+                .unwrap_err()
+                .to_string()
+        };
         assert!(bad("weekdays: ['funday']").contains("funday is not a valid weekday"));
         assert!(bad("days_of_month: ['0']").contains("zero is not a valid day"));
-        assert!(bad("times:\n- start_time: '10:00'\n  end_time: '09:00'\n")
-            .contains("start time cannot be equal or greater than end time"));
-        assert!(bad("times:\n- start_time: '25:00'\n  end_time: '26:00'\n")
-            .contains("couldn't parse timestamp 25:00"));
+        assert!(
+            bad("times:\n- start_time: '10:00'\n  end_time: '09:00'\n")
+                .contains("start time cannot be equal or greater than end time")
+        );
+        assert!(
+            bad("times:\n- start_time: '25:00'\n  end_time: '26:00'\n")
+                .contains("couldn't parse timestamp 25:00")
+        );
         assert!(bad("location: Mars/Olympus").contains("unknown time zone"));
         assert!(bad("wekdays: []").contains("wekdays"));
     }

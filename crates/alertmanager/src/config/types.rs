@@ -108,9 +108,9 @@ impl<'de> Deserialize<'de> for HostPort {
         if s.is_empty() {
             return Ok(HostPort::default());
         }
-        let (host, port) = s
-            .rsplit_once(':')
-            .ok_or_else(|| serde::de::Error::custom(format!("address {s}: missing port in address")))?;
+        let (host, port) = s.rsplit_once(':').ok_or_else(|| {
+            serde::de::Error::custom(format!("address {s}: missing port in address"))
+        })?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if port.is_empty() {
             return Err(serde::de::Error::custom("port cannot be empty"));
@@ -174,7 +174,13 @@ pub struct HttpConfig {
     pub client: HttpClientConfig,
 }
 
-hearth_discovery::deserialize_with_inline!(HttpConfig, fields {}, inline { client: HttpClientConfig });
+hearth_discovery::deserialize_with_inline!(
+    HttpConfig,
+    fields {},
+    inline {
+        client: HttpClientConfig
+    }
+);
 
 impl HttpConfig {
     fn after_deserialize(&mut self) -> Result<(), String> {

@@ -85,15 +85,29 @@ fn upstream_routing_examples() {
         let want: Vec<(String, Vec<String>, bool, u64)> = want
             .iter()
             .map(|(r, g, all, w)| {
-                (r.to_string(), g.iter().map(|s| s.to_string()).collect(), *all, *w)
+                (
+                    r.to_string(),
+                    g.iter().map(|s| s.to_string()).collect(),
+                    *all,
+                    *w,
+                )
             })
             .collect();
         assert_eq!(got, want, "for {labels:?}");
     };
     check(&[("owner", "team-A")], &[("notify-A", &[], false, 30)]);
-    check(&[("owner", "team-A"), ("env", "unset")], &[("notify-A", &[], false, 30)]);
-    check(&[("owner", "team-C")], &[("notify-BC", &["bar", "foo"], false, 120)]);
-    check(&[("owner", "team-A"), ("env", "testing")], &[("notify-testing", &[], true, 30)]);
+    check(
+        &[("owner", "team-A"), ("env", "unset")],
+        &[("notify-A", &[], false, 30)],
+    );
+    check(
+        &[("owner", "team-C")],
+        &[("notify-BC", &["bar", "foo"], false, 120)],
+    );
+    check(
+        &[("owner", "team-A"), ("env", "testing")],
+        &[("notify-testing", &[], true, 30)],
+    );
     // continue: both production routes.
     check(
         &[("owner", "team-A"), ("env", "production")],
@@ -102,7 +116,10 @@ fn upstream_routing_examples() {
             ("notify-productionB", &["job"], false, 30),
         ],
     );
-    check(&[("group_by", "role")], &[("notify-def", &["role"], false, 30)]);
+    check(
+        &[("group_by", "role")],
+        &[("notify-def", &["role"], false, 30)],
+    );
     check(
         &[("env", "testing"), ("group_by", "role")],
         &[("notify-testing", &["role"], false, 30)],
@@ -123,7 +140,11 @@ fn group_labels_and_wildcard() {
     let root = route_of(TREE);
     let a = ls(&[("owner", "team-A"), ("env", "testing"), ("x", "y")]);
     let r = root.matches(&a);
-    assert_eq!(r[0].group_labels(&a), a, "group_by ['...'] groups by every label");
+    assert_eq!(
+        r[0].group_labels(&a),
+        a,
+        "group_by ['...'] groups by every label"
+    );
     let c = ls(&[("owner", "team-C"), ("foo", "1"), ("z", "2")]);
     let r = root.matches(&c);
     assert_eq!(r[0].group_labels(&c), ls(&[("foo", "1")]));
@@ -163,7 +184,12 @@ impl Integration for Recorder {
 fn setup(
     yaml: &str,
     rec: Arc<Recorder>,
-) -> (Arc<Dispatcher>, Arc<AlertStore>, Arc<Silences>, Arc<NotificationLog>) {
+) -> (
+    Arc<Dispatcher>,
+    Arc<AlertStore>,
+    Arc<Silences>,
+    Arc<NotificationLog>,
+) {
     let cfg = Config::load_str(yaml, "t").unwrap();
     let (store, _) = AlertStore::open(None);
     let (silences, _) = Silences::open(None, Duration::from_secs(3600));
@@ -180,7 +206,9 @@ fn setup(
     let templates = hearth_template::NotificationTemplates::new(&[], &Default::default()).unwrap();
     let mut receivers: HashMap<String, Vec<Arc<dyn Integration>>> = HashMap::new();
     receivers.insert("r".into(), vec![rec]);
-    let pipeline = Arc::new(crate::notify::Pipeline::with_integrations(&cfg, receivers, templates, &shared));
+    let pipeline = Arc::new(crate::notify::Pipeline::with_integrations(
+        &cfg, receivers, templates, &shared,
+    ));
     let d = Dispatcher::new(Route::new(&cfg.route), pipeline);
     d.start(&shared.store);
     (d, shared.store, shared.silences, shared.nflog)
@@ -234,7 +262,10 @@ async fn groups_wait_then_dedup_then_resolve() {
     wait_for(|| rec.sent.lock().len() == 2).await;
     assert_eq!(
         rec.sent.lock()[1],
-        vec![("A".to_string(), "resolved".to_string()), ("B".to_string(), "firing".to_string())]
+        vec![
+            ("A".to_string(), "resolved".to_string()),
+            ("B".to_string(), "firing".to_string())
+        ]
     );
     // The resolved alert is forgotten by the group after it was notified.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -267,10 +298,25 @@ async fn silenced_alerts_are_not_sent_and_resolution_without_send_resolved_is_lo
         .unwrap();
     store.put(vec![alert("S", 3600), alert("F", 3600)]);
     wait_for(|| rec.sent.lock().len() == 1).await;
-    assert_eq!(rec.sent.lock()[0], vec![("F".to_string(), "firing".to_string())]);
+    assert_eq!(
+        rec.sent.lock()[0],
+        vec![("F".to_string(), "firing".to_string())]
+    );
     // F resolves: send_resolved is off, so nothing is sent, but the log is cleared.
     store.put(vec![alert("F", -1)]);
-    wait_for(|| nflog.query(&crate::nflog::ReceiverKey { group_name: "r".into(), integration: "webhook".into(), idx: 0 }, "{}:{}").is_some_and(|e| e.firing_alerts.is_empty())).await;
+    wait_for(|| {
+        nflog
+            .query(
+                &crate::nflog::ReceiverKey {
+                    group_name: "r".into(),
+                    integration: "webhook".into(),
+                    idx: 0,
+                },
+                "{}:{}",
+            )
+            .is_some_and(|e| e.firing_alerts.is_empty())
+    })
+    .await;
     assert_eq!(rec.sent.lock().len(), 1);
     d.stop();
 }

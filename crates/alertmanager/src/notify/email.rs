@@ -32,8 +32,9 @@ impl Email {
                 .map(str::trim)
                 .filter(|x| !x.is_empty())
                 .map(|x| {
-                    x.parse::<Mailbox>()
-                        .map_err(|e| NotifyError::permanent(format!("parse '{what}' addresses: {e}")))
+                    x.parse::<Mailbox>().map_err(|e| {
+                        NotifyError::permanent(format!("parse '{what}' addresses: {e}"))
+                    })
                 })
                 .collect()
         };
@@ -51,13 +52,20 @@ impl Email {
                 "Subject" => subject = v,
                 "To" | "From" => {}
                 _ => {
-                    if let (Ok(name), Ok(())) = (header::HeaderName::new_from_ascii(k.clone()), Ok::<(), ()>(())) {
+                    if let (Ok(name), Ok(())) = (
+                        header::HeaderName::new_from_ascii(k.clone()),
+                        Ok::<(), ()>(()),
+                    ) {
                         b = b.raw_header(header::HeaderValue::new(name, v));
                     }
                 }
             }
         }
-        let subject = if c.headers.contains_key("Subject") { subject } else { t(&subject)? };
+        let subject = if c.headers.contains_key("Subject") {
+            subject
+        } else {
+            t(&subject)?
+        };
         b = b.subject(subject);
         let text = t(&c.text)?;
         let html = self
@@ -79,13 +87,15 @@ impl Email {
         .map_err(|e| NotifyError::permanent(e.to_string()))?;
 
         let host = c.smarthost.host.clone();
-        let port: u16 = c
-            .smarthost
-            .port
-            .parse()
-            .map_err(|_| NotifyError::permanent(format!("invalid smarthost port {:?}", c.smarthost.port)))?;
+        let port: u16 = c.smarthost.port.parse().map_err(|_| {
+            NotifyError::permanent(format!("invalid smarthost port {:?}", c.smarthost.port))
+        })?;
         let tls_cfg = c.tls_config.clone().unwrap_or_default();
-        let server_name = if tls_cfg.server_name.is_empty() { host.clone() } else { tls_cfg.server_name.clone() };
+        let server_name = if tls_cfg.server_name.is_empty() {
+            host.clone()
+        } else {
+            tls_cfg.server_name.clone()
+        };
         let params = TlsParameters::builder(server_name)
             .dangerous_accept_invalid_certs(tls_cfg.insecure_skip_verify)
             .build_rustls()
@@ -102,7 +112,9 @@ impl Email {
             .tls(tls)
             .timeout(Some(Duration::from_secs(30)));
         if !c.hello.is_empty() {
-            tb = tb.hello_name(lettre::transport::smtp::extension::ClientId::Domain(c.hello.clone()));
+            tb = tb.hello_name(lettre::transport::smtp::extension::ClientId::Domain(
+                c.hello.clone(),
+            ));
         }
         if !c.auth_username.is_empty() {
             let pass = if c.auth_password_file.is_empty() {
@@ -115,7 +127,10 @@ impl Email {
         let transport = tb.build();
         transport.send(msg).await.map(|_| ()).map_err(|e| {
             // Permanent SMTP errors (5xx) are not retried; network problems are.
-            NotifyError { retry: !e.is_permanent(), message: format!("send: {e}") }
+            NotifyError {
+                retry: !e.is_permanent(),
+                message: format!("send: {e}"),
+            }
         })
     }
 }

@@ -89,7 +89,9 @@ pub fn go_time(t: &Time) -> GoTime {
     if is_zero(t) {
         return GoTime::zero();
     }
-    GoTime::from_unix_nanos(i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos()))
+    GoTime::from_unix_nanos(
+        i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos()),
+    )
 }
 
 /// A failed notification attempt.
@@ -197,7 +199,8 @@ impl Pipeline {
             };
             for (i, c) in r.webhook_configs.iter().enumerate() {
                 list.push(Arc::new(
-                    webhook::Webhook::new(c, &shared.user_agent).map_err(|m| err("webhook", i, m))?,
+                    webhook::Webhook::new(c, &shared.user_agent)
+                        .map_err(|m| err("webhook", i, m))?,
                 ));
             }
             for (i, c) in r.slack_configs.iter().enumerate() {
@@ -212,11 +215,15 @@ impl Pipeline {
                 ));
             }
             for (i, c) in r.email_configs.iter().enumerate() {
-                list.push(Arc::new(email::Email::new(c).map_err(|m| err("email", i, m))?));
+                list.push(Arc::new(
+                    email::Email::new(c).map_err(|m| err("email", i, m))?,
+                ));
             }
             receivers.insert(r.name.clone(), list);
         }
-        Ok(Pipeline::with_integrations(cfg, receivers, templates, shared))
+        Ok(Pipeline::with_integrations(
+            cfg, receivers, templates, shared,
+        ))
     }
 
     /// A pipeline with the given integrations per receiver (tests bring their own).
@@ -337,7 +344,11 @@ impl Pipeline {
         let sent: Vec<Alert> = if integ.send_resolved() {
             alerts.to_vec()
         } else {
-            alerts.iter().filter(|a| !a.resolved_at(&now)).cloned().collect()
+            alerts
+                .iter()
+                .filter(|a| !a.resolved_at(&now))
+                .cloned()
+                .collect()
         };
         let result = if sent.is_empty() {
             Ok(())
@@ -346,8 +357,14 @@ impl Pipeline {
         };
         match result {
             Ok(()) => {
-                self.nflog
-                    .log(&rk, &ctx.group_key, firing, resolved, 2 * ctx.repeat_interval, crate::time::now());
+                self.nflog.log(
+                    &rk,
+                    &ctx.group_key,
+                    firing,
+                    resolved,
+                    2 * ctx.repeat_interval,
+                    crate::time::now(),
+                );
                 true
             }
             Err(e) => {
@@ -390,13 +407,17 @@ impl Pipeline {
                 }
                 Ok(Err(e)) => e,
                 Err(_) => {
-                    self.metrics.notification_requests_failed(integ.name()).inc();
+                    self.metrics
+                        .notification_requests_failed(integ.name())
+                        .inc();
                     return Err(NotifyError::permanent(format!(
                         "{rk}: notify retry canceled after {attempt} attempts: context deadline exceeded"
                     )));
                 }
             };
-            self.metrics.notification_requests_failed(integ.name()).inc();
+            self.metrics
+                .notification_requests_failed(integ.name())
+                .inc();
             if !err.retry {
                 return Err(NotifyError::permanent(format!(
                     "{rk}: notify retry canceled due to unrecoverable error after {attempt} attempts: {err}"
@@ -515,7 +536,10 @@ pub fn url_or_file(url: Option<&url::Url>, file: &str) -> Result<String, NotifyE
 pub fn truncate_alerts(max: u64, alerts: &[Alert]) -> (&[Alert], u64) {
     let n = alerts.len() as u64;
     if max > 0 && n > max {
-        (&alerts[..usize::try_from(max).unwrap_or(alerts.len())], n - max)
+        (
+            &alerts[..usize::try_from(max).unwrap_or(alerts.len())],
+            n - max,
+        )
     } else {
         (alerts, 0)
     }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{BoxFuture, Integration, Notification, NotifyError, post_json, read_secret_file, truncate};
+use super::{
+    BoxFuture, Integration, Notification, NotifyError, post_json, read_secret_file, truncate,
+};
 use crate::config::PagerdutyConfig;
 
 pub struct Pagerduty {
@@ -17,7 +19,10 @@ impl Pagerduty {
     pub fn new(conf: &PagerdutyConfig, user_agent: &str) -> Result<Pagerduty, String> {
         let http = conf.http_config.clone().unwrap_or_default();
         Ok(Pagerduty {
-            client: http.client.build_client(user_agent).map_err(|e| e.to_string())?,
+            client: http
+                .client
+                .build_client(user_agent)
+                .map_err(|e| e.to_string())?,
             conf: conf.clone(),
         })
     }
@@ -120,14 +125,21 @@ impl Integration for Pagerduty {
             for i in &c.images {
                 let src = t(&i.src)?;
                 if !src.is_empty() {
-                    images.push(Image { src, alt: t(&i.alt)?, href: t(&i.href)? });
+                    images.push(Image {
+                        src,
+                        alt: t(&i.alt)?,
+                        href: t(&i.href)?,
+                    });
                 }
             }
             let mut links = Vec::new();
             for l in &c.links {
                 let href = t(&l.href)?;
                 if !href.is_empty() {
-                    links.push(Link { href, text: t(&l.text)? });
+                    links.push(Link {
+                        href,
+                        text: t(&l.text)?,
+                    });
                 }
             }
             let msg = Message {
@@ -149,11 +161,12 @@ impl Integration for Pagerduty {
                     custom_details: details,
                 }),
             };
-            let body = serde_json::to_vec(&msg).map_err(|e| NotifyError::permanent(e.to_string()))?;
-            let url = c
-                .url
-                .as_ref()
-                .map_or_else(|| "https://events.pagerduty.com/v2/enqueue".to_string(), |u| u.0.to_string());
+            let body =
+                serde_json::to_vec(&msg).map_err(|e| NotifyError::permanent(e.to_string()))?;
+            let url = c.url.as_ref().map_or_else(
+                || "https://events.pagerduty.com/v2/enqueue".to_string(),
+                |u| u.0.to_string(),
+            );
             let http = c.http_config.clone().unwrap_or_default();
             let timeout = (!c.timeout.is_zero()).then(|| c.timeout.to_std());
             match post_json(&self.client, &http.client, &url, body, timeout).await {

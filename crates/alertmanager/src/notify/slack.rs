@@ -15,7 +15,10 @@ impl Slack {
     pub fn new(conf: &SlackConfig, user_agent: &str) -> Result<Slack, String> {
         let http = conf.http_config.clone().unwrap_or_default();
         Ok(Slack {
-            client: http.client.build_client(user_agent).map_err(|e| e.to_string())?,
+            client: http
+                .client
+                .build_client(user_agent)
+                .map_err(|e| e.to_string())?,
             conf: conf.clone(),
         })
     }
@@ -182,7 +185,11 @@ impl Integration for Slack {
             let url = match &self.conf.api_url {
                 Some(u) => match &u.0 {
                     Some(u) => u.to_string(),
-                    None => return Err(NotifyError::permanent("Slack API URL is a <secret> placeholder")),
+                    None => {
+                        return Err(NotifyError::permanent(
+                            "Slack API URL is a <secret> placeholder",
+                        ));
+                    }
                 },
                 None => url_or_file(None, &self.conf.api_url_file)?,
             };
@@ -194,7 +201,9 @@ impl Integration for Slack {
                 && v.get("ok") == Some(&serde_json::Value::Bool(false))
             {
                 let e = v.get("error").and_then(|e| e.as_str()).unwrap_or("unknown");
-                return Err(NotifyError::permanent(format!("error response from Slack: {e}")));
+                return Err(NotifyError::permanent(format!(
+                    "error response from Slack: {e}"
+                )));
             }
             Ok(())
         })

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{BoxFuture, Integration, Notification, NotifyError, post_json, truncate_alerts, url_or_file};
+use super::{
+    BoxFuture, Integration, Notification, NotifyError, post_json, truncate_alerts, url_or_file,
+};
 use crate::config::WebhookConfig;
 use crate::labelset::{LabelSet, fingerprint_string};
 use crate::time::rfc3339_nano;
@@ -20,7 +22,10 @@ impl Webhook {
     pub fn new(conf: &WebhookConfig, user_agent: &str) -> Result<Webhook, String> {
         let http = conf.http_config.clone().unwrap_or_default();
         Ok(Webhook {
-            client: http.client.build_client(user_agent).map_err(|e| e.to_string())?,
+            client: http
+                .client
+                .build_client(user_agent)
+                .map_err(|e| e.to_string())?,
             conf: conf.clone(),
         })
     }
@@ -110,13 +115,20 @@ impl Integration for Webhook {
     fn notify<'a>(&'a self, n: &'a Notification<'a>) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(async move {
             let msg = message(n, self.conf.max_alerts);
-            let body = serde_json::to_vec(&msg).map_err(|e| NotifyError::permanent(e.to_string()))?;
+            let body =
+                serde_json::to_vec(&msg).map_err(|e| NotifyError::permanent(e.to_string()))?;
             let url = url_or_file(self.conf.url.as_ref().map(|u| &u.0), &self.conf.url_file)?;
             let http = self.conf.http_config.clone().unwrap_or_default();
             let timeout = (!self.conf.timeout.is_zero()).then(|| self.conf.timeout.to_std());
-            post_json(&self.client, &http.client, &url, body, timeout.map(|t: Duration| t))
-                .await
-                .map(|_| ())
+            post_json(
+                &self.client,
+                &http.client,
+                &url,
+                body,
+                timeout.map(|t: Duration| t),
+            )
+            .await
+            .map(|_| ())
         })
     }
 }
