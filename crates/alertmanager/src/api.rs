@@ -158,7 +158,7 @@ struct Params {
     creator: Vec<String>,
 }
 
-fn parse_params(q: Option<&str>) -> Result<Params, Response> {
+fn parse_params(q: Option<&str>) -> Result<Params, String> {
     let mut p = Params {
         filter: Vec::new(),
         receiver: None,
@@ -168,9 +168,9 @@ fn parse_params(q: Option<&str>) -> Result<Params, Response> {
         unprocessed: true,
         creator: Vec::new(),
     };
-    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
+    let bad = |m: String| m;
     for (k, v) in url::form_urlencoded::parse(q.unwrap_or("").as_bytes()) {
-        let boolean = |v: &str| -> Result<bool, Response> {
+        let boolean = |v: &str| -> Result<bool, String> {
             match v {
                 "true" | "1" => Ok(true),
                 "false" | "0" => Ok(false),
@@ -273,7 +273,7 @@ fn keep(p: &Params, st: &AlertStatus) -> bool {
 async fn get_alerts(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
     let p = match parse_params(q.as_deref()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let t = now();
     let running = am.running();
@@ -314,7 +314,7 @@ async fn get_alerts(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
 async fn get_groups(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
     let p = match parse_params(q.as_deref()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let t = now();
     let running = am.running();
@@ -457,7 +457,7 @@ fn gettable_silence(s: &Silence, t: &Time) -> serde_json::Value {
 async fn get_silences(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
     let p = match parse_params(q.as_deref()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let t = now();
     let mut list: Vec<Silence> = am

@@ -152,7 +152,7 @@ impl NotificationLog {
             return Ok(());
         }
         let mut list: Vec<Entry> = self.entries.lock().values().cloned().collect();
-        list.sort_by(|a, b| key(&a.group_key, &a.receiver).cmp(&key(&b.group_key, &b.receiver)));
+        list.sort_by_key(|e| key(&e.group_key, &e.receiver));
         crate::persist::write_json(p, &list).inspect_err(|_| {
             self.dirty.store(true, Ordering::Release);
         })
