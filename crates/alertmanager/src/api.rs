@@ -60,9 +60,13 @@ pub fn router(am: Am) -> Router {
     }
 }
 
+/// JSON as go-swagger answers: Go's escaping, a trailing newline.
 fn json_response<T: Serialize>(code: StatusCode, v: &T) -> Response {
-    match serde_json::to_vec(v) {
-        Ok(b) => (code, [(header::CONTENT_TYPE, "application/json")], b).into_response(),
+    match crate::gojson::to_vec(v) {
+        Ok(mut b) => {
+            b.push(b'\n');
+            (code, [(header::CONTENT_TYPE, "application/json")], b).into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -70,6 +74,20 @@ fn json_response<T: Serialize>(code: StatusCode, v: &T) -> Response {
 /// go-swagger's error payload: a JSON string.
 fn error(code: StatusCode, msg: impl Into<String>) -> Response {
     json_response(code, &msg.into())
+}
+
+/// go-swagger's own validation errors: `{"code": N, "message": …}`.
+fn swagger_error(status: StatusCode, code: u16, msg: impl Into<String>) -> Response {
+    let v = json!({"code": code, "message": msg.into()});
+    match crate::gojson::to_vec(&v) {
+        Ok(b) => (status, [(header::CONTENT_TYPE, "application/json")], b).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Whether `s` is a UUID in its textual form (the path parameter's format).
+fn is_uuid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
 }
 
 async fn index(State(am): State<Am>) -> Response {
@@ -121,7 +139,7 @@ async fn status(State(am): State<Am>) -> Response {
     json_response(
         StatusCode::OK,
         &json!({
-            "cluster": {"name": "", "peers": [], "status": "disabled"},
+            "cluster": {"peers": [], "status": "disabled"},
             "config": {"original": running.config.to_yaml()},
             "uptime": rfc3339_millis(&am.started),
             "versionInfo": {
@@ -180,7 +198,7 @@ fn parse_params(q: Option<&str>) -> Result<Params, String> {
         match k.as_ref() {
             "filter" => p
                 .filter
-                .extend(parse_matchers(&v).map_err(|e| bad(format!("bad matcher format: {e}")))?),
+                .extend(parse_matchers(&v).map_err(|_| bad(format!("bad matcher format: {v}")))?),
             "receiver" => {
                 p.receiver = Some(
                     compile_anchored(&v)
@@ -239,7 +257,7 @@ impl AlertStatus {
 }
 
 fn gettable_alert(a: &Alert, st: &AlertStatus, receivers: &[String]) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "annotations": a.annotations,
         "endsAt": rfc3339_millis(&a.ends_at),
         "fingerprint": fingerprint_string(a.fingerprint()),
@@ -253,7 +271,14 @@ fn gettable_alert(a: &Alert, st: &AlertStatus, receivers: &[String]) -> serde_js
         "updatedAt": rfc3339_millis(&a.updated_at),
         "generatorURL": a.generator_url,
         "labels": a.labels,
-    })
+    });
+    // go-swagger omits an empty generatorURL.
+    if a.generator_url.is_empty()
+        && let Some(o) = v.as_object_mut()
+    {
+        o.remove("generatorURL");
+    }
+    v
 }
 
 /// Whether the alert passes the state filters.
@@ -381,8 +406,23 @@ fn parse_time(s: Option<&str>) -> Result<Time, String> {
 async fn post_alerts(State(am): State<Am>, body: Bytes) -> Response {
     let posted: Vec<PostableAlert> = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("parsing alerts body: {e}")),
+        Err(e) => {
+            return swagger_error(
+                StatusCode::BAD_REQUEST,
+                400,
+                format!("parsing alerts body from \"\" failed, because {e}"),
+            );
+        }
     };
+    let missing: Vec<String> = posted
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.labels.is_none())
+        .map(|(i, _)| format!("{i}.labels in body is required"))
+        .collect();
+    if !missing.is_empty() {
+        return swagger_error(StatusCode::UNPROCESSABLE_ENTITY, 602, missing.join("\n"));
+    }
     let t = now();
     let resolve_timeout = am.running().config.global.resolve_timeout.to_std();
     let mut valid = Vec::new();
@@ -490,6 +530,13 @@ fn silence_matches_filter(s: &Silence, filter: &[Matcher]) -> bool {
 }
 
 async fn get_silence(State(am): State<Am>, Path(id): Path<String>) -> Response {
+    if !is_uuid(&id) {
+        return swagger_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            601,
+            format!("silenceID in path must be of type uuid: {id:?}"),
+        );
+    }
     match am.silences.get(&id) {
         Some(s) => json_response(StatusCode::OK, &gettable_silence(&s, &now())),
         None => StatusCode::NOT_FOUND.into_response(),
@@ -497,9 +544,16 @@ async fn get_silence(State(am): State<Am>, Path(id): Path<String>) -> Response {
 }
 
 async fn delete_silence(State(am): State<Am>, Path(id): Path<String>) -> Response {
+    if !is_uuid(&id) {
+        return swagger_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            601,
+            format!("silenceID in path must be of type uuid: {id:?}"),
+        );
+    }
     match am.silences.expire(&id, now()) {
         Ok(()) => StatusCode::OK.into_response(),
-        Err(SilenceError::NotFound) => StatusCode::NOT_FOUND.into_response(),
+        Err(SilenceError::NotFound) => error(StatusCode::NOT_FOUND, "silence not found"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
@@ -537,13 +591,20 @@ async fn post_silence(State(am): State<Am>, body: Bytes) -> Response {
         }
     }
     if !missing.is_empty() {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, missing.join("\n"));
+        return swagger_error(StatusCode::UNPROCESSABLE_ENTITY, 602, missing.join("\n"));
+    }
+    if p.matchers.as_ref().is_some_and(Vec::is_empty) {
+        return swagger_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            612,
+            "matchers in body should have at least 1 items",
+        );
     }
     let mut matchers = Vec::new();
     for m in p.matchers.unwrap_or_default() {
         match m.to_matcher() {
             Ok(m) => matchers.push(m),
-            Err(e) => return bad(format!("invalid silence: invalid label matcher: {e}")),
+            Err(e) => return bad(format!("silence invalid: invalid label matcher: {e}")),
         }
     }
     let (starts_at, ends_at) = match (
@@ -572,7 +633,7 @@ async fn post_silence(State(am): State<Am>, body: Bytes) -> Response {
     match am.silences.set(sil, t) {
         Ok(id) => json_response(StatusCode::OK, &BTreeMap::from([("silenceID", id)])),
         Err(SilenceError::NotFound) => error(StatusCode::NOT_FOUND, "silence not found"),
-        Err(SilenceError::Invalid(m)) => bad(format!("invalid silence: {m}")),
+        Err(SilenceError::Invalid(m)) => bad(format!("silence invalid: {m}")),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod alert;
 pub mod api;
 pub mod config;
 pub mod dispatch;
+pub mod gojson;
 pub mod inhibit;
 pub mod labelset;
 pub mod matcher;

@@ -534,3 +534,224 @@ fn check_alertmanager_config_tool() {
         "{err}"
     );
 }
+
+/// Debian's Alertmanager as a process.
+struct Upstream {
+    child: Child,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Drops the fields that depend on when each server received a request.
+fn without_times(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                for k in ["updatedAt", "uptime", "id"] {
+                    o.remove(k);
+                }
+                for (_, x) in o.iter_mut() {
+                    walk(x);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+#[test]
+fn same_payloads_as_upstream_alertmanager() {
+    if let Err(e) = ensure_debian("prometheus-alertmanager", "prometheus-alertmanager") {
+        eprintln!("!!! SKIPPED same_payloads_as_upstream_alertmanager: {e}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = |hook: &Hook, name: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+  routes:
+    - matchers: [severity=\"critical\"]
+      receiver: hook
+      group_by: ['...']
+inhibit_rules:
+  - source_matchers: [severity=\"critical\"]
+    target_matchers: [severity=\"warning\"]
+    equal: [instance]
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: http://127.0.0.1:{}/hook
+        max_alerts: 2
+",
+                hook.port
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let (hook_h, hook_u) = (Hook::start(), Hook::start());
+    let port_h = free_port();
+    let am = Am::start(&config(&hook_h, "h.yml"), &dir.path().join("h"), port_h);
+    let port_u = free_port();
+    let upstream = Upstream {
+        child: Command::new("prometheus-alertmanager")
+            .args([
+                &format!("--config.file={}", config(&hook_u, "u.yml").display()),
+                &format!("--storage.path={}", dir.path().join("u").display()),
+                &format!("--web.listen-address=127.0.0.1:{port_u}"),
+                "--web.external-url=http://am.example.org:9093",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    assert!(
+        wait_ok(port_u, "/-/ready", 300),
+        "upstream alertmanager did not start"
+    );
+
+    let post = |port: u16, body: &Value| {
+        http(
+            port,
+            "POST",
+            "/api/v2/alerts",
+            "application/json",
+            &body.to_string(),
+        )
+    };
+    let alerts = serde_json::json!([
+        {"labels": {"alertname": "Disk", "instance": "a", "severity": "warning"},
+         "annotations": {"summary": "disk <90%> & more"},
+         "startsAt": "2024-05-01T10:00:00Z", "generatorURL": "http://p/graph?x=1&y=2"},
+        {"labels": {"alertname": "Disk", "instance": "b", "severity": "warning"},
+         "startsAt": "2024-05-01T10:00:00.5Z"},
+        {"labels": {"alertname": "Disk", "instance": "c", "severity": "warning"},
+         "startsAt": "2024-05-01T10:00:01.123456789Z"},
+        {"labels": {"alertname": "Down", "instance": "b", "severity": "critical"},
+         "startsAt": "2024-05-01T09:00:00Z"},
+    ]);
+    for port in [port_h, port_u] {
+        assert_eq!(post(port, &alerts).0, 200);
+    }
+    // Two groups each: Disk (b inhibited by Down on the same instance; max_alerts 2
+    // truncates nothing then) and Down.
+    let h = hook_h.wait_for(2);
+    let u = hook_u.wait_for(2);
+    let key = |m: &Value| m["groupKey"].as_str().unwrap().to_string();
+    let mut h: Vec<Value> = h.into_iter().take(2).collect();
+    let mut u: Vec<Value> = u.into_iter().take(2).collect();
+    h.sort_by_key(key);
+    u.sort_by_key(key);
+    assert_eq!(h, u, "first notifications differ");
+
+    // Errors and answers of the API.
+    for body in [
+        serde_json::json!([{"labels": {}}]),
+        serde_json::json!([{"labels": {"a": "b"}, "startsAt": "2024-05-01T10:00:00Z", "endsAt": "2024-05-01T09:00:00Z"}]),
+        serde_json::json!([{"annotations": {}}]),
+    ] {
+        assert_eq!(post(port_h, &body), post(port_u, &body), "POST {body}");
+    }
+    let get = |port: u16, path: &str| {
+        let (code, body) = http(port, "GET", path, "", "");
+        (
+            code,
+            serde_json::from_str::<Value>(&body)
+                .map(without_times)
+                .unwrap_or(Value::String(body)),
+        )
+    };
+    for path in [
+        "/api/v2/receivers",
+        "/api/v2/alerts?filter=alertname%3D%22Down%22",
+        "/api/v2/alerts?inhibited=false",
+        "/api/v2/alerts?filter=foo",
+        "/api/v2/silence/abc",
+    ] {
+        let (ch, bh) = get(port_h, path);
+        let (cu, bu) = get(port_u, path);
+        // endsAt of alerts without one is "now + resolve_timeout" on each side.
+        let strip = |v: Value| -> Value {
+            let mut v = v;
+            if let Value::Array(a) = &mut v {
+                for x in a {
+                    if let Some(o) = x.as_object_mut() {
+                        o.remove("endsAt");
+                    }
+                }
+            }
+            v
+        };
+        assert_eq!((ch, strip(bh)), (cu, strip(bu)), "GET {path}");
+    }
+    let (_, sh) = get(port_h, "/api/v2/status");
+    let (_, su) = get(port_u, "/api/v2/status");
+    assert_eq!(sh["cluster"], su["cluster"]);
+    let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+    assert_eq!(keys(&sh), keys(&su));
+    assert_eq!(keys(&sh["versionInfo"]), keys(&su["versionInfo"]));
+
+    // A silence answers the same way.
+    let silence = serde_json::json!({
+        "matchers": [{"name": "instance", "value": "c", "isRegex": false, "isEqual": true}],
+        "startsAt": "2024-05-01T10:00:00Z", "endsAt": "2099-01-01T00:00:00Z",
+        "createdBy": "test", "comment": "quiet c",
+    });
+    for port in [port_h, port_u] {
+        let (code, body) = http(
+            port,
+            "POST",
+            "/api/v2/silences",
+            "application/json",
+            &silence.to_string(),
+        );
+        assert_eq!(code, 200, "{body}");
+    }
+    let (ch, bh) = get(port_h, "/api/v2/silences");
+    let (cu, bu) = get(port_u, "/api/v2/silences");
+    let no_start = |mut v: Value| {
+        if let Some(o) = v[0].as_object_mut() {
+            o.remove("startsAt");
+        }
+        v
+    };
+    assert_eq!((ch, no_start(bh)), (cu, no_start(bu)));
+
+    // Resolve Down: b is no longer inhibited, c is silenced, so the Disk group now
+    // sends a and b; Down's group sends its resolution.
+    let resolve = serde_json::json!([
+        {"labels": {"alertname": "Down", "instance": "b", "severity": "critical"},
+         "startsAt": "2024-05-01T09:00:00Z", "endsAt": "2024-05-01T11:00:00Z"},
+    ]);
+    for port in [port_h, port_u] {
+        assert_eq!(post(port, &resolve).0, 200);
+    }
+    let h = hook_h.wait_for(4);
+    let u = hook_u.wait_for(4);
+    let mut h: Vec<Value> = h.into_iter().skip(2).take(2).collect();
+    let mut u: Vec<Value> = u.into_iter().skip(2).take(2).collect();
+    h.sort_by_key(key);
+    u.sort_by_key(key);
+    assert_eq!(h, u, "notifications after the resolution differ");
+    drop(upstream);
+    am.terminate();
+}

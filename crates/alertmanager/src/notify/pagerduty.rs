@@ -162,7 +162,7 @@ impl Integration for Pagerduty {
                 }),
             };
             let body =
-                serde_json::to_vec(&msg).map_err(|e| NotifyError::permanent(e.to_string()))?;
+                crate::gojson::to_vec(&msg).map_err(|e| NotifyError::permanent(e.to_string()))?;
             let url = c.url.as_ref().map_or_else(
                 || "https://events.pagerduty.com/v2/enqueue".to_string(),
                 |u| u.0.to_string(),

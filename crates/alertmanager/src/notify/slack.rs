@@ -166,7 +166,7 @@ impl Slack {
             link_names: c.link_names,
             attachments: vec![att],
         };
-        serde_json::to_vec(&req).map_err(|e| NotifyError::permanent(e.to_string()))
+        crate::gojson::to_vec(&req).map_err(|e| NotifyError::permanent(e.to_string()))
     }
 }
 

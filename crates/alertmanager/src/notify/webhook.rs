@@ -116,7 +116,7 @@ impl Integration for Webhook {
         Box::pin(async move {
             let msg = message(n, self.conf.max_alerts);
             let body =
-                serde_json::to_vec(&msg).map_err(|e| NotifyError::permanent(e.to_string()))?;
+                crate::gojson::to_vec(&msg).map_err(|e| NotifyError::permanent(e.to_string()))?;
             let url = url_or_file(self.conf.url.as_ref().map(|u| &u.0), &self.conf.url_file)?;
             let http = self.conf.http_config.clone().unwrap_or_default();
             let timeout = (!self.conf.timeout.is_zero()).then(|| self.conf.timeout.to_std());
