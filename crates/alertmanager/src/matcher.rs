@@ -386,6 +386,25 @@ mod tests {
     }
 
     #[test]
+    fn printed_matchers_parse_back() {
+        for text in [
+            r#"a="b\"c""#,
+            "\"x y\"=~\"a|\\\\d\"",
+            "a!=\"\\n\\t\\u00e9\u{1}\"",
+            "{a=b,c!~d}",
+            "é=ü",
+        ] {
+            for m in parse_matchers(text).unwrap() {
+                assert_eq!(
+                    parse_matchers(&m.to_string()).unwrap(),
+                    vec![m.clone()],
+                    "{m}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn order_and_printing() {
         let mut ms = parse_matchers(r#"b="1",a=~"2",a="2""#).unwrap();
         ms.sort();
