@@ -476,7 +476,7 @@ async fn post_alerts(State(am): State<Am>, body: Bytes) -> Response {
     }
     am.store.put(valid);
     if !errors.is_empty() {
-        return error(StatusCode::BAD_REQUEST, errors.join(";"));
+        return error(StatusCode::BAD_REQUEST, errors.join("; "));
     }
     StatusCode::OK.into_response()
 }

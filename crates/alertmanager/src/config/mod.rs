@@ -23,10 +23,6 @@ pub use types::{HostPort, HttpConfig, Matchers, Regexp, SecretUrl, Url};
 
 use crate::matcher::{MatchType, Matcher};
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// `global`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -76,10 +72,11 @@ pub struct GlobalConfig {
 }
 
 fn url(s: &str) -> Url {
-    Url(url::Url::parse(s).unwrap_or_else(|_| {
+    let u = url::Url::parse(s).unwrap_or_else(|_| {
         // The constants below always parse.
         url::Url::parse("http://localhost/").unwrap_or_else(|_| unreachable!())
-    }))
+    });
+    Url(u, s.to_string())
 }
 
 impl Default for GlobalConfig {
@@ -266,7 +263,7 @@ struct RouteOut<'a> {
     mute_time_intervals: &'a Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     active_time_intervals: &'a Vec<String>,
-    #[serde(rename = "continue", skip_serializing_if = "is_false")]
+    #[serde(rename = "continue")]
     continue_: bool,
     #[serde(skip_serializing_if = "<[Route]>::is_empty")]
     routes: &'a [Route],

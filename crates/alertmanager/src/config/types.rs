@@ -8,9 +8,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::matcher::{Matcher, parse_matchers};
 
-/// An `http`/`https` URL (upstream's `config.URL`), printed as written.
+/// An `http`/`https` URL (upstream's `config.URL`) and its text as written, which is
+/// how it prints (a password redacted).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Url(pub url::Url);
+pub struct Url(pub url::Url, pub String);
 
 /// Upstream's `parseURL`.
 pub fn parse_url(s: &str) -> Result<url::Url, String> {
@@ -33,7 +34,9 @@ impl fmt::Debug for Url {
 impl<'de> Deserialize<'de> for Url {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_url(&s).map(Url).map_err(serde::de::Error::custom)
+        parse_url(&s)
+            .map(|u| Url(u, s))
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -42,8 +45,9 @@ impl Serialize for Url {
         let mut u = self.0.clone();
         if u.password().is_some() {
             let _ = u.set_password(Some("xxxxx"));
+            return s.serialize_str(u.as_str());
         }
-        s.serialize_str(u.as_str())
+        s.serialize_str(&self.1)
     }
 }
 
