@@ -3,12 +3,14 @@
 //! Today that is the Prometheus server on :9090 (prometheus.yml from the working
 //! directory, or a built-in configuration that scrapes hearth itself, its node exporter
 //! and its pushgateway; data in ./data),
-//! the pushgateway on :9091 and the node exporter on :9100; alertmanager and dashboards
-//! join here as they land, each on its upstream port.
+//! the Alertmanager on :9093 (alertmanager.yml from the working directory, or a
+//! built-in configuration with one receiver without integrations; data in
+//! ./data/alertmanager), the pushgateway on :9091 and the node exporter on :9100;
+//! dashboards join here as they land, on its upstream port.
 
 use std::net::SocketAddr;
 
-use crate::{node_exporter_cli, own_metrics, pushgateway_cli, server_cli};
+use crate::{alertmanager_cli, node_exporter_cli, own_metrics, pushgateway_cli, server_cli};
 
 /// node_exporter's port, on every interface.
 pub const NODE_EXPORTER_LISTEN: SocketAddr =
@@ -18,11 +20,16 @@ pub const NODE_EXPORTER_LISTEN: SocketAddr =
 pub const PUSHGATEWAY_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 9091);
 
+/// The Alertmanager's port, on every interface.
+pub const ALERTMANAGER_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 9093);
+
 /// What the default mode needs to start.
 pub struct Options {
     pub listen: SocketAddr,
     pub node_exporter_listen: SocketAddr,
     pub pushgateway_listen: SocketAddr,
+    pub alertmanager_listen: SocketAddr,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +100,27 @@ async fn serve(opts: Options) -> Result<(), StartError> {
         }
         Ok::<(), StartError>(())
     };
-    tokio::try_join!(server, node_exporter, pushgateway).map(|_| ())
+    // Likewise a real Alertmanager on :9093.
+    let alertmanager = async {
+        let listen = [opts.alertmanager_listen];
+        let am_opts = alertmanager_cli::default_options(
+            opts.alertmanager_listen,
+            std::path::PathBuf::from("data/alertmanager"),
+        );
+        if let Err(e) = alertmanager_cli::serve(
+            am_opts,
+            None,
+            &listen,
+            prometheus_client::registry::Registry::default(),
+            shutdown_signal(),
+        )
+        .await
+        {
+            tracing::error!("alertmanager not started: {e}");
+        }
+        Ok::<(), StartError>(())
+    };
+    tokio::try_join!(server, node_exporter, pushgateway, alertmanager).map(|_| ())
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -5,6 +5,7 @@
 //! programs' (`--web.listen-address`, `--config.file`, …) so existing command lines and
 //! service files carry over.
 
+mod alertmanager_cli;
 mod all_in_one;
 mod build_info;
 mod check_config;
@@ -36,7 +37,9 @@ use clap::{Args, Parser, Subcommand};
 /// ./data. Components land one by one; today that is the Prometheus server (scraping,
 /// TSDB, PromQL, HTTP API, /federate, remote read) on :9090 with prometheus.yml from the
 /// working directory or a built-in configuration scraping hearth itself, its node
-/// exporter and its pushgateway; the pushgateway on :9091 and the node exporter on :9100.
+/// exporter and its pushgateway; the Alertmanager on :9093 (alertmanager.yml from the
+/// working directory or a built-in configuration with one receiver and no integrations;
+/// data in ./data/alertmanager), the pushgateway on :9091 and the node exporter on :9100.
 #[derive(Parser, Debug)]
 #[command(
     name = "hearth",
@@ -92,6 +95,19 @@ enum Command {
     ///   hearth pushgateway --persistence.file=/var/lib/hearth/pushgateway.db
     ///   echo 'some_metric 3.14' | curl --data-binary @- localhost:9091/metrics/job/some_job
     Pushgateway(Box<pushgateway_cli::PushgatewayArgs>),
+    /// Route, group, silence and send alerts like Prometheus' Alertmanager, with its
+    /// alertmanager.yml, API v2 (amtool works against it) and flags, on :9093.
+    ///
+    /// Receives alerts from Prometheus (or any client of POST /api/v2/alerts), routes
+    /// them through the route tree, groups them, applies inhibit rules, silences and
+    /// time intervals, and notifies webhook, Slack, PagerDuty and email receivers.
+    /// Alerts, silences and the notification log are kept in --storage.path and survive
+    /// restarts. SIGHUP or POST /-/reload reloads the configuration. Clustering
+    /// (--cluster.*) is accepted but not implemented yet: each instance runs alone.
+    ///
+    ///   hearth alertmanager --config.file=/etc/alertmanager/alertmanager.yml --storage.path=/var/lib/alertmanager
+    ///   amtool --alertmanager.url=http://localhost:9093 alert query
+    Alertmanager(Box<alertmanager_cli::AlertmanagerArgs>),
     /// Utilities that work on files and standard input, like `promtool`.
     Tool {
         #[command(subcommand)]
@@ -125,6 +141,18 @@ enum ToolCommand {
     ///   hearth tool test-promql promql/promqltest/testdata/*.test
     TestPromql {
         /// The script files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Check alertmanager.yml files, as `amtool check-config` does.
+    ///
+    /// Loads each file as `hearth alertmanager` would (unknown fields, bad values and
+    /// upstream's cross-field rules are errors with file, line and column) together with
+    /// the templates it names, and prints what it found. Exit code: 0 valid, 1 invalid.
+    ///
+    ///   hearth tool check-alertmanager-config /etc/alertmanager/alertmanager.yml
+    CheckAlertmanagerConfig {
+        /// The configuration files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
@@ -265,12 +293,17 @@ fn main() -> ExitCode {
             init_logging(&cli.log);
             pushgateway_cli::run(&args, &cli.log.log_level, &cli.log.log_format)
         }
+        Some(Command::Alertmanager(args)) => {
+            init_logging(&cli.log);
+            alertmanager_cli::run(&args)
+        }
         None => {
             init_logging(&cli.log);
             match all_in_one::run(all_in_one::Options {
                 listen: cli.all_in_one.web_listen_address,
                 node_exporter_listen: all_in_one::NODE_EXPORTER_LISTEN,
                 pushgateway_listen: all_in_one::PUSHGATEWAY_LISTEN,
+                alertmanager_listen: all_in_one::ALERTMANAGER_LISTEN,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -284,6 +317,9 @@ fn main() -> ExitCode {
 
 fn run_tool(tool: ToolCommand) -> ExitCode {
     match tool {
+        ToolCommand::CheckAlertmanagerConfig { files } => ExitCode::from(
+            alertmanager_cli::check_config(&files, &mut std::io::stdout(), &mut std::io::stderr()),
+        ),
         ToolCommand::TestPromql { files } => {
             ExitCode::from(test_promql::run(&files, &mut std::io::stdout()) as u8)
         }
@@ -446,6 +482,44 @@ mod tests {
         assert!(
             Cli::try_parse_from(["hearth", "pushgateway", "--persistence.interval=5"]).is_err()
         );
+    }
+
+    #[test]
+    fn alertmanager_flags_parse_like_upstream() {
+        let cli = Cli::try_parse_from([
+            "hearth",
+            "alertmanager",
+            "--config.file=/etc/am.yml",
+            "--storage.path=/var/lib/am",
+            "--web.listen-address=127.0.0.1:19093",
+            "--web.external-url=http://am.example.org/am/",
+            "--data.retention=24h",
+            "--alerts.gc-interval=1m",
+            "--cluster.listen-address=",
+            "--cluster.peer=a:9094",
+            "--cluster.peer=b:9094",
+            "--log.level=debug",
+        ])
+        .unwrap();
+        let Some(Command::Alertmanager(args)) = cli.command else {
+            panic!("not the alertmanager subcommand");
+        };
+        let o = args.options(None);
+        assert_eq!(o.config_file, PathBuf::from("/etc/am.yml"));
+        assert_eq!(o.retention.as_secs(), 24 * 3600);
+        assert_eq!(o.gc_interval.as_secs(), 60);
+        assert_eq!(o.route_prefix, "/am");
+        assert_eq!(o.external_url, "http://am.example.org/am");
+        assert_eq!(args.cluster_peer.len(), 2);
+        let cli = Cli::try_parse_from(["hearth", "alertmanager"]).unwrap();
+        let Some(Command::Alertmanager(args)) = cli.command else {
+            panic!("not the alertmanager subcommand");
+        };
+        assert_eq!(args.web_listen_address, [":9093"]);
+        let o = args.options(None);
+        assert_eq!(o.retention.as_secs(), 120 * 3600);
+        assert_eq!(o.storage_path, PathBuf::from("data/"));
+        assert_eq!(o.route_prefix, "");
     }
 
     #[test]
