@@ -20,16 +20,20 @@ use super::range_functions::{self, ANCHORED_SAFE, Output, SMOOTHED_SAFE, Window}
 use super::series_reader::{InstantCursor, RangeWindow};
 use super::value::{FPoint, Matrix, Sample, Series, matrix_has_duplicate_labelsets};
 
+/// The series a range function reads: stored ones, or a subquery's result.
+enum ArgSeries {
+    Stored(Rc<SelectedSeries>),
+    Evaluated(Matrix),
+}
+
 /// Where a range function's windows come from.
 struct MatrixArg<'n> {
-    series: Rc<SelectedSeries>,
+    series: ArgSeries,
     range: i64,
     offset: i64,
     at: Option<i64>,
     /// The selector, when the argument is a range selector (not a subquery).
     selector: Option<&'n SelectorNode>,
-    /// Per series: already marked to lose its name (subquery results).
-    drop_names: Vec<bool>,
 }
 
 fn unwrap_step_invariant(n: &Node) -> &Node {
@@ -112,24 +116,19 @@ impl Evaluator<'_, '_> {
     fn matrix_arg<'n>(&self, n: &'n Node) -> Result<MatrixArg<'n>, EvalError> {
         match &n.kind {
             NodeKind::MatrixSelector(ms) => Ok(MatrixArg {
-                series: self.q.series(&ms.selector)?,
+                series: ArgSeries::Stored(self.q.series(&ms.selector)?),
                 range: ms.range,
                 offset: ms.selector.offset,
                 at: ms.selector.at,
                 selector: Some(&ms.selector),
-                drop_names: Vec::new(),
             }),
-            NodeKind::Subquery(sq) => {
-                let (series, drop_names) = self.subquery_as_series(sq)?;
-                Ok(MatrixArg {
-                    series: Rc::new(series),
-                    range: sq.range,
-                    offset: sq.offset,
-                    at: sq.at,
-                    selector: None,
-                    drop_names,
-                })
-            }
+            NodeKind::Subquery(sq) => Ok(MatrixArg {
+                series: ArgSeries::Evaluated(self.subquery_points(sq)?),
+                range: sq.range,
+                offset: sq.offset,
+                at: sq.at,
+                selector: None,
+            }),
             _ => Err(exec("expected a range vector argument")),
         }
     }
@@ -205,29 +204,58 @@ impl Evaluator<'_, '_> {
         let use_sts = self.q.opts.features.use_start_timestamps;
         // last_over_time and first_over_time act like an offset: they keep the name.
         let drop_name = name != "last_over_time" && name != "first_over_time";
+        let counter_fn = name == "rate" || name == "increase";
         let delayed = self.delayed();
         let steps = self.steps();
         let mut step_scalars = vec![0.0; scalars.len()];
-        for (si, s) in arg.series.iter().enumerate() {
+        // The metric name last reported as not looking like a counter.
+        let mut non_counter_reported: Option<Labels> = None;
+        let MatrixArg {
+            series,
+            range,
+            offset,
+            at,
+            ..
+        } = arg;
+        let (stored, mut evaluated) = match series {
+            ArgSeries::Stored(s) => (Some(s), Matrix::new()),
+            ArgSeries::Evaluated(m) => (None, m),
+        };
+        let count = stored.as_ref().map_or(evaluated.len(), |s| s.len());
+        let mut window = RangeWindow::default();
+        for si in 0..count {
             self.q.check_done(EXPR_EVAL)?;
-            let mut window = RangeWindow::new(s.iterator());
-            let metric = s.labels();
+            let (metric, series_drop_name) = match &stored {
+                Some(series) => {
+                    let s = &series[si];
+                    window.reuse(s.iterator());
+                    (s.labels(), false)
+                }
+                None => {
+                    let s = &mut evaluated[si];
+                    window.load_points(
+                        std::mem::take(&mut s.floats),
+                        std::mem::take(&mut s.histograms),
+                    );
+                    (&s.metric, s.drop_name)
+                }
+            };
             let mut out = Series::new(if !delayed && drop_name {
                 drop_metadata_labels(metric)
             } else {
                 metric.clone()
             });
-            out.drop_name = drop_name || arg.drop_names.get(si).copied().unwrap_or(false);
+            out.drop_name = drop_name || series_drop_name;
             let mut ts = self.start;
             let mut step = 0;
             while ts <= self.end {
                 for (j, sc) in scalars.iter().enumerate() {
                     step_scalars[j] = sc.get(step).copied().unwrap_or(0.0);
                 }
-                let range_end = arg.at.unwrap_or(ts) - arg.offset;
-                if ts == self.start || arg.at.is_none() {
+                let range_end = at.unwrap_or(ts) - offset;
+                if ts == self.start || at.is_none() {
                     let mut maxt = range_end;
-                    let mut mint = maxt - arg.range;
+                    let mut mint = maxt - range;
                     if anchored {
                         mint -= lookback;
                     } else if smoothed {
@@ -252,9 +280,10 @@ impl Evaluator<'_, '_> {
                         } else {
                             &[]
                         },
+                        float_resets: Some(window.float_resets()),
                         metric,
                         ts,
-                        range: arg.range,
+                        range,
                         range_end,
                         anchored,
                         smoothed,
@@ -277,8 +306,17 @@ impl Evaluator<'_, '_> {
                 step += 1;
             }
             if !out.is_empty() {
-                if (name == "rate" || name == "increase") && !out.floats.is_empty() {
+                if counter_fn
+                    && !out.floats.is_empty()
+                    && non_counter_reported
+                        .as_ref()
+                        .is_none_or(|l| {
+                            l.get("__name__") != metric.get("__name__")
+                                || l.get("__type__") != metric.get("__type__")
+                        })
+                {
                     self.possible_non_counter_info(metric, arg_node);
+                    non_counter_reported = Some(metric.clone());
                 }
                 sink(out)?;
             }

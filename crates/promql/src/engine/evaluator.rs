@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use hearth_model::{CounterResetHint, Labels, LabelsBuilder};
+use hearth_model::{CounterResetHint, Labels, LabelsBuilder, is_stale_nan};
 use hearth_tsdb::storage::{Querier, Series as StorageSeries, StorageError};
 
 use crate::ast::{ValueType, VectorMatching};
@@ -21,7 +21,7 @@ use super::EngineOptions;
 use super::annotations::{Annotation, Annotations};
 use super::error::{ENV, EXPR_EVAL, EvalError, duplicate_labelset, exec};
 use super::labels_map::{KeyMap, LabelsKey, LabelsMap};
-use super::memory_series::{HistogramStatsSeries, MemorySeries};
+use super::memory_series::HistogramStatsSeries;
 use super::plan::{MatrixSelectorNode, Node, NodeKind, QueryParams, SelectorNode, SubqueryNode};
 use super::series_reader::{InstantCursor, RangeWindow, RawValue};
 use super::value::{
@@ -627,31 +627,30 @@ impl<'q, 'a> Evaluator<'q, 'a> {
         sub.eval_matrix(&sq.expr)
     }
 
-    /// A subquery's result as series that range functions can read like stored ones.
-    /// Counter reset hints are cleared: a subquery may skip or repeat samples.
-    pub fn subquery_as_series(
-        &self,
-        sq: &SubqueryNode,
-    ) -> Result<(SelectedSeries, Vec<bool>), EvalError> {
-        let m = self.eval_subquery(sq)?;
-        let drop_names = m.iter().map(|s| s.drop_name).collect();
-        let series = m
-            .into_iter()
-            .map(|mut s| {
-                for p in &mut s.histograms {
-                    if matches!(
-                        p.h.counter_reset_hint,
-                        CounterResetHint::CounterReset | CounterResetHint::NotCounterReset
-                    ) {
-                        let mut h = (*p.h).clone();
-                        h.counter_reset_hint = CounterResetHint::Unknown;
-                        p.h = Arc::new(h);
-                    }
+    /// A subquery's result as the points range functions read: staleness markers left
+    /// out (as reading stored series does) and counter reset hints cleared (a subquery
+    /// may skip or repeat samples).
+    pub fn subquery_points(&self, sq: &SubqueryNode) -> Result<Matrix, EvalError> {
+        let mut m = self.eval_subquery(sq)?;
+        for s in &mut m {
+            if s.floats.iter().any(|p| is_stale_nan(p.f)) {
+                s.floats.retain(|p| !is_stale_nan(p.f));
+            }
+            if s.histograms.iter().any(|p| is_stale_nan(p.h.sum)) {
+                s.histograms.retain(|p| !is_stale_nan(p.h.sum));
+            }
+            for p in &mut s.histograms {
+                if matches!(
+                    p.h.counter_reset_hint,
+                    CounterResetHint::CounterReset | CounterResetHint::NotCounterReset
+                ) {
+                    let mut h = (*p.h).clone();
+                    h.counter_reset_hint = CounterResetHint::Unknown;
+                    p.h = Arc::new(h);
                 }
-                Box::new(MemorySeries(s)) as Box<dyn StorageSeries>
-            })
-            .collect();
-        Ok((series, drop_names))
+            }
+        }
+        Ok(m)
     }
 
     /// Evaluates `args` and calls `f` once per step with their instant vectors, then
@@ -661,7 +660,7 @@ impl<'q, 'a> Evaluator<'q, 'a> {
         &self,
         args: &[&Node],
         matching: Option<&VectorMatching>,
-        mut f: F,
+        f: F,
     ) -> Result<Matrix, EvalError>
     where
         F: FnMut(&[InputVector<'_>], &[Vec<usize>], &mut NodeHelper) -> Result<Vector, EvalError>,
@@ -675,29 +674,41 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                 matrices.push(self.eval_matrix(a)?);
             }
         }
+        self.range_eval_matrices(original_samples, matrices, matching, f)
+    }
+
+    /// The sample accounting of [`range_eval_matrices`](Self::range_eval_matrices)
+    /// for an operator that produced its result some other way: `gathered[k]` input
+    /// samples and `produced[k]` result samples at step `k`. Fails as that would.
+    pub fn account_steps(&self, gathered: &[usize], produced: &[usize]) -> Result<(), EvalError> {
+        let mut temp = self.q.samples();
+        for (g, p) in gathered.iter().zip(produced) {
+            self.q.set_samples(temp)?;
+            self.q.add_samples(*g)?;
+            self.q.add_samples(*p)?;
+            temp += p;
+        }
+        Ok(())
+    }
+
+    /// [`range_eval`](Self::range_eval) on already evaluated arguments;
+    /// `original_samples` is what the query held before they were evaluated.
+    pub fn range_eval_matrices<F>(
+        &self,
+        original_samples: usize,
+        matrices: Vec<Matrix>,
+        matching: Option<&VectorMatching>,
+        mut f: F,
+    ) -> Result<Matrix, EvalError>
+    where
+        F: FnMut(&[InputVector<'_>], &[Vec<usize>], &mut NodeHelper) -> Result<Vector, EvalError>,
+    {
         let mut helper = NodeHelper::new(self.delayed());
         // Join signature ordinal of every input series.
         let mut series_sigs: Vec<Vec<usize>> = vec![Vec::new(); matrices.len()];
         if let Some(m) = matching {
-            let mut names: Vec<String> = m.matching_labels.clone();
-            if !m.on {
-                names.push("__name__".to_string());
-            }
-            names.sort();
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            let mut ordinals: LabelsMap<usize> = LabelsMap::default();
-            for (i, mat) in matrices.iter().enumerate() {
-                for s in mat {
-                    let sig = if m.on {
-                        s.metric.keep(&names)
-                    } else {
-                        s.metric.without(&names)
-                    };
-                    let next = ordinals.len();
-                    series_sigs[i].push(*ordinals.entry(LabelsKey(sig)).or_insert(next));
-                }
-            }
-            helper.num_sigs = ordinals.len();
+            let all: Vec<&Matrix> = matrices.iter().collect();
+            (series_sigs, helper.num_sigs) = super::binary::join_signatures(&all, m);
         }
 
         let mut vectors: Vec<InputVector<'_>> = matrices

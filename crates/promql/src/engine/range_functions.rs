@@ -25,6 +25,9 @@ pub(crate) struct Window<'w> {
     /// timestamps are not used.
     pub float_sts: &'w [i64],
     pub hist_sts: &'w [i64],
+    /// Where the float counter resets are, when known: indexes `r` with
+    /// `floats[r - base].f < floats[r - base - 1].f`, as `(indexes, base)`.
+    pub float_resets: Option<(&'w [u32], usize)>,
     pub metric: &'w Labels,
     /// The evaluation time of the step.
     pub ts: i64,
@@ -389,7 +392,13 @@ fn extrapolated_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool
         last_t = w.floats[n - 1].t;
         let base = if from_zero { 0.0 } else { w.floats[0].f };
         result_float = w.floats[n - 1].f - base;
-        if is_counter {
+        if is_counter && let (Some((resets, base)), true) = (w.float_resets, w.float_sts.is_empty())
+        {
+            // The same additions in the same order as the scan below.
+            for r in resets {
+                result_float += w.floats[*r as usize - base - 1].f;
+            }
+        } else if is_counter {
             let sts = w.float_sts;
             for i in 1..n {
                 let prev = w.floats[i - 1];

@@ -143,118 +143,260 @@ impl<'s> InstantCursor<'s> {
 
 /// The samples of a sliding window `(mint, maxt]` over one series, staleness markers
 /// left out (upstream's `matrixIterSlice` over a buffered iterator).
+///
+/// The window reads a stored series through its iterator as the window advances, or
+/// takes an evaluated series' points whole ([`load_points`](Self::load_points)); its
+/// buffers are kept for the next series ([`reuse`](Self::reuse)), so that a range
+/// function allocates nothing per series or step. It also notes where float counter
+/// resets are, so that `rate` and `increase` need not rescan every window.
 pub(crate) struct RangeWindow<'s> {
-    src: SampleSource<'s>,
+    src: Option<SampleSource<'s>>,
     ahead: Option<RawSample>,
     started: bool,
     floats: Vec<FPoint>,
+    /// Start timestamps of `floats`, index for index, once one was seen (`float_sts_on`;
+    /// empty before).
     float_sts: Vec<i64>,
+    float_sts_on: bool,
     fstart: usize,
+    fend: usize,
     hists: Vec<HPoint>,
     hist_sts: Vec<i64>,
     hstart: usize,
+    hend: usize,
     /// How many samples in the window have a start timestamp.
     with_st: usize,
+    /// Indexes `i` of `floats` with `floats[i].f < floats[i - 1].f`, ascending.
+    resets: Vec<u32>,
+    rstart: usize,
+    rend: usize,
 }
 
-impl<'s> RangeWindow<'s> {
-    pub fn new(it: Box<dyn SampleIterator + 's>) -> Self {
+impl Default for RangeWindow<'_> {
+    fn default() -> Self {
         RangeWindow {
-            src: SampleSource::new(it),
+            src: None,
             ahead: None,
             started: false,
             floats: Vec::new(),
             float_sts: Vec::new(),
+            float_sts_on: false,
             fstart: 0,
+            fend: 0,
             hists: Vec::new(),
             hist_sts: Vec::new(),
             hstart: 0,
+            hend: 0,
             with_st: 0,
+            resets: Vec::new(),
+            rstart: 0,
+            rend: 0,
+        }
+    }
+}
+
+impl<'s> RangeWindow<'s> {
+    pub fn new(it: Box<dyn SampleIterator + 's>) -> Self {
+        let mut w = RangeWindow::default();
+        w.src = Some(SampleSource::new(it));
+        w
+    }
+
+    fn clear(&mut self) {
+        self.src = None;
+        self.ahead = None;
+        self.started = false;
+        self.floats.clear();
+        self.float_sts.clear();
+        self.float_sts_on = false;
+        self.hists.clear();
+        self.hist_sts.clear();
+        self.resets.clear();
+        (self.fstart, self.fend, self.hstart, self.hend) = (0, 0, 0, 0);
+        (self.rstart, self.rend, self.with_st) = (0, 0, 0);
+    }
+
+    /// Starts over on another stored series, keeping the buffers.
+    pub fn reuse(&mut self, it: Box<dyn SampleIterator + 's>) {
+        self.clear();
+        self.src = Some(SampleSource::new(it));
+    }
+
+    /// Starts over on the points of an evaluated series (sorted, no staleness markers,
+    /// no start timestamps). Returns the previous buffers for the caller to recycle.
+    pub fn load_points(
+        &mut self,
+        floats: Vec<FPoint>,
+        hists: Vec<HPoint>,
+    ) -> (Vec<FPoint>, Vec<HPoint>) {
+        self.clear();
+        self.started = true;
+        let old_f = std::mem::replace(&mut self.floats, floats);
+        let old_h = std::mem::replace(&mut self.hists, hists);
+        for i in 1..self.floats.len() {
+            if self.floats[i].f < self.floats[i - 1].f {
+                self.resets.push(i as u32);
+            }
+        }
+        (old_f, old_h)
+    }
+
+    fn push(&mut self, s: RawSample) {
+        if s.st != 0 {
+            self.with_st += 1;
+        }
+        match s.v {
+            RawValue::Float(f) => {
+                let i = self.floats.len();
+                if i > 0 && f < self.floats[i - 1].f {
+                    self.resets.push(i as u32);
+                }
+                self.floats.push(FPoint { t: s.t, f });
+                if s.st != 0 && !self.float_sts_on {
+                    self.float_sts_on = true;
+                    self.float_sts.resize(i, 0);
+                }
+                if self.float_sts_on {
+                    self.float_sts.push(s.st);
+                }
+            }
+            RawValue::Histogram(h) => {
+                self.hists.push(HPoint { t: s.t, h });
+                self.hist_sts.push(s.st);
+            }
         }
     }
 
     /// Moves the window to `(mint, maxt]`; both bounds must not decrease between calls.
     pub fn advance(&mut self, mint: i64, maxt: i64) -> Result<(), StorageError> {
-        while self.fstart < self.floats.len() && self.floats[self.fstart].t <= mint {
-            if self.float_sts[self.fstart] != 0 {
+        while self.fstart < self.fend && self.floats[self.fstart].t <= mint {
+            if self.float_sts.get(self.fstart).is_some_and(|st| *st != 0) {
                 self.with_st -= 1;
             }
             self.fstart += 1;
         }
-        while self.hstart < self.hists.len() && self.hists[self.hstart].t <= mint {
-            if self.hist_sts[self.hstart] != 0 {
+        while self.hstart < self.hend && self.hists[self.hstart].t <= mint {
+            if self.hist_sts.get(self.hstart).is_some_and(|st| *st != 0) {
                 self.with_st -= 1;
             }
             self.hstart += 1;
         }
+        if self.src.is_none() {
+            // Evaluated points: everything is loaded, only the bounds move.
+            while self.fstart < self.floats.len() && self.floats[self.fstart].t <= mint {
+                self.fstart += 1;
+            }
+            self.fend = self.fend.max(self.fstart);
+            while self.fend < self.floats.len() && self.floats[self.fend].t <= maxt {
+                self.fend += 1;
+            }
+            while self.hstart < self.hists.len() && self.hists[self.hstart].t <= mint {
+                self.hstart += 1;
+            }
+            self.hend = self.hend.max(self.hstart);
+            while self.hend < self.hists.len() && self.hists[self.hend].t <= maxt {
+                self.hend += 1;
+            }
+            self.move_resets();
+            return Ok(());
+        }
         self.compact();
         if !self.started {
             self.started = true;
-            self.ahead = self.src.seek(mint + 1)?;
+            self.ahead = self.read_seek(mint + 1)?;
         } else if let Some(a) = &self.ahead
             && a.t <= mint
         {
-            self.ahead = self.src.seek(mint + 1)?;
+            self.ahead = self.read_seek(mint + 1)?;
         }
-        if mint >= maxt {
-            return Ok(());
-        }
-        while let Some(a) = &self.ahead {
-            if a.t > maxt {
-                break;
-            }
-            if let Some(s) = self.ahead.take()
-                && s.t > mint
-                && !s.v.is_stale()
-            {
-                if s.st != 0 {
-                    self.with_st += 1;
+        if mint < maxt {
+            while let Some(a) = &self.ahead {
+                if a.t > maxt {
+                    break;
                 }
-                match s.v {
-                    RawValue::Float(f) => {
-                        self.floats.push(FPoint { t: s.t, f });
-                        self.float_sts.push(s.st);
-                    }
-                    RawValue::Histogram(h) => {
-                        self.hists.push(HPoint { t: s.t, h });
-                        self.hist_sts.push(s.st);
-                    }
+                if let Some(s) = self.ahead.take()
+                    && s.t > mint
+                    && !s.v.is_stale()
+                {
+                    self.push(s);
                 }
+                self.ahead = self.read_next()?;
             }
-            self.ahead = self.src.next()?;
         }
+        self.fend = self.floats.len();
+        self.hend = self.hists.len();
+        self.move_resets();
         Ok(())
+    }
+
+    fn read_seek(&mut self, t: i64) -> Result<Option<RawSample>, StorageError> {
+        match self.src.as_mut() {
+            Some(src) => src.seek(t),
+            None => Ok(None),
+        }
+    }
+
+    fn read_next(&mut self) -> Result<Option<RawSample>, StorageError> {
+        match self.src.as_mut() {
+            Some(src) => src.next(),
+            None => Ok(None),
+        }
+    }
+
+    /// Keeps `resets[rstart..rend]` to the resets strictly inside the window (both
+    /// samples of the pair in it).
+    fn move_resets(&mut self) {
+        let (lo, hi) = (self.fstart as u32, self.fend as u32);
+        while self.rstart < self.resets.len() && self.resets[self.rstart] <= lo {
+            self.rstart += 1;
+        }
+        self.rend = self.rend.max(self.rstart);
+        while self.rend < self.resets.len() && self.resets[self.rend] < hi {
+            self.rend += 1;
+        }
     }
 
     fn compact(&mut self) {
         if self.fstart > 0 && self.fstart * 2 >= self.floats.len() {
-            self.floats.drain(..self.fstart);
-            self.float_sts.drain(..self.fstart);
+            let n = self.fstart;
+            self.floats.drain(..n);
+            if self.float_sts_on {
+                self.float_sts.drain(..n);
+            }
+            self.resets.drain(..self.rstart);
+            for r in &mut self.resets {
+                *r = r.saturating_sub(n as u32);
+            }
             self.fstart = 0;
+            self.fend -= n;
+            self.rend -= self.rstart;
+            self.rstart = 0;
         }
         if self.hstart > 0 && self.hstart * 2 >= self.hists.len() {
             self.hists.drain(..self.hstart);
             self.hist_sts.drain(..self.hstart);
+            self.hend -= self.hstart;
             self.hstart = 0;
         }
     }
 
     pub fn floats(&self) -> &[FPoint] {
-        &self.floats[self.fstart..]
+        &self.floats[self.fstart..self.fend]
     }
 
     pub fn histograms(&self) -> &[HPoint] {
-        &self.hists[self.hstart..]
+        &self.hists[self.hstart..self.hend]
     }
 
-    /// Start timestamps of [`floats`](Self::floats), index for index.
+    /// Start timestamps of [`floats`](Self::floats), index for index (empty when no
+    /// sample read had one).
     pub fn float_start_timestamps(&self) -> &[i64] {
-        &self.float_sts[self.fstart..]
+        self.float_sts.get(self.fstart..self.fend).unwrap_or(&[])
     }
 
     /// Start timestamps of [`histograms`](Self::histograms), index for index.
     pub fn histogram_start_timestamps(&self) -> &[i64] {
-        &self.hist_sts[self.hstart..]
+        self.hist_sts.get(self.hstart..self.hend).unwrap_or(&[])
     }
 
     /// Whether any sample in the window has a start timestamp.
@@ -262,7 +404,13 @@ impl<'s> RangeWindow<'s> {
         self.with_st > 0
     }
 
+    /// The float counter resets inside the window: indexes `r` with
+    /// `floats()[r - base].f < floats()[r - base - 1].f`, as `(indexes, base)`.
+    pub fn float_resets(&self) -> (&[u32], usize) {
+        (&self.resets[self.rstart..self.rend], self.fstart)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.floats().is_empty() && self.histograms().is_empty()
+        self.fstart == self.fend && self.hstart == self.hend
     }
 }
