@@ -177,16 +177,16 @@ fn storage() -> BenchStorage {
 }
 
 const QUERIES: [(&str, &str); 6] = [
-        ("rate", "rate(x[5m])"),
-        ("sum_by_rate", "sum by (job) (rate(x[5m]))"),
-        (
-            "histogram_quantile",
-            "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))",
-        ),
-        ("topk", "topk(10, x)"),
-        ("join", "x / on (job, instance) y"),
-        ("subquery", "max_over_time(rate(x[5m])[30m:1m])"),
-    ];
+    ("rate", "rate(x[5m])"),
+    ("sum_by_rate", "sum by (job) (rate(x[5m]))"),
+    (
+        "histogram_quantile",
+        "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))",
+    ),
+    ("topk", "topk(10, x)"),
+    ("join", "x / on (job, instance) y"),
+    ("subquery", "max_over_time(rate(x[5m])[30m:1m])"),
+];
 
 fn engine() -> Engine {
     Engine::new(EngineOptions {

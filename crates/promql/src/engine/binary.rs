@@ -16,7 +16,9 @@ use super::error::{EXPR_EVAL, EvalError, exec};
 use super::evaluator::{Evaluator, NodeHelper, drop_metadata_labels, is_metadata_label};
 use super::labels_map::{LabelsKey, LabelsMap};
 use super::plan::{BinaryNode, Node};
-use super::value::{FPoint, InputSample, InputVector, Matrix, Sample, Series, Vector, matrix_samples};
+use super::value::{
+    FPoint, InputSample, InputVector, Matrix, Sample, Series, Vector, matrix_samples,
+};
 
 /// The result of an operation on two sample values.
 struct ElemResult {
@@ -413,15 +415,17 @@ impl Evaluator<'_, '_> {
             if j == NONE {
                 continue;
             }
-            let mut metric =
-                build_result_metric(&s.metric, &one[j as usize].metric, b.op, matching, &mut builder);
+            let mut metric = build_result_metric(
+                &s.metric,
+                &one[j as usize].metric,
+                b.op,
+                matching,
+                &mut builder,
+            );
             if !delayed && b.return_bool {
                 metric = drop_metadata_labels(&metric);
             }
-            if labels_seen
-                .insert(LabelsKey(metric.clone()), ())
-                .is_some()
-            {
+            if labels_seen.insert(LabelsKey(metric.clone()), ()).is_some() {
                 return Ok(Err((lhs, rhs)));
             }
             pairs.push((i, j as usize, metric));
@@ -465,7 +469,11 @@ impl Evaluator<'_, '_> {
                 }
                 p += 1;
                 q += 1;
-                let (fl, fr) = if one_to_many { (pc.f, pa.f) } else { (pa.f, pc.f) };
+                let (fl, fr) = if one_to_many {
+                    (pc.f, pa.f)
+                } else {
+                    (pa.f, pc.f)
+                };
                 let Some((mut f, keep)) = float_binop(b.op, fl, fr) else {
                     continue;
                 };

@@ -144,6 +144,11 @@ impl<'a> QueryState<'a> {
         }
     }
 
+    /// Whether samples read are counted per step (else only in total).
+    pub fn per_step_stats(&self) -> bool {
+        self.per_step.borrow().is_some()
+    }
+
     /// Counts samples read from storage for the statistics.
     pub fn count_read(&self, ts: i64, n: usize) {
         self.total_samples.set(self.total_samples.get() + n as u64);
@@ -446,7 +451,7 @@ impl<'q, 'a> Evaluator<'q, 'a> {
         let steps = self.steps();
         for s in series.iter() {
             self.q.check_done(EXPR_EVAL)?;
-            let mut cursor = InstantCursor::new(s.iterator());
+            let mut cursor = InstantCursor::without_start_timestamps(s.iterator());
             let mut out = Series::new(s.labels().clone());
             let mut ts = self.start;
             while ts <= self.end {
