@@ -22,6 +22,44 @@ use super::range_functions::{
 use super::series_reader::{InstantCursor, RangeWindow};
 use super::value::{FPoint, Matrix, Sample, Series, matrix_has_duplicate_labelsets};
 
+/// How [`Evaluator::float_windows`] computes a function.
+#[derive(Clone, Copy)]
+enum Kernel {
+    /// `rate` (counter, rate), `increase` (counter) and `delta`.
+    Rate(bool, bool),
+    /// `max_over_time` and friends, from a sliding-window extreme.
+    Extreme(Extreme),
+    /// The range function on each window.
+    Generic,
+}
+
+/// The functions that pick one point of a window by comparing values, as
+/// `compare_over_time` does: the first maximum or minimum, or the time of the last
+/// one; NaN only when all are NaN (then the last point).
+#[derive(Clone, Copy)]
+enum Extreme {
+    Max,
+    Min,
+    TsOfMax,
+    TsOfMin,
+}
+
+impl Extreme {
+    /// Whether a later (non-NaN) value `new` makes an earlier `old` never the pick.
+    fn supersedes(self, new: f64, old: f64) -> bool {
+        match self {
+            Extreme::Max => new > old,
+            Extreme::Min => new < old,
+            Extreme::TsOfMax => new >= old,
+            Extreme::TsOfMin => new <= old,
+        }
+    }
+
+    fn timestamp(self) -> bool {
+        matches!(self, Extreme::TsOfMax | Extreme::TsOfMin)
+    }
+}
+
 /// One loaded series of floats, for [`Evaluator::float_windows`].
 struct FloatSeries<'a> {
     floats: &'a [FPoint],
@@ -421,11 +459,19 @@ impl Evaluator<'_, '_> {
             metric,
         } = series;
         let kernel = match c.func.name {
-            "rate" => Some((true, true)),
-            "increase" => Some((true, false)),
-            "delta" => Some((false, false)),
-            _ => None,
+            "rate" => Kernel::Rate(true, true),
+            "increase" => Kernel::Rate(true, false),
+            "delta" => Kernel::Rate(false, false),
+            "max_over_time" => Kernel::Extreme(Extreme::Max),
+            "min_over_time" => Kernel::Extreme(Extreme::Min),
+            "ts_of_max_over_time" => Kernel::Extreme(Extreme::TsOfMax),
+            "ts_of_min_over_time" => Kernel::Extreme(Extreme::TsOfMin),
+            _ => Kernel::Generic,
         };
+        // For `Extreme`: indexes of the points that can still be the window's extreme
+        // (its NaNs left out), the extreme first.
+        let mut candidates: Vec<usize> = Vec::new();
+        let mut first_candidate = 0;
         let pos = c.args[c.matrix_arg().unwrap_or(0)].pos;
         let steps = self.steps();
         let per_step = self.q.per_step_stats();
@@ -441,6 +487,19 @@ impl Evaluator<'_, '_> {
             }
             hi = hi.max(lo);
             while hi < floats.len() && floats[hi].t <= maxt {
+                if let Kernel::Extreme(e) = kernel {
+                    let f = floats[hi].f;
+                    if !f.is_nan() {
+                        while candidates.len() > first_candidate
+                            && candidates
+                                .last()
+                                .is_some_and(|i| e.supersedes(f, floats[*i].f))
+                        {
+                            candidates.pop();
+                        }
+                        candidates.push(hi);
+                    }
+                }
                 hi += 1;
             }
             if lo < hi {
@@ -454,7 +513,19 @@ impl Evaluator<'_, '_> {
                 let wf = &floats[lo..hi];
                 let range_end = ts - offset;
                 let value = match kernel {
-                    Some((is_counter, is_rate)) => {
+                    Kernel::Extreme(e) => {
+                        while candidates.get(first_candidate).is_some_and(|i| *i < lo) {
+                            first_candidate += 1;
+                        }
+                        // Only NaNs: the scan ends on the last.
+                        let i = candidates.get(first_candidate).copied().unwrap_or(hi - 1);
+                        Some(Output::Float(if e.timestamp() {
+                            floats[i].t as f64 / 1000.0
+                        } else {
+                            floats[i].f
+                        }))
+                    }
+                    Kernel::Rate(is_counter, is_rate) => {
                         let mut result = wf[wf.len() - 1].f - wf[0].f;
                         if is_counter {
                             // The additions of `extrapolated_rate`, in its order.
@@ -473,7 +544,7 @@ impl Evaluator<'_, '_> {
                         )
                         .map(Output::Float)
                     }
-                    None => {
+                    Kernel::Generic => {
                         for (j, sc) in scalars.iter().enumerate() {
                             step_scalars[j] = sc.get(step).copied().unwrap_or(0.0);
                         }
