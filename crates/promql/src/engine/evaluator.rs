@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use hearth_model::{CounterResetHint, Labels, LabelsBuilder, is_stale_nan};
-use hearth_tsdb::storage::{Querier, Series as StorageSeries, StorageError};
+use hearth_tsdb::storage::{Querier, Series as StorageSeries, StorageError, ValueType as ValueTypeS};
 
 use crate::ast::{ValueType, VectorMatching};
 
@@ -449,8 +449,29 @@ impl<'q, 'a> Evaluator<'q, 'a> {
     ) -> Result<(), EvalError> {
         let lookback = self.lookback();
         let steps = self.steps();
+        // When the steps' lookback windows leave no gap, a series of floats is read
+        // whole up front and the steps slide over it.
+        let (first_ref, last_ref) = (ref_time(self.start), ref_time(self.end));
+        let preload = first_ref == last_ref || self.interval <= lookback;
+        let per_step = self.q.per_step_stats();
+        let mut buf: Vec<FPoint> = Vec::new();
         for s in series.iter() {
             self.q.check_done(EXPR_EVAL)?;
+            if preload
+                && let Some(out) = self.instant_floats(
+                    s.as_ref(),
+                    &ref_time,
+                    (first_ref - lookback, last_ref),
+                    record_orig_t,
+                    per_step,
+                    &mut buf,
+                )?
+            {
+                if !out.is_empty() {
+                    sink(out)?;
+                }
+                continue;
+            }
             let mut cursor = InstantCursor::without_start_timestamps(s.iterator());
             let mut out = Series::new(s.labels().clone());
             let mut ts = self.start;
@@ -490,6 +511,77 @@ impl<'q, 'a> Evaluator<'q, 'a> {
             }
         }
         Ok(())
+    }
+
+    /// Instant selection from one series read whole, all its samples in `(mint, maxt]`
+    /// into `buf`: the latest sample in each step's lookback window, unless stale.
+    /// `None` when the series has histograms (the caller reads it step by step).
+    fn instant_floats(
+        &self,
+        s: &dyn StorageSeries,
+        ref_time: &impl Fn(i64) -> i64,
+        (mint, maxt): (i64, i64),
+        record_orig_t: bool,
+        per_step: bool,
+        buf: &mut Vec<FPoint>,
+    ) -> Result<Option<Series>, EvalError> {
+        buf.clear();
+        let mut it = s.iterator();
+        let mut vt = it.seek(mint + 1);
+        loop {
+            match vt {
+                ValueTypeS::Float => {
+                    let (t, f) = it.at();
+                    if t > maxt {
+                        break;
+                    }
+                    buf.push(FPoint { t, f });
+                }
+                ValueTypeS::None => {
+                    if let Some(e) = it.err() {
+                        return Err(storage_error(e));
+                    }
+                    break;
+                }
+                ValueTypeS::Histogram | ValueTypeS::FloatHistogram => {
+                    if it.at_t() > maxt {
+                        break;
+                    }
+                    return Ok(None);
+                }
+            }
+            vt = it.next();
+        }
+        let lookback = self.lookback();
+        let mut out = Series::new(s.labels().clone());
+        let mut hi = 0;
+        let mut ts = self.start;
+        while ts <= self.end {
+            let r = ref_time(ts);
+            while hi < buf.len() && buf[hi].t <= r {
+                hi += 1;
+            }
+            if hi > 0 {
+                let p = buf[hi - 1];
+                if p.t > r - lookback && !is_stale_nan(p.f) {
+                    if out.floats.is_empty() {
+                        out.floats.reserve(self.steps().min(MAX_RESERVE));
+                    }
+                    let f = if record_orig_t { p.t as f64 } else { p.f };
+                    out.floats.push(FPoint { t: ts, f });
+                    if per_step {
+                        self.q.count_read(ts, 1);
+                    }
+                }
+            }
+            ts += self.interval;
+        }
+        let n = out.floats.len();
+        self.q.add_samples(n)?;
+        if !per_step {
+            self.q.count_read(self.start, n);
+        }
+        Ok(Some(out))
     }
 
     /// A `smoothed` instant selector: values interpolated between the samples around
