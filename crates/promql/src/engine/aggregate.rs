@@ -333,7 +333,7 @@ impl Evaluator<'_, '_> {
             let step_of = |t: i64| ((t - self.start) / self.interval) as usize;
             for p in &s.floats {
                 if let Some(g) = accumulators.get_mut(gi * steps + step_of(p.t))
-                    && !accumulate_float(op, g, p.f, s.drop_name)
+                    && !(self.q.opts.vectorized && accumulate_float(op, g, p.f, s.drop_name))
                 {
                     self.accumulate(op, g, p.f, None, s.drop_name, &s.metric, expr_pos)?;
                 }
@@ -554,7 +554,8 @@ impl Evaluator<'_, '_> {
                 continue;
             };
             let group = &mut groups[series_to_group[si]];
-            if h.is_none() && accumulate_float(op, group, f, s.drop_name) {
+            if self.q.opts.vectorized && h.is_none() && accumulate_float(op, group, f, s.drop_name)
+            {
                 continue;
             }
             self.accumulate(op, group, f, h, s.drop_name, &s.metric, expr_pos)?;
@@ -867,7 +868,10 @@ impl Evaluator<'_, '_> {
             };
             // Most samples do not make a full top-k heap: skip them before making a
             // sample (the check below, early).
-            if matches!(op, AggregateOp::Topk | AggregateOp::Bottomk) && h.is_none() {
+            if self.q.opts.vectorized
+                && matches!(op, AggregateOp::Topk | AggregateOp::Bottomk)
+                && h.is_none()
+            {
                 let group = &groups[series_to_group[si]];
                 let k = (param as i64).min(input.len() as i64);
                 if k >= 1 && group.seen && group.heap.len() as i64 >= k {
@@ -877,7 +881,8 @@ impl Evaluator<'_, '_> {
                     } else {
                         top > f
                     };
-                    if !better && !(top.is_nan() && !f.is_nan()) {
+                    let nan_replaced = top.is_nan() && !f.is_nan();
+                    if !(better || nan_replaced) {
                         continue;
                     }
                 }

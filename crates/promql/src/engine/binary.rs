@@ -328,7 +328,10 @@ impl Evaluator<'_, '_> {
                     BinaryOp::Unless => Ok(vector_filter(&v[0], &sigs[1], &sigs[0], false, h)),
                     _ => self.vector_binop(b, matching, &v[0], &v[1], &sigs[0], &sigs[1], h, node),
                 };
-                if float_binop(b.op, 0.0, 0.0).is_none() || matching.fill.is_some() {
+                if !self.q.opts.vectorized
+                    || float_binop(b.op, 0.0, 0.0).is_none()
+                    || matching.fill.is_some()
+                {
                     return self.range_eval(&[&b.lhs, &b.rhs], Some(matching), step);
                 }
                 let original = self.q.samples();

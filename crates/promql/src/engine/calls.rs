@@ -285,7 +285,9 @@ impl Evaluator<'_, '_> {
         let (first_mint, _) = bounds(self.start);
         let (_, last_maxt) = bounds(self.end);
         let (mint0, maxt0) = bounds(self.start);
-        let preload = at.is_none() && (self.start == self.end || self.interval <= maxt0 - mint0);
+        let preload = self.q.opts.vectorized
+            && at.is_none()
+            && (self.start == self.end || self.interval <= maxt0 - mint0);
         for si in 0..count {
             self.q.check_done(EXPR_EVAL)?;
             let (metric, series_drop_name) = match &stored {
@@ -315,9 +317,13 @@ impl Evaluator<'_, '_> {
                 metric.clone()
             });
             out.drop_name = drop_name || series_drop_name;
-            if let (false, false, None, Some((floats, resets))) =
-                (anchored, smoothed, at, window.loaded_floats())
-            {
+            if let (true, false, false, None, Some((floats, resets))) = (
+                self.q.opts.vectorized,
+                anchored,
+                smoothed,
+                at,
+                window.loaded_floats(),
+            ) {
                 self.float_windows(
                     FloatSeries {
                         floats,

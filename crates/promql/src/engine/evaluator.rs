@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use hearth_model::{CounterResetHint, Labels, LabelsBuilder, is_stale_nan};
-use hearth_tsdb::storage::{Querier, Series as StorageSeries, StorageError, ValueType as ValueTypeS};
+use hearth_tsdb::storage::{
+    Querier, Series as StorageSeries, StorageError, ValueType as ValueTypeS,
+};
 
 use crate::ast::{ValueType, VectorMatching};
 
@@ -452,7 +454,8 @@ impl<'q, 'a> Evaluator<'q, 'a> {
         // When the steps' lookback windows leave no gap, a series of floats is read
         // whole up front and the steps slide over it.
         let (first_ref, last_ref) = (ref_time(self.start), ref_time(self.end));
-        let preload = first_ref == last_ref || self.interval <= lookback;
+        let preload =
+            self.q.opts.vectorized && (first_ref == last_ref || self.interval <= lookback);
         let per_step = self.q.per_step_stats();
         let mut buf: Vec<FPoint> = Vec::new();
         for s in series.iter() {

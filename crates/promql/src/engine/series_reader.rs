@@ -169,6 +169,7 @@ impl<'s> InstantCursor<'s> {
 /// buffers are kept for the next series ([`reuse`](Self::reuse)), so that a range
 /// function allocates nothing per series or step. It also notes where float counter
 /// resets are, so that `rate` and `increase` need not rescan every window.
+#[derive(Default)]
 pub(crate) struct RangeWindow<'s> {
     src: Option<Reader<'s>>,
     started: bool,
@@ -191,33 +192,12 @@ pub(crate) struct RangeWindow<'s> {
     rend: usize,
 }
 
-impl Default for RangeWindow<'_> {
-    fn default() -> Self {
-        RangeWindow {
-            src: None,
-            started: false,
-            floats: Vec::new(),
-            float_sts: Vec::new(),
-            float_sts_on: false,
-            fstart: 0,
-            fend: 0,
-            hists: Vec::new(),
-            hist_sts: Vec::new(),
-            hstart: 0,
-            hend: 0,
-            with_st: 0,
-            resets: Vec::new(),
-            rstart: 0,
-            rend: 0,
-        }
-    }
-}
-
 impl<'s> RangeWindow<'s> {
     pub fn new(it: Box<dyn SampleIterator + 's>) -> Self {
-        let mut w = RangeWindow::default();
-        w.src = Some(Reader::new(it));
-        w
+        RangeWindow {
+            src: Some(Reader::new(it)),
+            ..RangeWindow::default()
+        }
     }
 
     fn clear(&mut self) {
