@@ -3,8 +3,11 @@
 //! as upstream's `evaluator`.
 //!
 //! Selectors read each series once across all steps ([`InstantCursor`],
-//! [`RangeWindow`]); operators that combine series per step go through
-//! [`Evaluator::range_eval`], which lines the argument matrices up step by step.
+//! [`RangeWindow`], or the whole series up front when the steps' windows leave no gap);
+//! operators that combine series per step go through [`Evaluator::range_eval`], which
+//! lines the argument matrices up step by step. Where that could neither fail nor merge
+//! results, operators may instead work series by series (`EngineOptions::vectorized`):
+//! float joins, range functions sliding over a loaded series, float folds.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
