@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use hearth_model::{FloatHistogram, Histogram, Labels, Matcher, matches_all};
 use hearth_promql::{Engine, EngineOptions, Features, QueryOptions};
 use hearth_tsdb::storage::{
@@ -176,24 +176,30 @@ fn storage() -> BenchStorage {
     }
 }
 
-fn bench(c: &mut Criterion) {
-    let storage = storage();
-    let engine = Engine::new(EngineOptions {
+const QUERIES: [(&str, &str); 6] = [
+    ("rate", "rate(x[5m])"),
+    ("sum_by_rate", "sum by (job) (rate(x[5m]))"),
+    (
+        "histogram_quantile",
+        "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))",
+    ),
+    ("topk", "topk(10, x)"),
+    ("join", "x / on (job, instance) y"),
+    ("subquery", "max_over_time(rate(x[5m])[30m:1m])"),
+];
+
+fn engine() -> Engine {
+    Engine::new(EngineOptions {
         features: Features::all(),
         ..EngineOptions::default()
-    });
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let storage = storage();
+    let engine = engine();
     let opts = QueryOptions::default();
-    let queries = [
-        ("rate", "rate(x[5m])"),
-        ("sum_by_rate", "sum by (job) (rate(x[5m]))"),
-        (
-            "histogram_quantile",
-            "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))",
-        ),
-        ("topk", "topk(10, x)"),
-        ("join", "x / on (job, instance) y"),
-        ("subquery", "max_over_time(rate(x[5m])[30m:1m])"),
-    ];
+    let queries = QUERIES;
     let mut group = c.benchmark_group("eval");
     group.sample_size(10);
     for (name, q) in queries {
@@ -214,4 +220,35 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `HEARTH_EVAL_ONCE=join/range` (or `rate/instant`, ...) runs that query once without
+/// criterion, for profilers (`valgrind --tool=callgrind --toggle-collect='*Engine::exec*'`).
+fn main() {
+    let Ok(which) = std::env::var("HEARTH_EVAL_ONCE") else {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+        return;
+    };
+    let (name, kind) = which.split_once('/').unwrap_or((which.as_str(), "range"));
+    let q = QUERIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, q)| *q)
+        .unwrap_or_else(|| panic!("unknown query {name}"));
+    let storage = storage();
+    let engine = engine();
+    let opts = QueryOptions::default();
+    let started = std::time::Instant::now();
+    let r = if kind == "instant" {
+        engine.instant_query(&storage, q, END, &opts)
+    } else {
+        engine.range_query(&storage, q, END - 3_600_000, END, 15_000, &opts)
+    };
+    let elapsed = started.elapsed();
+    let points = match &r.value {
+        Ok(hearth_promql::Value::Matrix(m)) => m.iter().map(|s| s.floats.len()).sum::<usize>(),
+        Ok(hearth_promql::Value::Vector(v)) => v.len(),
+        other => panic!("{q}: {other:?}"),
+    };
+    println!("{which}: {q}: {points} points in {elapsed:?}");
+}

@@ -150,6 +150,36 @@ fn next_values<'m>(
     None
 }
 
+/// [`Evaluator::accumulate`] of a float into a group that already has a value, for
+/// the operators that need nothing else; `false` when the general path must do it.
+#[inline(always)]
+fn accumulate_float(op: AggregateOp, group: &mut Group, f: f64, drop_name: bool) -> bool {
+    if !group.seen || group.incompatible_histograms {
+        return false;
+    }
+    match op {
+        AggregateOp::Sum => {
+            group.has_float = true;
+            (group.float_value, group.float_kahan_c) =
+                kahan_inc(f, group.float_value, group.float_kahan_c);
+        }
+        AggregateOp::Count => group.group_count += 1.0,
+        AggregateOp::Group => {}
+        AggregateOp::Max | AggregateOp::Min => {
+            let v = group.float_value;
+            let better = if op == AggregateOp::Max { v < f } else { v > f };
+            if better || v.is_nan() {
+                group.float_value = f;
+            }
+        }
+        _ => return false,
+    }
+    if drop_name {
+        group.drop_name = true;
+    }
+    true
+}
+
 /// The labels of an aggregation group.
 fn grouping_labels(metric: &Labels, without: bool, grouping: &[String]) -> Labels {
     if without {
@@ -302,7 +332,9 @@ impl Evaluator<'_, '_> {
             };
             let step_of = |t: i64| ((t - self.start) / self.interval) as usize;
             for p in &s.floats {
-                if let Some(g) = accumulators.get_mut(gi * steps + step_of(p.t)) {
+                if let Some(g) = accumulators.get_mut(gi * steps + step_of(p.t))
+                    && !(self.q.opts.vectorized && accumulate_float(op, g, p.f, s.drop_name))
+                {
                     self.accumulate(op, g, p.f, None, s.drop_name, &s.metric, expr_pos)?;
                 }
             }
@@ -522,6 +554,10 @@ impl Evaluator<'_, '_> {
                 continue;
             };
             let group = &mut groups[series_to_group[si]];
+            if self.q.opts.vectorized && h.is_none() && accumulate_float(op, group, f, s.drop_name)
+            {
+                continue;
+            }
             self.accumulate(op, group, f, h, s.drop_name, &s.metric, expr_pos)?;
         }
 
@@ -830,6 +866,27 @@ impl Evaluator<'_, '_> {
             let Some((f, h)) = next_values(ts, s, &mut cursors[si]) else {
                 continue;
             };
+            // Most samples do not make a full top-k heap: skip them before making a
+            // sample (the check below, early).
+            if self.q.opts.vectorized
+                && matches!(op, AggregateOp::Topk | AggregateOp::Bottomk)
+                && h.is_none()
+            {
+                let group = &groups[series_to_group[si]];
+                let k = (param as i64).min(input.len() as i64);
+                if k >= 1 && group.seen && group.heap.len() as i64 >= k {
+                    let top = group.heap[0].f;
+                    let better = if op == AggregateOp::Topk {
+                        top < f
+                    } else {
+                        top > f
+                    };
+                    let nan_replaced = top.is_nan() && !f.is_nan();
+                    if !(better || nan_replaced) {
+                        continue;
+                    }
+                }
+            }
             let sample = Sample {
                 metric: s.metric.clone(),
                 t: ts,

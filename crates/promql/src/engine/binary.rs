@@ -5,15 +5,20 @@
 
 use std::sync::Arc;
 
-use hearth_model::{CounterResetHint, FloatHistogram, HistogramOpError, Labels, TrimSide};
+use hearth_model::{
+    CounterResetHint, FloatHistogram, HistogramOpError, Labels, LabelsBuilder, TrimSide,
+};
 
 use crate::ast::{BinaryOp, Cardinality, PosRange, ValueType, VectorMatching};
 
 use super::annotations::{Annotation, HistogramOperation};
-use super::error::{EvalError, exec};
+use super::error::{EXPR_EVAL, EvalError, exec};
 use super::evaluator::{Evaluator, NodeHelper, drop_metadata_labels, is_metadata_label};
+use super::labels_map::{LabelsKey, LabelsMap};
 use super::plan::{BinaryNode, Node};
-use super::value::{InputSample, Matrix, Sample, Vector};
+use super::value::{
+    FPoint, InputSample, InputVector, Matrix, Sample, Series, Vector, matrix_samples,
+};
 
 /// The result of an operation on two sample values.
 struct ElemResult {
@@ -75,6 +80,58 @@ pub(crate) fn scalar_binop(op: BinaryOp, l: f64, r: f64) -> f64 {
         // The parser never lets set or trim operators between scalars through.
         _ => f64::NAN,
     }
+}
+
+/// An arithmetic or comparison operator on two floats: the value and whether a
+/// filtering comparison keeps it (`None` for operators floats do not take).
+fn float_binop(op: BinaryOp, l: f64, r: f64) -> Option<(f64, bool)> {
+    Some(match op {
+        BinaryOp::Add => (l + r, true),
+        BinaryOp::Sub => (l - r, true),
+        BinaryOp::Mul => (l * r, true),
+        BinaryOp::Div => (l / r, true),
+        BinaryOp::Pow => (go_pow(l, r), true),
+        BinaryOp::Mod => (go_mod(l, r), true),
+        BinaryOp::Eql => (l, l == r),
+        BinaryOp::Neq => (l, l != r),
+        BinaryOp::Gtr => (l, l > r),
+        BinaryOp::Lss => (l, l < r),
+        BinaryOp::Gte => (l, l >= r),
+        BinaryOp::Lte => (l, l <= r),
+        BinaryOp::Atan2 => (l.atan2(r), true),
+        _ => return None,
+    })
+}
+
+/// The join signature ordinal of every series of `matrices` (equal label values on the
+/// matched labels give equal ordinals), and the number of distinct signatures.
+pub(crate) fn join_signatures(
+    matrices: &[&Matrix],
+    m: &VectorMatching,
+) -> (Vec<Vec<usize>>, usize) {
+    let mut names: Vec<&str> = m.matching_labels.iter().map(String::as_str).collect();
+    if !m.on {
+        names.push("__name__");
+    }
+    names.sort_unstable();
+    let mut ordinals: LabelsMap<usize> = LabelsMap::default();
+    let sigs = matrices
+        .iter()
+        .map(|mat| {
+            mat.iter()
+                .map(|s| {
+                    let sig = if m.on {
+                        s.metric.keep(&names)
+                    } else {
+                        s.metric.without(&names)
+                    };
+                    let next = ordinals.len();
+                    *ordinals.entry(LabelsKey(sig)).or_insert(next)
+                })
+                .collect()
+        })
+        .collect();
+    (sigs, ordinals.len())
 }
 
 fn incompatible(l: &str, op: BinaryOp, r: &str, pos: PosRange) -> ElemNote {
@@ -263,12 +320,29 @@ impl Evaluator<'_, '_> {
                     ..VectorMatching::default()
                 };
                 let matching = b.matching.as_ref().unwrap_or(&default);
-                self.range_eval(&[&b.lhs, &b.rhs], Some(matching), |v, sigs, h| match b.op {
+                let step = |v: &[InputVector<'_>], sigs: &[Vec<usize>], h: &mut NodeHelper| match b
+                    .op
+                {
                     BinaryOp::And => Ok(vector_filter(&v[0], &sigs[1], &sigs[0], true, h)),
                     BinaryOp::Or => Ok(vector_or(&v[0], &v[1], &sigs[0], &sigs[1], h)),
                     BinaryOp::Unless => Ok(vector_filter(&v[0], &sigs[1], &sigs[0], false, h)),
                     _ => self.vector_binop(b, matching, &v[0], &v[1], &sigs[0], &sigs[1], h, node),
-                })
+                };
+                if !self.q.opts.vectorized
+                    || float_binop(b.op, 0.0, 0.0).is_none()
+                    || matching.fill.is_some()
+                {
+                    return self.range_eval(&[&b.lhs, &b.rhs], Some(matching), step);
+                }
+                let original = self.q.samples();
+                let lhs = self.eval_matrix(&b.lhs)?;
+                let rhs = self.eval_matrix(&b.rhs)?;
+                match self.series_binop(b, matching, original, lhs, rhs)? {
+                    Ok(result) => Ok(result),
+                    Err((lhs, rhs)) => {
+                        self.range_eval_matrices(original, vec![lhs, rhs], Some(matching), step)
+                    }
+                }
             }
             (ValueType::Vector, ValueType::Scalar) => {
                 self.range_eval(&[&b.lhs, &b.rhs], None, |v, _, h| {
@@ -289,6 +363,145 @@ impl Evaluator<'_, '_> {
                 rt.documented()
             ))),
         }
+    }
+
+    /// Arithmetic and comparisons between two vectors of floats, series by series: when
+    /// every join signature has at most one series on the "one" side (and, one-to-one,
+    /// on the other side too) and all result label sets differ, no step can fail or
+    /// merge results, so each pair of matching series is joined once over its points
+    /// (a merge by time) instead of matching samples at every step. The result is what
+    /// [`vector_binop`](Self::vector_binop) step by step gives, series in the same
+    /// order; `Err` hands the inputs back when that evaluation is needed.
+    #[allow(clippy::type_complexity)]
+    fn series_binop(
+        &self,
+        b: &BinaryNode,
+        matching: &VectorMatching,
+        original: usize,
+        lhs: Matrix,
+        rhs: Matrix,
+    ) -> Result<Result<Matrix, (Matrix, Matrix)>, EvalError> {
+        let floats_only = |m: &Matrix| m.iter().all(|s| s.histograms.is_empty());
+        if !floats_only(&lhs) || !floats_only(&rhs) {
+            return Ok(Err((lhs, rhs)));
+        }
+        let (sigs, num_sigs) = join_signatures(&[&lhs, &rhs], matching);
+        let one_to_many = matching.card == Cardinality::OneToMany;
+        let (many, one, many_sigs, one_sigs) = if one_to_many {
+            (&rhs, &lhs, &sigs[1], &sigs[0])
+        } else {
+            (&lhs, &rhs, &sigs[0], &sigs[1])
+        };
+        const NONE: u32 = u32::MAX;
+        let mut one_by_sig = vec![NONE; num_sigs];
+        for (i, sig) in one_sigs.iter().enumerate() {
+            if one_by_sig[*sig] != NONE {
+                return Ok(Err((lhs, rhs)));
+            }
+            one_by_sig[*sig] = i as u32;
+        }
+        if matching.card == Cardinality::OneToOne {
+            let mut seen = vec![false; num_sigs];
+            for sig in many_sigs {
+                if std::mem::replace(&mut seen[*sig], true) {
+                    return Ok(Err((lhs, rhs)));
+                }
+            }
+        }
+        // The pairs of matching series and their result labels.
+        let delayed = self.delayed();
+        let mut builder = LabelsBuilder::new();
+        let mut labels_seen: LabelsMap<()> = LabelsMap::default();
+        let mut pairs: Vec<(usize, usize, Labels)> = Vec::new();
+        for (i, s) in many.iter().enumerate() {
+            let j = one_by_sig[many_sigs[i]];
+            if j == NONE {
+                continue;
+            }
+            let mut metric = build_result_metric(
+                &s.metric,
+                &one[j as usize].metric,
+                b.op,
+                matching,
+                &mut builder,
+            );
+            if !delayed && b.return_bool {
+                metric = drop_metadata_labels(&metric);
+            }
+            if labels_seen.insert(LabelsKey(metric.clone()), ()).is_some() {
+                return Ok(Err((lhs, rhs)));
+            }
+            pairs.push((i, j as usize, metric));
+        }
+        drop(labels_seen);
+
+        let steps = self.steps();
+        // Per-step counts for the sample limit: not for absurd step counts.
+        let points: usize = lhs.iter().chain(rhs.iter()).map(|s| s.floats.len()).sum();
+        if steps > points.max(1 << 16) {
+            return Ok(Err((lhs, rhs)));
+        }
+        let step_of = |t: i64| ((t - self.start) / self.interval) as usize;
+        let mut gathered = vec![0usize; steps];
+        for s in lhs.iter().chain(rhs.iter()) {
+            for p in &s.floats {
+                if let Some(n) = gathered.get_mut(step_of(p.t)) {
+                    *n += 1;
+                }
+            }
+        }
+        let mut produced = vec![0usize; steps];
+        let mut out: Matrix = Vec::with_capacity(pairs.len());
+        for (k, (i, j, metric)) in pairs.into_iter().enumerate() {
+            if k % 1024 == 0 {
+                self.q.check_done(EXPR_EVAL)?;
+            }
+            let (a, c) = (&many[i].floats, &one[j].floats);
+            let mut series = Series::new(metric);
+            series.drop_name = b.return_bool;
+            let (mut p, mut q) = (0, 0);
+            while p < a.len() && q < c.len() {
+                let (pa, pc) = (a[p], c[q]);
+                if pa.t < pc.t {
+                    p += 1;
+                    continue;
+                }
+                if pa.t > pc.t {
+                    q += 1;
+                    continue;
+                }
+                p += 1;
+                q += 1;
+                let (fl, fr) = if one_to_many {
+                    (pc.f, pa.f)
+                } else {
+                    (pa.f, pc.f)
+                };
+                let Some((mut f, keep)) = float_binop(b.op, fl, fr) else {
+                    continue;
+                };
+                if b.return_bool {
+                    f = btos(keep);
+                } else if !keep {
+                    continue;
+                }
+                if series.floats.is_empty() {
+                    series.floats.reserve(a.len().min(c.len()));
+                }
+                series.floats.push(FPoint { t: pa.t, f });
+                if let Some(n) = produced.get_mut(step_of(pa.t)) {
+                    *n += 1;
+                }
+            }
+            if !series.floats.is_empty() {
+                out.push(series);
+            }
+        }
+        // Step by step, results appear in the order of their first point.
+        out.sort_by_key(|s| s.floats.first().map_or(i64::MAX, |p| p.t));
+        self.account_steps(&gathered, &produced)?;
+        self.q.set_samples(original + matrix_samples(&out))?;
+        Ok(Ok(out))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -551,7 +764,8 @@ fn match_labels(l: &Labels, m: &VectorMatching) -> Labels {
     }
 }
 
-/// The labels of a binary operation's result (upstream's `resultMetric`).
+/// The labels of a binary operation's result (upstream's `resultMetric`), cached by
+/// the key of the pair of input series.
 fn result_metric(
     lhs: &Labels,
     rhs: &Labels,
@@ -563,7 +777,18 @@ fn result_metric(
     if let Some(l) = h.result_by_key.get(&key) {
         return l.clone();
     }
-    let b = &mut h.builder;
+    let out = build_result_metric(lhs, rhs, op, m, &mut h.builder);
+    h.result_by_key.insert(key, out.clone());
+    out
+}
+
+fn build_result_metric(
+    lhs: &Labels,
+    rhs: &Labels,
+    op: BinaryOp,
+    m: &VectorMatching,
+    b: &mut LabelsBuilder,
+) -> Labels {
     b.reset(lhs);
     if changes_metric_schema(op) {
         b.retain(|l| !is_metadata_label(&l.name));
@@ -585,9 +810,7 @@ fn result_metric(
             }
         }
     }
-    let out = b.labels();
-    h.result_by_key.insert(key, out.clone());
-    out
+    b.labels()
 }
 
 /// `and` (`keep_matched`) and `unless` (not): the left-hand samples whose join

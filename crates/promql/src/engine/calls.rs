@@ -16,20 +16,72 @@ use super::evaluator::{
 };
 use super::instant_functions::{self, absent_labels};
 use super::plan::{CallNode, Node, NodeKind, SelectorNode};
-use super::range_functions::{self, ANCHORED_SAFE, Output, SMOOTHED_SAFE, Window};
+use super::range_functions::{
+    self, ANCHORED_SAFE, Output, RangeFunction, SMOOTHED_SAFE, Window, float_extrapolated,
+};
 use super::series_reader::{InstantCursor, RangeWindow};
 use super::value::{FPoint, Matrix, Sample, Series, matrix_has_duplicate_labelsets};
 
+/// How [`Evaluator::float_windows`] computes a function.
+#[derive(Clone, Copy)]
+enum Kernel {
+    /// `rate` (counter, rate), `increase` (counter) and `delta`.
+    Rate(bool, bool),
+    /// `max_over_time` and friends, from a sliding-window extreme.
+    Extreme(Extreme),
+    /// The range function on each window.
+    Generic,
+}
+
+/// The functions that pick one point of a window by comparing values, as
+/// `compare_over_time` does: the first maximum or minimum, or the time of the last
+/// one; NaN only when all are NaN (then the last point).
+#[derive(Clone, Copy)]
+enum Extreme {
+    Max,
+    Min,
+    TsOfMax,
+    TsOfMin,
+}
+
+impl Extreme {
+    /// Whether a later (non-NaN) value `new` makes an earlier `old` never the pick.
+    fn supersedes(self, new: f64, old: f64) -> bool {
+        match self {
+            Extreme::Max => new > old,
+            Extreme::Min => new < old,
+            Extreme::TsOfMax => new >= old,
+            Extreme::TsOfMin => new <= old,
+        }
+    }
+
+    fn timestamp(self) -> bool {
+        matches!(self, Extreme::TsOfMax | Extreme::TsOfMin)
+    }
+}
+
+/// One loaded series of floats, for [`Evaluator::float_windows`].
+struct FloatSeries<'a> {
+    floats: &'a [FPoint],
+    /// Indexes `i` of `floats` with `floats[i].f < floats[i - 1].f`.
+    resets: &'a [u32],
+    metric: &'a Labels,
+}
+
+/// The series a range function reads: stored ones, or a subquery's result.
+enum ArgSeries {
+    Stored(Rc<SelectedSeries>),
+    Evaluated(Matrix),
+}
+
 /// Where a range function's windows come from.
 struct MatrixArg<'n> {
-    series: Rc<SelectedSeries>,
+    series: ArgSeries,
     range: i64,
     offset: i64,
     at: Option<i64>,
     /// The selector, when the argument is a range selector (not a subquery).
     selector: Option<&'n SelectorNode>,
-    /// Per series: already marked to lose its name (subquery results).
-    drop_names: Vec<bool>,
 }
 
 fn unwrap_step_invariant(n: &Node) -> &Node {
@@ -112,24 +164,19 @@ impl Evaluator<'_, '_> {
     fn matrix_arg<'n>(&self, n: &'n Node) -> Result<MatrixArg<'n>, EvalError> {
         match &n.kind {
             NodeKind::MatrixSelector(ms) => Ok(MatrixArg {
-                series: self.q.series(&ms.selector)?,
+                series: ArgSeries::Stored(self.q.series(&ms.selector)?),
                 range: ms.range,
                 offset: ms.selector.offset,
                 at: ms.selector.at,
                 selector: Some(&ms.selector),
-                drop_names: Vec::new(),
             }),
-            NodeKind::Subquery(sq) => {
-                let (series, drop_names) = self.subquery_as_series(sq)?;
-                Ok(MatrixArg {
-                    series: Rc::new(series),
-                    range: sq.range,
-                    offset: sq.offset,
-                    at: sq.at,
-                    selector: None,
-                    drop_names,
-                })
-            }
+            NodeKind::Subquery(sq) => Ok(MatrixArg {
+                series: ArgSeries::Evaluated(self.subquery_points(sq)?),
+                range: sq.range,
+                offset: sq.offset,
+                at: sq.at,
+                selector: None,
+            }),
             _ => Err(exec("expected a range vector argument")),
         }
     }
@@ -202,87 +249,346 @@ impl Evaluator<'_, '_> {
             return Err(exec(format!("unknown range function {name}")));
         };
         let lookback = self.lookback();
-        let use_sts = self.q.opts.features.use_start_timestamps;
         // last_over_time and first_over_time act like an offset: they keep the name.
         let drop_name = name != "last_over_time" && name != "first_over_time";
+        let counter_fn = name == "rate" || name == "increase";
         let delayed = self.delayed();
-        let steps = self.steps();
-        let mut step_scalars = vec![0.0; scalars.len()];
-        for (si, s) in arg.series.iter().enumerate() {
+        // The metric name last reported as not looking like a counter.
+        let mut non_counter_reported: Option<Labels> = None;
+        let MatrixArg {
+            series,
+            range,
+            offset,
+            at,
+            ..
+        } = arg;
+        let (stored, mut evaluated) = match series {
+            ArgSeries::Stored(s) => (Some(s), Matrix::new()),
+            ArgSeries::Evaluated(m) => (None, m),
+        };
+        let count = stored.as_ref().map_or(evaluated.len(), |s| s.len());
+        let mut window = RangeWindow::default();
+        // The bounds of the windows at `ts`.
+        let bounds = |ts: i64| {
+            let range_end = at.unwrap_or(ts) - offset;
+            let mut maxt = range_end;
+            let mut mint = maxt - range;
+            if anchored {
+                mint -= lookback;
+            } else if smoothed {
+                mint -= lookback;
+                maxt += lookback;
+            }
+            (mint, maxt)
+        };
+        // When consecutive windows leave no gap, each series is read whole up front.
+        let (first_mint, _) = bounds(self.start);
+        let (_, last_maxt) = bounds(self.end);
+        let (mint0, maxt0) = bounds(self.start);
+        let preload = self.q.opts.vectorized
+            && at.is_none()
+            && (self.start == self.end || self.interval <= maxt0 - mint0);
+        for si in 0..count {
             self.q.check_done(EXPR_EVAL)?;
-            let mut window = RangeWindow::new(s.iterator());
-            let metric = s.labels();
+            let (metric, series_drop_name) = match &stored {
+                Some(series) => {
+                    let s = &series[si];
+                    if preload {
+                        window
+                            .preload(s.iterator(), first_mint, last_maxt)
+                            .map_err(storage_error)?;
+                    } else {
+                        window.reuse(s.iterator());
+                    }
+                    (s.labels(), false)
+                }
+                None => {
+                    let s = &mut evaluated[si];
+                    window.load_points(
+                        std::mem::take(&mut s.floats),
+                        std::mem::take(&mut s.histograms),
+                    );
+                    (&s.metric, s.drop_name)
+                }
+            };
             let mut out = Series::new(if !delayed && drop_name {
                 drop_metadata_labels(metric)
             } else {
                 metric.clone()
             });
-            out.drop_name = drop_name || arg.drop_names.get(si).copied().unwrap_or(false);
-            let mut ts = self.start;
-            let mut step = 0;
-            while ts <= self.end {
-                for (j, sc) in scalars.iter().enumerate() {
-                    step_scalars[j] = sc.get(step).copied().unwrap_or(0.0);
-                }
-                let range_end = arg.at.unwrap_or(ts) - arg.offset;
-                if ts == self.start || arg.at.is_none() {
-                    let mut maxt = range_end;
-                    let mut mint = maxt - arg.range;
-                    if anchored {
-                        mint -= lookback;
-                    } else if smoothed {
-                        mint -= lookback;
-                        maxt += lookback;
-                    }
-                    window.advance(mint, maxt).map_err(storage_error)?;
-                }
-                if !window.is_empty() {
-                    // Start timestamps only matter when some sample in the window has one.
-                    let sts = use_sts && window.has_start_timestamps();
-                    let w = Window {
-                        floats: window.floats(),
-                        hists: window.histograms(),
-                        float_sts: if sts {
-                            window.float_start_timestamps()
-                        } else {
-                            &[]
-                        },
-                        hist_sts: if sts {
-                            window.histogram_start_timestamps()
-                        } else {
-                            &[]
-                        },
+            out.drop_name = drop_name || series_drop_name;
+            if let (true, false, false, None, Some((floats, resets))) = (
+                self.q.opts.vectorized,
+                anchored,
+                smoothed,
+                at,
+                window.loaded_floats(),
+            ) {
+                self.float_windows(
+                    FloatSeries {
+                        floats,
+                        resets,
                         metric,
-                        ts,
-                        range: arg.range,
-                        range_end,
-                        anchored,
-                        smoothed,
-                        scalars: &step_scalars,
-                        pos: arg_node.pos,
-                    };
-                    self.q.count_read(ts, w.floats.len() + w.hists.len());
-                    if sts && (name == "rate" || name == "increase" || name == "irate") {
-                        check_start_timestamp_overlap(&w, self);
-                    }
-                    match function(&w, self.q)? {
-                        Some(Output::Float(f)) => push_point(&mut out, ts, f, None, steps),
-                        Some(Output::Histogram(h)) => {
-                            push_point(&mut out, ts, 0.0, Some(std::sync::Arc::new(h)), steps)
-                        }
-                        None => {}
-                    }
-                }
-                ts += self.interval;
-                step += 1;
+                    },
+                    c,
+                    &scalars,
+                    &bounds,
+                    range,
+                    offset,
+                    function,
+                    &mut out,
+                )?;
+            } else {
+                self.windows(
+                    &mut window,
+                    metric,
+                    c,
+                    &scalars,
+                    &bounds,
+                    (range, offset, at),
+                    function,
+                    &mut out,
+                )?;
             }
             if !out.is_empty() {
-                if (name == "rate" || name == "increase") && !out.floats.is_empty() {
+                if counter_fn
+                    && !out.floats.is_empty()
+                    && non_counter_reported.as_ref().is_none_or(|l| {
+                        l.get("__name__") != metric.get("__name__")
+                            || l.get("__type__") != metric.get("__type__")
+                    })
+                {
                     self.possible_non_counter_info(metric, arg_node);
+                    non_counter_reported = Some(metric.clone());
                 }
                 sink(out)?;
             }
         }
+        Ok(())
+    }
+
+    /// The windows of one series over the steps, read as the steps advance.
+    #[allow(clippy::too_many_arguments)]
+    fn windows(
+        &self,
+        window: &mut RangeWindow,
+        metric: &Labels,
+        c: &CallNode,
+        scalars: &[Vec<f64>],
+        bounds: &dyn Fn(i64) -> (i64, i64),
+        (range, offset, at): (i64, i64, Option<i64>),
+        function: RangeFunction,
+        out: &mut Series,
+    ) -> Result<(), EvalError> {
+        let name = c.func.name;
+        let arg_node = &c.args[c.matrix_arg().unwrap_or(0)];
+        let (anchored, smoothed) = match &arg_node.kind {
+            NodeKind::MatrixSelector(ms) => (ms.selector.anchored, ms.selector.smoothed),
+            _ => (false, false),
+        };
+        let use_sts = self.q.opts.features.use_start_timestamps;
+        let steps = self.steps();
+        let mut step_scalars = vec![0.0; scalars.len()];
+        let mut ts = self.start;
+        let mut step = 0;
+        while ts <= self.end {
+            for (j, sc) in scalars.iter().enumerate() {
+                step_scalars[j] = sc.get(step).copied().unwrap_or(0.0);
+            }
+            let range_end = at.unwrap_or(ts) - offset;
+            if ts == self.start || at.is_none() {
+                let (mint, maxt) = bounds(ts);
+                window.advance(mint, maxt).map_err(storage_error)?;
+            }
+            if !window.is_empty() {
+                // Start timestamps only matter when some sample in the window has one.
+                let sts = use_sts && window.has_start_timestamps();
+                let w = Window {
+                    floats: window.floats(),
+                    hists: window.histograms(),
+                    float_sts: if sts {
+                        window.float_start_timestamps()
+                    } else {
+                        &[]
+                    },
+                    hist_sts: if sts {
+                        window.histogram_start_timestamps()
+                    } else {
+                        &[]
+                    },
+                    float_resets: Some(window.float_resets()),
+                    metric,
+                    ts,
+                    range,
+                    range_end,
+                    anchored,
+                    smoothed,
+                    scalars: &step_scalars,
+                    pos: arg_node.pos,
+                };
+                self.q.count_read(ts, w.floats.len() + w.hists.len());
+                if sts && (name == "rate" || name == "increase" || name == "irate") {
+                    check_start_timestamp_overlap(&w, self);
+                }
+                match function(&w, self.q)? {
+                    Some(Output::Float(f)) => push_point(out, ts, f, None, steps),
+                    Some(Output::Histogram(h)) => {
+                        push_point(out, ts, 0.0, Some(std::sync::Arc::new(h)), steps)
+                    }
+                    None => {}
+                }
+            }
+            ts += self.interval;
+            step += 1;
+        }
+        Ok(())
+    }
+
+    /// The windows of one loaded series of floats without start timestamps over the
+    /// steps (no `@`, `anchored` or `smoothed`): two indexes slide over its points,
+    /// and `rate`, `increase` and `delta` take the counter resets noted while reading.
+    #[allow(clippy::too_many_arguments)]
+    fn float_windows(
+        &self,
+        series: FloatSeries,
+        c: &CallNode,
+        scalars: &[Vec<f64>],
+        bounds: &dyn Fn(i64) -> (i64, i64),
+        range: i64,
+        offset: i64,
+        function: RangeFunction,
+        out: &mut Series,
+    ) -> Result<(), EvalError> {
+        let FloatSeries {
+            floats,
+            resets,
+            metric,
+        } = series;
+        let kernel = match c.func.name {
+            "rate" => Kernel::Rate(true, true),
+            "increase" => Kernel::Rate(true, false),
+            "delta" => Kernel::Rate(false, false),
+            "max_over_time" => Kernel::Extreme(Extreme::Max),
+            "min_over_time" => Kernel::Extreme(Extreme::Min),
+            "ts_of_max_over_time" => Kernel::Extreme(Extreme::TsOfMax),
+            "ts_of_min_over_time" => Kernel::Extreme(Extreme::TsOfMin),
+            _ => Kernel::Generic,
+        };
+        // For `Extreme`: indexes of the points that can still be the window's extreme
+        // (its NaNs left out), the extreme first.
+        let mut candidates: Vec<usize> = Vec::new();
+        let mut first_candidate = 0;
+        let pos = c.args[c.matrix_arg().unwrap_or(0)].pos;
+        let steps = self.steps();
+        let per_step = self.q.per_step_stats();
+        let mut step_scalars = vec![0.0; scalars.len()];
+        let mut read = 0;
+        let (mut lo, mut hi, mut rlo, mut rhi) = (0, 0, 0, 0);
+        let mut ts = self.start;
+        let mut step = 0;
+        while ts <= self.end {
+            let (mint, maxt) = bounds(ts);
+            while lo < floats.len() && floats[lo].t <= mint {
+                lo += 1;
+            }
+            hi = hi.max(lo);
+            while hi < floats.len() && floats[hi].t <= maxt {
+                if let Kernel::Extreme(e) = kernel {
+                    let f = floats[hi].f;
+                    if !f.is_nan() {
+                        while candidates.len() > first_candidate
+                            && candidates
+                                .last()
+                                .is_some_and(|i| e.supersedes(f, floats[*i].f))
+                        {
+                            candidates.pop();
+                        }
+                        candidates.push(hi);
+                    }
+                }
+                hi += 1;
+            }
+            if lo < hi {
+                while rlo < resets.len() && resets[rlo] as usize <= lo {
+                    rlo += 1;
+                }
+                rhi = rhi.max(rlo);
+                while rhi < resets.len() && (resets[rhi] as usize) < hi {
+                    rhi += 1;
+                }
+                let wf = &floats[lo..hi];
+                let range_end = ts - offset;
+                let value = match kernel {
+                    Kernel::Extreme(e) => {
+                        while candidates.get(first_candidate).is_some_and(|i| *i < lo) {
+                            first_candidate += 1;
+                        }
+                        // Only NaNs: the scan ends on the last.
+                        let i = candidates.get(first_candidate).copied().unwrap_or(hi - 1);
+                        Some(Output::Float(if e.timestamp() {
+                            floats[i].t as f64 / 1000.0
+                        } else {
+                            floats[i].f
+                        }))
+                    }
+                    Kernel::Rate(is_counter, is_rate) => {
+                        let mut result = wf[wf.len() - 1].f - wf[0].f;
+                        if is_counter {
+                            // The additions of `extrapolated_rate`, in its order.
+                            for r in &resets[rlo..rhi] {
+                                result += floats[*r as usize - 1].f;
+                            }
+                        }
+                        float_extrapolated(
+                            wf,
+                            result,
+                            range_end - range,
+                            range_end,
+                            range,
+                            is_counter,
+                            is_rate,
+                        )
+                        .map(Output::Float)
+                    }
+                    Kernel::Generic => {
+                        for (j, sc) in scalars.iter().enumerate() {
+                            step_scalars[j] = sc.get(step).copied().unwrap_or(0.0);
+                        }
+                        let w = Window {
+                            floats: wf,
+                            hists: &[],
+                            float_sts: &[],
+                            hist_sts: &[],
+                            float_resets: Some((&resets[rlo..rhi], lo)),
+                            metric,
+                            ts,
+                            range,
+                            range_end,
+                            anchored: false,
+                            smoothed: false,
+                            scalars: &step_scalars,
+                            pos,
+                        };
+                        function(&w, self.q)?
+                    }
+                };
+                if per_step {
+                    self.q.count_read(ts, hi - lo);
+                } else {
+                    read += hi - lo;
+                }
+                match value {
+                    Some(Output::Float(f)) => push_point(out, ts, f, None, steps),
+                    Some(Output::Histogram(h)) => {
+                        push_point(out, ts, 0.0, Some(std::sync::Arc::new(h)), steps)
+                    }
+                    None => {}
+                }
+            }
+            ts += self.interval;
+            step += 1;
+        }
+        self.q.count_read(self.start, read);
         Ok(())
     }
 

@@ -3,8 +3,11 @@
 //! as upstream's `evaluator`.
 //!
 //! Selectors read each series once across all steps ([`InstantCursor`],
-//! [`RangeWindow`]); operators that combine series per step go through
-//! [`Evaluator::range_eval`], which lines the argument matrices up step by step.
+//! [`RangeWindow`], or the whole series up front when the steps' windows leave no gap);
+//! operators that combine series per step go through [`Evaluator::range_eval`], which
+//! lines the argument matrices up step by step. Where that could neither fail nor merge
+//! results, operators may instead work series by series (`EngineOptions::vectorized`):
+//! float joins, range functions sliding over a loaded series, float folds.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -12,8 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use hearth_model::{CounterResetHint, Labels, LabelsBuilder};
-use hearth_tsdb::storage::{Querier, Series as StorageSeries, StorageError};
+use hearth_model::{CounterResetHint, Labels, LabelsBuilder, is_stale_nan};
+use hearth_tsdb::storage::{
+    Querier, Series as StorageSeries, StorageError, ValueType as ValueTypeS,
+};
 
 use crate::ast::{ValueType, VectorMatching};
 
@@ -21,7 +26,7 @@ use super::EngineOptions;
 use super::annotations::{Annotation, Annotations};
 use super::error::{ENV, EXPR_EVAL, EvalError, duplicate_labelset, exec};
 use super::labels_map::{KeyMap, LabelsKey, LabelsMap};
-use super::memory_series::{HistogramStatsSeries, MemorySeries};
+use super::memory_series::HistogramStatsSeries;
 use super::plan::{MatrixSelectorNode, Node, NodeKind, QueryParams, SelectorNode, SubqueryNode};
 use super::series_reader::{InstantCursor, RangeWindow, RawValue};
 use super::value::{
@@ -142,6 +147,11 @@ impl<'a> QueryState<'a> {
         if self.current_samples.get() > self.peak_samples.get() {
             self.peak_samples.set(self.current_samples.get());
         }
+    }
+
+    /// Whether samples read are counted per step (else only in total).
+    pub fn per_step_stats(&self) -> bool {
+        self.per_step.borrow().is_some()
     }
 
     /// Counts samples read from storage for the statistics.
@@ -444,9 +454,31 @@ impl<'q, 'a> Evaluator<'q, 'a> {
     ) -> Result<(), EvalError> {
         let lookback = self.lookback();
         let steps = self.steps();
+        // When the steps' lookback windows leave no gap, a series of floats is read
+        // whole up front and the steps slide over it.
+        let (first_ref, last_ref) = (ref_time(self.start), ref_time(self.end));
+        let preload =
+            self.q.opts.vectorized && (first_ref == last_ref || self.interval <= lookback);
+        let per_step = self.q.per_step_stats();
+        let mut buf: Vec<FPoint> = Vec::new();
         for s in series.iter() {
             self.q.check_done(EXPR_EVAL)?;
-            let mut cursor = InstantCursor::new(s.iterator());
+            if preload
+                && let Some(out) = self.instant_floats(
+                    s.as_ref(),
+                    &ref_time,
+                    (first_ref - lookback, last_ref),
+                    record_orig_t,
+                    per_step,
+                    &mut buf,
+                )?
+            {
+                if !out.is_empty() {
+                    sink(out)?;
+                }
+                continue;
+            }
+            let mut cursor = InstantCursor::without_start_timestamps(s.iterator());
             let mut out = Series::new(s.labels().clone());
             let mut ts = self.start;
             while ts <= self.end {
@@ -485,6 +517,77 @@ impl<'q, 'a> Evaluator<'q, 'a> {
             }
         }
         Ok(())
+    }
+
+    /// Instant selection from one series read whole, all its samples in `(mint, maxt]`
+    /// into `buf`: the latest sample in each step's lookback window, unless stale.
+    /// `None` when the series has histograms (the caller reads it step by step).
+    fn instant_floats(
+        &self,
+        s: &dyn StorageSeries,
+        ref_time: &impl Fn(i64) -> i64,
+        (mint, maxt): (i64, i64),
+        record_orig_t: bool,
+        per_step: bool,
+        buf: &mut Vec<FPoint>,
+    ) -> Result<Option<Series>, EvalError> {
+        buf.clear();
+        let mut it = s.iterator();
+        let mut vt = it.seek(mint + 1);
+        loop {
+            match vt {
+                ValueTypeS::Float => {
+                    let (t, f) = it.at();
+                    if t > maxt {
+                        break;
+                    }
+                    buf.push(FPoint { t, f });
+                }
+                ValueTypeS::None => {
+                    if let Some(e) = it.err() {
+                        return Err(storage_error(e));
+                    }
+                    break;
+                }
+                ValueTypeS::Histogram | ValueTypeS::FloatHistogram => {
+                    if it.at_t() > maxt {
+                        break;
+                    }
+                    return Ok(None);
+                }
+            }
+            vt = it.next();
+        }
+        let lookback = self.lookback();
+        let mut out = Series::new(s.labels().clone());
+        let mut hi = 0;
+        let mut ts = self.start;
+        while ts <= self.end {
+            let r = ref_time(ts);
+            while hi < buf.len() && buf[hi].t <= r {
+                hi += 1;
+            }
+            if hi > 0 {
+                let p = buf[hi - 1];
+                if p.t > r - lookback && !is_stale_nan(p.f) {
+                    if out.floats.is_empty() {
+                        out.floats.reserve(self.steps().min(MAX_RESERVE));
+                    }
+                    let f = if record_orig_t { p.t as f64 } else { p.f };
+                    out.floats.push(FPoint { t: ts, f });
+                    if per_step {
+                        self.q.count_read(ts, 1);
+                    }
+                }
+            }
+            ts += self.interval;
+        }
+        let n = out.floats.len();
+        self.q.add_samples(n)?;
+        if !per_step {
+            self.q.count_read(self.start, n);
+        }
+        Ok(Some(out))
     }
 
     /// A `smoothed` instant selector: values interpolated between the samples around
@@ -627,31 +730,30 @@ impl<'q, 'a> Evaluator<'q, 'a> {
         sub.eval_matrix(&sq.expr)
     }
 
-    /// A subquery's result as series that range functions can read like stored ones.
-    /// Counter reset hints are cleared: a subquery may skip or repeat samples.
-    pub fn subquery_as_series(
-        &self,
-        sq: &SubqueryNode,
-    ) -> Result<(SelectedSeries, Vec<bool>), EvalError> {
-        let m = self.eval_subquery(sq)?;
-        let drop_names = m.iter().map(|s| s.drop_name).collect();
-        let series = m
-            .into_iter()
-            .map(|mut s| {
-                for p in &mut s.histograms {
-                    if matches!(
-                        p.h.counter_reset_hint,
-                        CounterResetHint::CounterReset | CounterResetHint::NotCounterReset
-                    ) {
-                        let mut h = (*p.h).clone();
-                        h.counter_reset_hint = CounterResetHint::Unknown;
-                        p.h = Arc::new(h);
-                    }
+    /// A subquery's result as the points range functions read: staleness markers left
+    /// out (as reading stored series does) and counter reset hints cleared (a subquery
+    /// may skip or repeat samples).
+    pub fn subquery_points(&self, sq: &SubqueryNode) -> Result<Matrix, EvalError> {
+        let mut m = self.eval_subquery(sq)?;
+        for s in &mut m {
+            if s.floats.iter().any(|p| is_stale_nan(p.f)) {
+                s.floats.retain(|p| !is_stale_nan(p.f));
+            }
+            if s.histograms.iter().any(|p| is_stale_nan(p.h.sum)) {
+                s.histograms.retain(|p| !is_stale_nan(p.h.sum));
+            }
+            for p in &mut s.histograms {
+                if matches!(
+                    p.h.counter_reset_hint,
+                    CounterResetHint::CounterReset | CounterResetHint::NotCounterReset
+                ) {
+                    let mut h = (*p.h).clone();
+                    h.counter_reset_hint = CounterResetHint::Unknown;
+                    p.h = Arc::new(h);
                 }
-                Box::new(MemorySeries(s)) as Box<dyn StorageSeries>
-            })
-            .collect();
-        Ok((series, drop_names))
+            }
+        }
+        Ok(m)
     }
 
     /// Evaluates `args` and calls `f` once per step with their instant vectors, then
@@ -661,7 +763,7 @@ impl<'q, 'a> Evaluator<'q, 'a> {
         &self,
         args: &[&Node],
         matching: Option<&VectorMatching>,
-        mut f: F,
+        f: F,
     ) -> Result<Matrix, EvalError>
     where
         F: FnMut(&[InputVector<'_>], &[Vec<usize>], &mut NodeHelper) -> Result<Vector, EvalError>,
@@ -675,29 +777,41 @@ impl<'q, 'a> Evaluator<'q, 'a> {
                 matrices.push(self.eval_matrix(a)?);
             }
         }
+        self.range_eval_matrices(original_samples, matrices, matching, f)
+    }
+
+    /// The sample accounting of [`range_eval_matrices`](Self::range_eval_matrices)
+    /// for an operator that produced its result some other way: `gathered[k]` input
+    /// samples and `produced[k]` result samples at step `k`. Fails as that would.
+    pub fn account_steps(&self, gathered: &[usize], produced: &[usize]) -> Result<(), EvalError> {
+        let mut temp = self.q.samples();
+        for (g, p) in gathered.iter().zip(produced) {
+            self.q.set_samples(temp)?;
+            self.q.add_samples(*g)?;
+            self.q.add_samples(*p)?;
+            temp += p;
+        }
+        Ok(())
+    }
+
+    /// [`range_eval`](Self::range_eval) on already evaluated arguments;
+    /// `original_samples` is what the query held before they were evaluated.
+    pub fn range_eval_matrices<F>(
+        &self,
+        original_samples: usize,
+        matrices: Vec<Matrix>,
+        matching: Option<&VectorMatching>,
+        mut f: F,
+    ) -> Result<Matrix, EvalError>
+    where
+        F: FnMut(&[InputVector<'_>], &[Vec<usize>], &mut NodeHelper) -> Result<Vector, EvalError>,
+    {
         let mut helper = NodeHelper::new(self.delayed());
         // Join signature ordinal of every input series.
         let mut series_sigs: Vec<Vec<usize>> = vec![Vec::new(); matrices.len()];
         if let Some(m) = matching {
-            let mut names: Vec<String> = m.matching_labels.clone();
-            if !m.on {
-                names.push("__name__".to_string());
-            }
-            names.sort();
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            let mut ordinals: LabelsMap<usize> = LabelsMap::default();
-            for (i, mat) in matrices.iter().enumerate() {
-                for s in mat {
-                    let sig = if m.on {
-                        s.metric.keep(&names)
-                    } else {
-                        s.metric.without(&names)
-                    };
-                    let next = ordinals.len();
-                    series_sigs[i].push(*ordinals.entry(LabelsKey(sig)).or_insert(next));
-                }
-            }
-            helper.num_sigs = ordinals.len();
+            let all: Vec<&Matrix> = matrices.iter().collect();
+            (series_sigs, helper.num_sigs) = super::binary::join_signatures(&all, m);
         }
 
         let mut vectors: Vec<InputVector<'_>> = matrices

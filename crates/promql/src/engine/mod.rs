@@ -129,6 +129,10 @@ pub struct EngineOptions {
     /// Whether `stats=all` may report samples per step.
     pub enable_per_step_stats: bool,
     pub features: Features,
+    /// Evaluate series by series where that gives exactly what step-by-step evaluation
+    /// gives (range functions sliding over a series read once, joins matching series
+    /// once, float folds). On by default; off only to check the two against each other.
+    pub vectorized: bool,
 }
 
 impl Default for EngineOptions {
@@ -141,6 +145,7 @@ impl Default for EngineOptions {
             max_concurrent_queries: 20,
             enable_per_step_stats: false,
             features: Features::default(),
+            vectorized: true,
         }
     }
 }

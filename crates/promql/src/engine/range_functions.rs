@@ -25,6 +25,9 @@ pub(crate) struct Window<'w> {
     /// timestamps are not used.
     pub float_sts: &'w [i64],
     pub hist_sts: &'w [i64],
+    /// Where the float counter resets are, when known: indexes `r` with
+    /// `floats[r - base].f < floats[r - base - 1].f`, as `(indexes, base)`.
+    pub float_resets: Option<(&'w [u32], usize)>,
     pub metric: &'w Labels,
     /// The evaluation time of the step.
     pub ts: i64,
@@ -389,7 +392,13 @@ fn extrapolated_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool
         last_t = w.floats[n - 1].t;
         let base = if from_zero { 0.0 } else { w.floats[0].f };
         result_float = w.floats[n - 1].f - base;
-        if is_counter {
+        if is_counter && let (Some((resets, base)), true) = (w.float_resets, w.float_sts.is_empty())
+        {
+            // The same additions in the same order as the scan below.
+            for r in resets {
+                result_float += w.floats[*r as usize - base - 1].f;
+            }
+        } else if is_counter {
             let sts = w.float_sts;
             for i in 1..n {
                 let prev = w.floats[i - 1];
@@ -402,6 +411,18 @@ fn extrapolated_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool
                 }
             }
         }
+    }
+    if result_hist.is_none() && !from_zero {
+        return Ok(float_extrapolated(
+            w.floats,
+            result_float,
+            range_start,
+            range_end,
+            w.range,
+            is_counter,
+            is_rate,
+        )
+        .map(Output::Float));
     }
     let samples_minus_one = n - 1;
 
@@ -467,6 +488,52 @@ fn extrapolated_rate(w: &Window, q: &QueryState, is_counter: bool, is_rate: bool
         }
         None => float(result_float * factor),
     }
+}
+
+/// `rate`, `increase` or `delta` of a window of floats without start timestamps,
+/// given `result` = last − first value plus, for counters, the values before each
+/// reset: extrapolated towards the range's ends (upstream's `extrapolatedRate`).
+#[inline]
+pub(crate) fn float_extrapolated(
+    floats: &[FPoint],
+    result: f64,
+    range_start: i64,
+    range_end: i64,
+    range: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    let n = floats.len();
+    if n < 2 {
+        return None;
+    }
+    let (first, last_t) = (floats[0], floats[n - 1].t);
+    let mut duration_to_start = (first.t - range_start) as f64 / 1000.0;
+    let mut duration_to_end = (range_end - last_t) as f64 / 1000.0;
+    let sampled_interval = (last_t - first.t) as f64 / 1000.0;
+    let average_between = sampled_interval / (n - 1) as f64;
+    let threshold = average_between * 1.1;
+    if duration_to_start >= threshold {
+        duration_to_start = average_between / 2.0;
+    }
+    if is_counter {
+        // Counters cannot go below zero: do not extrapolate past the zero point.
+        let mut duration_to_zero = duration_to_start;
+        if result > 0.0 && first.f >= 0.0 {
+            duration_to_zero = sampled_interval * (first.f / result);
+        }
+        if duration_to_zero < duration_to_start {
+            duration_to_start = duration_to_zero;
+        }
+    }
+    if duration_to_end >= threshold {
+        duration_to_end = average_between / 2.0;
+    }
+    let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
+    if is_rate {
+        factor /= range as f64 / 1000.0;
+    }
+    Some(result * factor)
 }
 
 /// The change between the first and last histogram, corrected for counter resets

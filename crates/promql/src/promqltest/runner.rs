@@ -45,6 +45,7 @@ pub fn harness_engine_options() -> EngineOptions {
         max_concurrent_queries: 1,
         enable_per_step_stats: false,
         features: Features::all(),
+        vectorized: true,
     }
 }
 
