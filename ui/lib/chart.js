@@ -118,6 +118,23 @@ function fmtTime(s) {
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} UTC`;
 }
 
+// Time axis labels in UTC, 24-hour: the date appears where it changes.
+function timeTicks(_u, splits, _axis, _space, incr) {
+  let lastDay = null;
+  return splits.map((s) => {
+    const d = new Date(s * 1000);
+    const day = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+    const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+    let text;
+    if (incr >= 86400) text = day;
+    else if (incr < 60) text = `${hm}:${pad(d.getUTCSeconds())}`;
+    else text = hm;
+    if (incr < 86400 && day !== lastDay) text = `${text}\n${day.slice(5)}`;
+    lastDay = day;
+    return text;
+  });
+}
+
 function cssVar(el, name, fallback) {
   const v = getComputedStyle(el).getPropertyValue(name).trim();
   return v || fallback;
@@ -241,6 +258,8 @@ export function createChart(container, initial) {
         stroke,
         grid: { stroke: grid, width: 1 },
         ticks: { stroke: grid, width: 1 },
+        values: timeTicks,
+        space: 60,
       },
       {
         stroke,
@@ -285,16 +304,18 @@ export function createChart(container, initial) {
     });
     const axs = axes(root);
     const yRange = (_u, min, max) => {
+      if (min == null || max == null) return [0, 1];
       let lo = opts.yMin != null ? opts.yMin : min;
       let hi = max;
-      if (lo == null || hi == null) return [0, 1];
       if (mode === "stacked" && lo > 0) lo = 0;
-      if (lo === hi) {
-        const d = Math.abs(lo) * 0.1 || 1;
-        return [lo - d, hi + d];
+      if (lo >= hi) {
+        const d = Math.abs(hi) * 0.1 || 1;
+        return [opts.yMin != null ? lo : hi - d, hi + d];
       }
       const pad = (hi - lo) * 0.05;
-      return [opts.yMin != null ? lo : lo - (lo >= 0 && lo - pad < 0 ? lo : pad), hi + pad];
+      // Pad below unless that would cross zero for all-positive data.
+      if (opts.yMin == null) lo = lo >= 0 && lo - pad < 0 ? 0 : lo - pad;
+      return [lo, hi + pad];
     };
     return {
       config: {
@@ -304,7 +325,7 @@ export function createChart(container, initial) {
         axes: axs,
         tzDate,
         legend: { show: false },
-        cursor: { drag: { x: true, y: false }, points: { size: 6 }, focus: { prox: 16 } },
+        cursor: { drag: { x: true, y: false }, points: { size: 6 } },
         scales: { x: { time: true, range: () => [opts.start, opts.end] }, y: { range: yRange } },
         hooks: hooks(),
       },

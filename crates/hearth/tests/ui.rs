@@ -637,3 +637,72 @@ async fn ui_load_times_with_10k_targets() {
     eprintln!("10k targets: /query graph of sum by (job) (up) rendered in {ms:.0} ms");
     b.client.clone().close().await.unwrap();
 }
+
+/// The whole response (head and body) to a raw HTTP/1.1 request.
+fn raw(port: u16, path: &str, headers: &str) -> (String, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(out.len());
+    let head = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
+    let body = out.get(split + 4..).unwrap_or_default().to_vec();
+    (head, body)
+}
+
+/// Upstream's paths serve the UI (no browser needed): every page is the HTML shell with
+/// the placeholders filled in, `/` and `/graph` redirect to `/query` (keeping `g0.expr`),
+/// assets come gzipped with an ETag and revalidate with a 304, and the vendored uPlot
+/// ships with its licence.
+#[test]
+fn ui_routes_serve_the_embedded_ui() {
+    let s = Hearth::start("global:\n  scrape_interval: 15s\n", false);
+    for (page, _) in pages() {
+        let (head, body) = raw(s.port, &format!("/{page}"), "");
+        assert!(head.starts_with("http/1.1 200"), "/{page}: {head}");
+        assert!(head.contains("content-type: text/html"), "/{page}: {head}");
+        let html = String::from_utf8_lossy(&body);
+        assert!(html.contains("<title>Prometheus Time Series Collection and Processing Server</title>"));
+        assert!(html.contains("data-ready=\"true\"") && !html.contains("PLACEHOLDER"));
+    }
+    let (head, _) = raw(s.port, "/graph?g0.expr=up&g0.tab=1", "");
+    assert!(head.starts_with("http/1.1 302"), "{head}");
+    assert!(head.contains("location: /query?g0.expr=up&g0.tab=1"), "{head}");
+    let (head, _) = raw(s.port, "/", "");
+    assert!(head.contains("location: /query"), "{head}");
+
+    let (head, body) = raw(s.port, "/assets/lib/chart.js", "Accept-Encoding: gzip\r\n");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/javascript"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert_eq!(&body[..2], &[0x1f, 0x8b], "gzip magic");
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .to_string();
+    let (head, body) = raw(
+        s.port,
+        "/assets/lib/chart.js",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert!(head.starts_with("http/1.1 304"), "{head}");
+    assert!(body.is_empty());
+    let (head, body) = raw(s.port, "/assets/vendor/uplot/LICENSE", "");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("Leon Sorokin"));
+    let (head, _) = raw(s.port, "/assets/nope.js", "");
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+    let (_, body) = raw(s.port, "/assets/functions.json", "");
+    let fns: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        fns.as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "rate" && f["args"] == json!(["matrix"]))
+    );
+}

@@ -83,8 +83,16 @@ fn external_path(web: &Web, page: &str) -> String {
     format!("{base}/{page}")
 }
 
+/// A 302 as upstream's `http.Redirect(…, http.StatusFound)`.
+fn found(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Err(_) => Redirect::to("query").into_response(),
+    }
+}
+
 async fn home(State(web): State<Arc<Web>>) -> Response {
-    Redirect::to(&external_path(&web, "query")).into_response()
+    found(&external_path(&web, "query"))
 }
 
 /// The old UI's `/graph` (with `g0.expr=…` parameters) is the new `/query`.
@@ -94,7 +102,7 @@ async fn graph(State(web): State<Arc<Web>>, RawQuery(q): RawQuery) -> Response {
         to.push('?');
         to.push_str(&q);
     }
-    Redirect::to(&to).into_response()
+    found(&to)
 }
 
 /// Reads a UI file: from `ui_dir` when set (development), else the embedded copy.
