@@ -70,9 +70,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
 }
 
 fn compressible(path: &str) -> bool {
-    [".js", ".css", ".html", ".svg", ".json", ".txt", "LICENSE", ".md"]
-        .iter()
-        .any(|s| path.ends_with(s))
+    [
+        ".js", ".css", ".html", ".svg", ".json", ".txt", "LICENSE", ".md",
+    ]
+    .iter()
+    .any(|s| path.ends_with(s))
 }
 
 fn fnv1a(b: &[u8]) -> u64 {

@@ -112,7 +112,9 @@ fn exporter() -> u16 {
                 // A bell around the middle buckets, growing each scrape.
                 let w = [1, 3, 8, 20, 12, 5, 2, 1][i];
                 cum += w * n;
-                body.push_str(&format!("demo_latency_seconds_bucket{{le=\"{b}\"}} {cum}\n"));
+                body.push_str(&format!(
+                    "demo_latency_seconds_bucket{{le=\"{b}\"}} {cum}\n"
+                ));
             }
             body.push_str(&format!(
                 "demo_latency_seconds_bucket{{le=\"+Inf\"}} {cum}\ndemo_latency_seconds_sum {}\ndemo_latency_seconds_count {cum}\n",
@@ -177,9 +179,9 @@ impl Hearth {
             url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
         );
         let (_, body) = http(self.port, "GET", &path, "", "");
-        serde_json::from_str::<Value>(&body).ok().map_or(0, |v| {
-            v["data"]["result"].as_array().map_or(0, |a| a.len())
-        })
+        serde_json::from_str::<Value>(&body)
+            .ok()
+            .map_or(0, |v| v["data"]["result"].as_array().map_or(0, |a| a.len()))
     }
 
     fn wait_series(&self, q: &str, n: usize) {
@@ -282,7 +284,10 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 
     fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_string()))
+        (
+            http::Method::POST,
+            Some(r#"{"type":"browser"}"#.to_string()),
+        )
     }
 }
 
@@ -326,7 +331,10 @@ async fn shot(c: &Client, name: &str) {
 async fn load(c: &Client, url: &str, ready: &str) -> f64 {
     c.goto(url).await.unwrap();
     until(c, url, ready).await;
-    js(c, "return performance.now()").await.as_f64().unwrap_or(0.0)
+    js(c, "return performance.now()")
+        .await
+        .as_f64()
+        .unwrap_or(0.0)
 }
 
 /// The ready condition of each page: its content is there and nothing is loading.
@@ -339,12 +347,25 @@ fn pages() -> Vec<(&'static str, &'static str)> {
         ("targets", "document.querySelector('.pool')"),
         ("service-discovery", "document.querySelector('.pool')"),
         ("tsdb-status", "document.querySelector('.kv-table')"),
-        ("status", "document.querySelectorAll('.kv-table').length == 2"),
+        (
+            "status",
+            "document.querySelectorAll('.kv-table').length == 2",
+        ),
         ("flags", "document.querySelector('.kv-table tbody tr')"),
         ("config", "document.querySelector('pre.config')"),
         ("alertmanager-discovery", loaded),
     ]
 }
+
+/// Upstream's `/api/v1/rules` answer with one group: a firing alert (two alerts), a
+/// pending one, and a recording rule that failed.
+const RULES_FIXTURE: &str = r#"{"status":"success","data":{"groups":[{"name":"node","file":"/etc/prometheus/rules/node.yml","interval":30,"limit":0,"evaluationTime":0.00123,"lastEvaluation":"2024-05-01T12:00:00.000Z","rules":[
+{"state":"firing","name":"InstanceDown","query":"up == 0","duration":300,"keepFiringFor":0,"labels":{"severity":"page"},"annotations":{"summary":"Instance {{ $labels.instance }} down","description":"It has been down for more than 5 minutes."},"alerts":[
+{"labels":{"alertname":"InstanceDown","instance":"a:9100","job":"node","severity":"page"},"annotations":{"summary":"Instance a:9100 down"},"state":"firing","activeAt":"2024-05-01T11:50:00Z","value":"0e+00"},
+{"labels":{"alertname":"InstanceDown","instance":"b:9100","job":"node","severity":"page"},"annotations":{"summary":"Instance b:9100 down"},"state":"firing","activeAt":"2024-05-01T11:52:00Z","value":"0e+00"}],
+"health":"ok","evaluationTime":0.0004,"lastEvaluation":"2024-05-01T12:00:00.000Z","type":"alerting"},
+{"state":"pending","name":"HighLoad","query":"node_load1 > 4","duration":600,"keepFiringFor":60,"labels":{},"annotations":{},"alerts":[{"labels":{"alertname":"HighLoad","instance":"c:9100"},"annotations":{},"state":"pending","activeAt":"2024-05-01T11:58:00Z","value":"4.5e+00"}],"health":"ok","evaluationTime":0.0002,"lastEvaluation":"2024-05-01T12:00:00.000Z","type":"alerting"},
+{"name":"job:up:sum","query":"sum by (job) (up)","health":"err","lastError":"many-to-many matching not allowed","evaluationTime":0.0001,"lastEvaluation":"2024-05-01T12:00:00.000Z","type":"recording"}]}]}}"#;
 
 const CONFIG: &str = r#"
 global:
@@ -390,7 +411,11 @@ async fn ui_pages_in_headless_chromium() {
         shot(c, &format!("page-{page}")).await;
         let errors = console_errors(c).await;
         assert!(errors.is_empty(), "/{page} logged: {errors:?}");
-        let shown = js(c, "return document.querySelectorAll('main .alert-error').length").await;
+        let shown = js(
+            c,
+            "return document.querySelectorAll('main .alert-error').length",
+        )
+        .await;
         assert_eq!(shown, json!(0), "/{page} shows an error");
     }
 
@@ -411,14 +436,25 @@ async fn ui_pages_in_headless_chromium() {
     .await;
     shot(c, "query-completion").await;
     editor.send_keys("\u{E007}").await.unwrap(); // Enter: accept
-    let v = js(c, "return document.querySelector('textarea.editor-input').value").await;
+    let v = js(
+        c,
+        "return document.querySelector('textarea.editor-input').value",
+    )
+    .await;
     assert_eq!(v, json!("demo_temperature_celsius"));
     editor.send_keys("\u{E007}").await.unwrap(); // Enter: execute
-    let rows = until(c, "table rows", "document.querySelectorAll('.data-table tbody tr').length").await;
+    let rows = until(
+        c,
+        "table rows",
+        "document.querySelectorAll('.data-table tbody tr').length",
+    )
+    .await;
     assert_eq!(rows, json!(3), "one table row per room");
     let url = c.current_url().await.unwrap();
     assert!(
-        url.query().unwrap_or("").contains("g0.expr=demo_temperature_celsius"),
+        url.query()
+            .unwrap_or("")
+            .contains("g0.expr=demo_temperature_celsius"),
         "the URL holds the query: {url}"
     );
     shot(c, "query-table").await;
@@ -445,9 +481,18 @@ async fn ui_pages_in_headless_chromium() {
     // The graph: three series drawn, a legend entry each; clicking one isolates it.
     let q = "/query?g0.expr=demo_temperature_celsius&g0.tab=graph&g0.range_input=1h";
     c.goto(&s.url(q)).await.unwrap();
-    let n = until(c, "the graph", "document.querySelector('.hc-root[data-series]')?.dataset.series").await;
+    let n = until(
+        c,
+        "the graph",
+        "document.querySelector('.hc-root[data-series]')?.dataset.series",
+    )
+    .await;
     assert_eq!(n, json!("3"));
-    let legend = js(c, "return document.querySelectorAll('.hc-legend button').length").await;
+    let legend = js(
+        c,
+        "return document.querySelectorAll('.hc-legend button').length",
+    )
+    .await;
     assert_eq!(legend, json!(3));
     let painted = until(
         c,
@@ -480,7 +525,12 @@ async fn ui_pages_in_headless_chromium() {
         .click()
         .await
         .unwrap();
-    until(c, "the stacked graph", "document.querySelector('.hc-root')?.dataset.mode == 'stacked'").await;
+    until(
+        c,
+        "the stacked graph",
+        "document.querySelector('.hc-root')?.dataset.mode == 'stacked'",
+    )
+    .await;
     assert!(
         c.current_url()
             .await
@@ -493,22 +543,39 @@ async fn ui_pages_in_headless_chromium() {
     // A native histogram (converted from the exporter's classic one) as a heatmap.
     let q = "/query?g0.expr=demo_latency_seconds&g0.tab=graph&g0.range_input=1m&g0.display_mode=heatmap";
     c.goto(&s.url(q)).await.unwrap();
-    until(c, "the heatmap", "document.querySelector('.hc-root[data-mode=heatmap]')?.dataset.series == '1'").await;
+    until(
+        c,
+        "the heatmap",
+        "document.querySelector('.hc-root[data-mode=heatmap]')?.dataset.series == '1'",
+    )
+    .await;
     shot(c, "query-heatmap").await;
 
     // Explain, and two panels from an old-style link.
     let q = "/graph?g0.expr=sum%20by%20(room)%20(rate(demo_requests_total%5B5m%5D))&g0.tab=1&g1.expr=up&g1.tab=0&g1.stacked=1";
     c.goto(&s.url(q)).await.unwrap();
-    until(c, "two panels", "document.querySelectorAll('.panel').length == 2 && document.querySelector('.hc-root')").await;
+    until(
+        c,
+        "two panels",
+        "document.querySelectorAll('.panel').length == 2 && document.querySelector('.hc-root')",
+    )
+    .await;
     assert!(c.current_url().await.unwrap().path().ends_with("/query"));
     shot(c, "query-two-panels").await;
-    c.find(Locator::XPath("(//button[@role='tab'][text()='Explain'])[1]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until(c, "the explain tree", "document.querySelectorAll('.tree-node').length >= 3").await;
+    c.find(Locator::XPath(
+        "(//button[@role='tab'][text()='Explain'])[1]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    until(
+        c,
+        "the explain tree",
+        "document.querySelectorAll('.tree-node').length >= 3",
+    )
+    .await;
     shot(c, "query-explain").await;
 
     // Metrics explorer.
@@ -521,11 +588,45 @@ async fn ui_pages_in_headless_chromium() {
     until(c, "the metrics explorer", "[...document.querySelectorAll('.explorer-item .metric-name')].some(e => e.textContent == 'demo_latency_seconds')").await;
     shot(c, "metrics-explorer").await;
 
+    // Rules and alerts in upstream's /api/v1/rules shape (this server evaluates no rules
+    // yet): the pages render from a stubbed fetch.
+    for (page, check) in [
+        (
+            "rules",
+            "document.querySelectorAll('.rules-table tbody tr').length == 3 && document.querySelectorAll('.rule-group').length == 1 && document.querySelector('.rules-table .alert-error')",
+        ),
+        (
+            "alerts",
+            "document.querySelectorAll('.alert-rule').length == 2 && document.querySelector('.state-counts').textContent.includes('1 firing')",
+        ),
+    ] {
+        c.goto(&s.url(&format!("/{page}"))).await.unwrap();
+        until(c, page, "!document.querySelector('main .loading')").await;
+        let script = format!(
+            "const rules = {RULES_FIXTURE}; window.fetch = async () => new Response(JSON.stringify(rules)); \
+             const m = await import('./assets/pages/{page}.js'); await m.render(document.getElementById('main')); \
+             document.querySelectorAll('details').forEach(d => d.open = true); return 1"
+        );
+        c.execute(&format!("return (async () => {{ {script} }})()"), vec![])
+            .await
+            .unwrap();
+        until(c, page, check).await;
+        shot(c, &format!("page-{page}-with-rules")).await;
+    }
+
     // The target that cannot be scraped shows its error.
     c.goto(&s.url("/targets")).await.unwrap();
-    let err = until(c, "a target error", "document.querySelector('.target-error')?.textContent").await;
+    let err = until(
+        c,
+        "a target error",
+        "document.querySelector('.target-error')?.textContent",
+    )
+    .await;
     assert!(
-        err.as_str().unwrap().to_lowercase().contains("connection refused"),
+        err.as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("connection refused"),
         "{err}"
     );
     let health = js(c, "return [...document.querySelectorAll('.targets-table .badge')].map(b => b.textContent).sort()").await;
@@ -545,7 +646,12 @@ async fn ui_pages_in_headless_chromium() {
     shot(c, "dark-targets").await;
     let q = "/query?g0.expr=demo_temperature_celsius&g0.tab=graph&g0.range_input=1h";
     c.goto(&s.url(q)).await.unwrap();
-    until(c, "the graph", "document.querySelector('.hc-root[data-series]')").await;
+    until(
+        c,
+        "the graph",
+        "document.querySelector('.hc-root[data-series]')",
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     shot(c, "dark-query-graph").await;
     c.set_window_size(390, 844).await.unwrap();
@@ -641,7 +747,8 @@ async fn ui_load_times_with_10k_targets() {
 /// The whole response (head and body) to a raw HTTP/1.1 request.
 fn raw(port: u16, path: &str, headers: &str) -> (String, Vec<u8>) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\r\n");
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\r\n");
     s.write_all(req.as_bytes()).unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
@@ -666,12 +773,17 @@ fn ui_routes_serve_the_embedded_ui() {
         assert!(head.starts_with("http/1.1 200"), "/{page}: {head}");
         assert!(head.contains("content-type: text/html"), "/{page}: {head}");
         let html = String::from_utf8_lossy(&body);
-        assert!(html.contains("<title>Prometheus Time Series Collection and Processing Server</title>"));
+        assert!(
+            html.contains("<title>Prometheus Time Series Collection and Processing Server</title>")
+        );
         assert!(html.contains("data-ready=\"true\"") && !html.contains("PLACEHOLDER"));
     }
     let (head, _) = raw(s.port, "/graph?g0.expr=up&g0.tab=1", "");
     assert!(head.starts_with("http/1.1 302"), "{head}");
-    assert!(head.contains("location: /query?g0.expr=up&g0.tab=1"), "{head}");
+    assert!(
+        head.contains("location: /query?g0.expr=up&g0.tab=1"),
+        "{head}"
+    );
     let (head, _) = raw(s.port, "/", "");
     assert!(head.contains("location: /query"), "{head}");
 

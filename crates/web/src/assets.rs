@@ -110,10 +110,7 @@ async fn graph(State(web): State<Arc<Web>>, RawQuery(q): RawQuery) -> Response {
 fn load(web: &Web, path: &str) -> Option<(Vec<u8>, Option<&'static [u8]>, Option<&'static str>)> {
     if let Some(dir) = &web.opts.ui_dir {
         let rel = Path::new(path);
-        if rel
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_)))
-        {
+        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return None;
         }
         return std::fs::read(dir.join(rel)).ok().map(|b| (b, None, None));
