@@ -138,6 +138,11 @@ struct Hearth {
 
 impl Hearth {
     fn start(config: &str, backfilled: bool) -> Hearth {
+        Hearth::start_with(config, backfilled, &[], "")
+    }
+
+    /// With extra flags; `prefix` is the route prefix the readiness check uses.
+    fn start_with(config: &str, backfilled: bool, args: &[&str], prefix: &str) -> Hearth {
         let dir = tempfile::tempdir().unwrap();
         if backfilled {
             backfill(dir.path(), now_s());
@@ -152,6 +157,7 @@ impl Hearth {
             .current_dir(dir.path())
             .args(["server", "--storage.tsdb.path=data"])
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(args)
             .env_remove("HEARTH_UI_DIR")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -163,7 +169,7 @@ impl Hearth {
             _dir: dir,
         };
         assert!(
-            wait_ok(port, "/-/ready", 600),
+            wait_ok(port, &format!("{prefix}/-/ready"), 600),
             "hearth server never became ready"
         );
         h
@@ -458,6 +464,46 @@ async fn ui_pages_in_headless_chromium() {
         "the URL holds the query: {url}"
     );
     shot(c, "query-table").await;
+
+    // Warnings from the engine are shown with the result.
+    c.goto(
+        &s.url("/query?g0.expr=histogram_quantile(0.9%2C%20demo_temperature_celsius)&g0.tab=table"),
+    )
+    .await
+    .unwrap();
+    let warning = until(
+        c,
+        "a warning",
+        "document.querySelector('.query-messages .alert-warning')?.textContent",
+    )
+    .await;
+    assert!(
+        warning.as_str().unwrap().contains("bucket label"),
+        "{warning}"
+    );
+    let stats = js(
+        c,
+        "return document.querySelector('.query-status').textContent",
+    )
+    .await;
+    assert!(stats.as_str().unwrap().contains("Load time"), "{stats}");
+    shot(c, "query-warning").await;
+    c.goto(&s.url("/query?g0.expr=demo_temperature_celsius"))
+        .await
+        .unwrap();
+    let editor = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("textarea.editor-input"))
+        .await
+        .unwrap();
+    until(
+        c,
+        "table rows",
+        "document.querySelectorAll('.data-table tbody tr').length == 3",
+    )
+    .await;
+    editor.send_keys("\u{E010}").await.unwrap(); // End
 
     // Label completion inside braces, label values after the operator.
     editor.send_keys("{ro").await.unwrap();
@@ -817,4 +863,19 @@ fn ui_routes_serve_the_embedded_ui() {
             .iter()
             .any(|f| f["name"] == "rate" && f["args"] == json!(["matrix"]))
     );
+
+    // Under a route prefix every path moves with it; the UI's own URLs are relative.
+    let s = Hearth::start_with(
+        "global:\n  scrape_interval: 15s\n",
+        false,
+        &["--web.route-prefix=/prom"],
+        "/prom",
+    );
+    let (head, body) = raw(s.port, "/prom/query", "");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("src=\"assets/app.js\""));
+    let (head, _) = raw(s.port, "/prom/assets/app.js", "");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let (head, _) = raw(s.port, "/prom/graph?g0.expr=up", "");
+    assert!(head.contains("location: /prom/query?g0.expr=up"), "{head}");
 }

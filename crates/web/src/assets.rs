@@ -77,9 +77,13 @@ pub fn router() -> Router<Arc<Web>> {
     r
 }
 
-/// Where redirects point: the external URL's path (upstream's `ExternalURL.Path`).
+/// Where redirects point: the external URL's path (upstream's `ExternalURL.Path`), or
+/// the route prefix when the external URL has no path.
 fn external_path(web: &Web, page: &str) -> String {
-    let base = web.opts.external_url.path().trim_end_matches('/');
+    let mut base = web.opts.external_url.path().trim_end_matches('/');
+    if base.is_empty() {
+        base = web.opts.route_prefix.trim_end_matches('/');
+    }
     format!("{base}/{page}")
 }
 
