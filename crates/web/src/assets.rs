@@ -109,17 +109,32 @@ async fn graph(State(web): State<Arc<Web>>, RawQuery(q): RawQuery) -> Response {
     found(&to)
 }
 
+/// A UI file as served: its bytes, gzipped bytes and ETag (the last two only when
+/// embedded).
+struct Loaded {
+    bytes: std::borrow::Cow<'static, [u8]>,
+    gzip: Option<&'static [u8]>,
+    etag: Option<&'static str>,
+}
+
 /// Reads a UI file: from `ui_dir` when set (development), else the embedded copy.
-/// `(bytes, gzipped bytes, etag)`.
-fn load(web: &Web, path: &str) -> Option<(Vec<u8>, Option<&'static [u8]>, Option<&'static str>)> {
+fn load(web: &Web, path: &str) -> Option<Loaded> {
     if let Some(dir) = &web.opts.ui_dir {
         let rel = Path::new(path);
         if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return None;
         }
-        return std::fs::read(dir.join(rel)).ok().map(|b| (b, None, None));
+        return std::fs::read(dir.join(rel)).ok().map(|b| Loaded {
+            bytes: b.into(),
+            gzip: None,
+            etag: None,
+        });
     }
-    embedded(path).map(|a| (a.bytes.to_vec(), a.gzip, Some(a.etag)))
+    embedded(path).map(|a| Loaded {
+        bytes: a.bytes.into(),
+        gzip: a.gzip,
+        etag: Some(a.etag),
+    })
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -147,7 +162,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 fn serve_file(web: &Web, path: &str, headers: &HeaderMap) -> Response {
-    let Some((bytes, gzip, etag)) = load(web, path) else {
+    let Some(Loaded { bytes, gzip, etag }) = load(web, path) else {
         return (StatusCode::NOT_FOUND, "404 page not found\n").into_response();
     };
     let mut h = HeaderMap::new();
@@ -193,7 +208,7 @@ async fn favicon(State(web): State<Arc<Web>>, req: Request) -> Response {
 
 /// `index.html` with upstream's placeholders filled in.
 async fn page(State(web): State<Arc<Web>>) -> Response {
-    let Some((bytes, _, _)) = load(&web, "index.html") else {
+    let Some(Loaded { bytes, .. }) = load(&web, "index.html") else {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             "the UI's index.html is missing\n",
