@@ -6,7 +6,7 @@
 
 import { h, replace, alertBox, uid } from "../lib/dom.js";
 import { api, ApiError, metricNames, metadata } from "../lib/api.js";
-import { parseDuration, formatDuration, formatTime, parseTime, humanDuration, seriesName, formatValue } from "../lib/format.js";
+import { parseDuration, formatDuration, formatTime, parseTime, humanDuration, formatValue } from "../lib/format.js";
 import { createEditor } from "../lib/editor.js";
 import { createChart } from "../lib/chart.js";
 import { explainTree } from "./explain.js";
@@ -365,7 +365,7 @@ function panelView(panel, { save, remove, canRemove }) {
     const tbody = h("tbody");
     const table = h("table.data-table", h("thead", h("tr", h("th", { scope: "col" }, "Series"), h("th", { scope: "col" }, resultType === "matrix" ? "Values @ time" : "Value"))), tbody);
     const rowsFor = (items) => items.map((s) => h("tr",
-      h("td.series", seriesName(s.metric)),
+      h("td.series", seriesNode(s.metric)),
       h("td.value", resultType === "matrix" ? matrixCell(s) : s.histogram ? histogramCell(s.histogram[1]) : formatValue(s.value[1]))));
     const shown = result.slice(0, TABLE_LIMIT);
     tbody.append(...rowsFor(shown));
@@ -380,6 +380,23 @@ function panelView(panel, { save, remove, canRemove }) {
       wrap.append(more);
     }
     return wrap;
+  }
+
+  // 'name{a="b"}' with the parts coloured as the editor colours them.
+  function seriesNode(metric) {
+    const m = metric || {};
+    const names = Object.keys(m).filter((k) => k !== "__name__").sort();
+    const out = [];
+    if (m.__name__) out.push(h("span.tok-metric.series-name", m.__name__));
+    if (names.length || !m.__name__) {
+      out.push("{");
+      names.forEach((k, i) => {
+        if (i) out.push(", ");
+        out.push(h("span.tok-label", k), "=", h("span.tok-string", JSON.stringify(m[k])));
+      });
+      out.push("}");
+    }
+    return out;
   }
 
   function matrixCell(s) {
