@@ -446,8 +446,8 @@ export function createChart(container, initial) {
     let x = u.cursor.left + 14;
     if (x + tw > ow) x = Math.max(0, u.cursor.left - tw - 14);
     let y = Math.max(0, Math.min(u.cursor.top + 10, oh - th));
-    tooltip.style.left = `${x + over.offsetLeft}px`;
-    tooltip.style.top = `${y + over.offsetTop}px`;
+    tooltip.style.left = `${x}px`;
+    tooltip.style.top = `${y}px`;
   }
 
   function renderLegend() {

@@ -64,8 +64,8 @@ function draw(list, summary, pools, counts, q, showDropped) {
         tbody)));
       if (!items.length) tbody.append(h("tr", h("td", { colspan: 2 }, dropped ? `${dropped} dropped targets (not kept: see keep_dropped_targets)` : "No targets")));
       lazyRows(tbody, items, ({ t, active: a }) => h("tr",
-        h("td", labelBadges(t.discoveredLabels)),
-        h("td", a ? labelBadges(t.labels) : badge("Dropped", "neutral"))), 200, 2);
+        h("td", { "data-label": "Discovered labels" }, labelBadges(t.discoveredLabels)),
+        h("td", { "data-label": "Target labels" }, a ? labelBadges(t.labels) : badge("Dropped", "neutral"))), 200, 2);
     };
     if (det.open) fill();
     det.addEventListener("toggle", () => det.open && fill());

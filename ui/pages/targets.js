@@ -108,9 +108,9 @@ function targetTable(targets) {
         h("details.discovered",
           h("summary", "Labels before relabeling"),
           labelBadges(t.discoveredLabels))),
-      h("td.nowrap", { title: t.lastScrape }, last ? ago(last, now) : "never", h("div.hint", `every ${t.scrapeInterval}`)),
-      h("td.nowrap", last ? humanDuration(t.lastScrapeDuration) : "–", h("div.hint", `timeout ${t.scrapeTimeout}`)),
-      h("td", badge(t.health.toUpperCase(), HEALTH_KIND[t.health])));
+      h("td.nowrap", { title: t.lastScrape, "data-label": "Last scrape" }, last ? ago(last, now) : "never", h("div.hint", `every ${t.scrapeInterval}`)),
+      h("td.nowrap", { "data-label": "Duration" }, last ? humanDuration(t.lastScrapeDuration) : "–", h("div.hint", `timeout ${t.scrapeTimeout}`)),
+      h("td", { "data-label": "State" }, badge(t.health.toUpperCase(), HEALTH_KIND[t.health])));
     if (!t.lastError) return row;
     return [row, h("tr.error-row", h("td", { colspan: 5 }, h("div.target-error", { role: "note" }, h("strong", "Error: "), t.lastError)))];
   }, 200, 5);

@@ -343,6 +343,16 @@ async fn load(c: &Client, url: &str, ready: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The API requests of the current page: `path: ms (KiB)`.
+async fn api_times(c: &Client) -> String {
+    let v = js(
+        c,
+        "return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/')).map(e => `${new URL(e.name).pathname.replace(/.*api.v1./, '')}: ${Math.round(e.responseEnd - e.startTime)}ms (${Math.round(e.encodedBodySize / 1024)} KiB)`).join(', ')",
+    )
+    .await;
+    v.as_str().unwrap_or("").to_string()
+}
+
 /// The ready condition of each page: its content is there and nothing is loading.
 fn pages() -> Vec<(&'static str, &'static str)> {
     let loaded = "!document.querySelector('main .loading') && document.querySelector('main h1, main .panel')";
@@ -768,9 +778,12 @@ async fn ui_load_times_with_10k_targets() {
         started.elapsed().as_secs()
     );
     c.set_window_size(1280, 900).await.unwrap();
+    // Warm up (the first load compiles the modules).
+    load(c, &s.url("/flags"), "document.querySelector('.kv-table')").await;
     for (page, ready) in pages() {
         let ms = load(c, &s.url(&format!("/{page}")), ready).await;
-        eprintln!("10k targets: /{page} rendered in {ms:.0} ms");
+        let api = api_times(c).await;
+        eprintln!("10k targets: /{page} rendered in {ms:.0} ms; API: {api}");
         shot(c, &format!("10k-{page}")).await;
     }
     let ms = load(
@@ -779,14 +792,16 @@ async fn ui_load_times_with_10k_targets() {
         "document.querySelectorAll('.data-table tbody tr').length",
     )
     .await;
-    eprintln!("10k targets: /query table of up rendered in {ms:.0} ms");
+    let api = api_times(c).await;
+    eprintln!("10k targets: /query table of up rendered in {ms:.0} ms; API: {api}");
     let ms = load(
         c,
         &s.url("/query?g0.expr=sum%20by%20(job)%20(up)&g0.tab=graph"),
         "document.querySelector('.hc-root[data-series]')",
     )
     .await;
-    eprintln!("10k targets: /query graph of sum by (job) (up) rendered in {ms:.0} ms");
+    let api = api_times(c).await;
+    eprintln!("10k targets: /query graph of sum by (job) (up) rendered in {ms:.0} ms; API: {api}");
     b.client.clone().close().await.unwrap();
 }
 
