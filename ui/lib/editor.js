@@ -11,7 +11,6 @@ const MAX_ITEMS = 60;
 
 export function highlight(pre, text, caret) {
   pre.replaceChildren();
-  let pos = 0;
   const addMarker = () => {
     const m = document.createElement("span");
     m.className = "caret-marker";
@@ -28,12 +27,10 @@ export function highlight(pre, text, caret) {
     } else {
       pre.append(span(t.type, t.text));
     }
-    pos = t.end;
   }
   if (caret != null && marker == null) marker = addMarker();
   // A trailing newline needs a character after it to take up a line.
   pre.append(document.createTextNode(text.endsWith("\n") || !text ? " " : ""));
-  void pos;
   return marker;
 }
 
