@@ -42,7 +42,8 @@ function draw(list, summary, pools, counts, q, showDropped) {
   const names = [...pools.keys()].sort();
   let total = 0;
   for (const n of names) total += pools.get(n).length;
-  const big = total > 1000;
+  // Open pools while their first rows fit a rendering budget; the rest open on a click.
+  let budget = 400;
   for (const name of names) {
     const all = pools.get(name);
     const active = all.filter((x) => x.active).length;
@@ -51,7 +52,9 @@ function draw(list, summary, pools, counts, q, showDropped) {
       (!q || labelsText(x.t.discoveredLabels).toLowerCase().includes(q) || labelsText(x.t.labels).toLowerCase().includes(q)));
     if (!items.length && q) continue;
     const body = h("div.pool-body");
-    const det = h("details.section.pool", { open: !big, dataset: { pool: name } },
+    const open = budget > 0;
+    budget -= Math.min(items.length, 200);
+    const det = h("details.section.pool", { open, dataset: { pool: name } },
       h("summary", h("span.pool-name", name), h("span.pool-count", `${active} active / ${active + dropped} discovered`)),
       body);
     let done = false;

@@ -48,14 +48,16 @@ function draw(list, summary, pools, health, q, openAll) {
   let shown = 0;
   const names = [...pools.keys()].sort();
   for (const name of names) total += pools.get(name).length;
-  const big = total > 1000;
+  // Open pools while their first rows fit a rendering budget; the rest open on a click.
+  let budget = 400;
   for (const name of names) {
     const all = pools.get(name);
     const targets = all.filter((t) => health.has(t.health) && matches(t, q));
     shown += targets.length;
     if (!targets.length && (q || health.size < 3)) continue;
     const up = all.filter((t) => t.health === "up").length;
-    const open = openAll ?? !big;
+    const open = openAll ?? budget > 0;
+    budget -= Math.min(targets.length, 200);
     const body = h("div.pool-body");
     const det = h("details.section.pool", { open, dataset: { pool: name } },
       h("summary",

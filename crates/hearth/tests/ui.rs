@@ -11,7 +11,8 @@
 //! them) the test prints SKIPPED and passes.
 //!
 //! `ui_load_times_with_10k_targets` (ignored: run it with `--ignored`) measures each
-//! page's load time against a server with ten thousand targets and prints them.
+//! page's load time against a server with ten thousand targets and prints them
+//! (`HEARTH_BIN=target/release/hearth` measures a release build).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -36,8 +37,13 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The binary under test; `HEARTH_BIN` points the measurement at another build (a
+/// release build: `HEARTH_BIN=target/release/hearth`).
 fn hearth() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hearth"))
+    match std::env::var_os("HEARTH_BIN") {
+        Some(bin) if !bin.is_empty() => Command::new(bin),
+        _ => Command::new(env!("CARGO_BIN_EXE_hearth")),
+    }
 }
 
 fn now_s() -> i64 {
