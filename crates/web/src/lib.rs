@@ -6,7 +6,9 @@
 //! `net/http` reads them (`params`: POST form bodies before URL query values), the
 //! endpoints (`query`, `meta`, `status`, `admin`, `federate`), the router with route
 //! prefix, readiness gating, gzip and CORS (`server`, `compress`), and the
-//! `--web.config.file` format with TLS and bcrypt basic auth (`web_config`, `tls`).
+//! `--web.config.file` format with TLS and bcrypt basic auth (`web_config`, `tls`), and
+//! the browser UI of `ui/`, embedded at compile time and served at upstream's page paths
+//! (`assets`).
 //!
 //! Components plug in through traits in `sources` (targets and metadata, rules and
 //! alerts, Alertmanagers, exemplars, TSDB admin; the rule manager and the notifier of
@@ -20,6 +22,7 @@
 //! passes. Never knows about: scraping, rule evaluation, the command line.
 
 pub mod admin;
+pub mod assets;
 pub mod ast_json;
 pub mod compress;
 pub mod federate;

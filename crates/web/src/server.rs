@@ -27,7 +27,7 @@ use crate::sources::{
     AlertmanagersSource, ExemplarSource, NoAlertmanagers, NoRules, NoTargets, RulesSource,
     TargetsSource, TsdbAdmin,
 };
-use crate::{admin, compress, federate, meta, query, status};
+use crate::{admin, assets, compress, federate, meta, query, status};
 
 /// What `/api/v1/status/buildinfo` reports.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -64,6 +64,11 @@ pub struct WebOptions {
     pub cors_origin: Option<hearth_model::FastRegex>,
     /// Name in `/-/healthy` and `/-/ready` answers.
     pub app_name: String,
+    /// `--web.page-title`: the UI's document title.
+    pub page_title: String,
+    /// Serve the UI from this directory instead of the copy embedded at compile time
+    /// (development: edit `ui/`, reload the browser). Defaults to `$HEARTH_UI_DIR`.
+    pub ui_dir: Option<PathBuf>,
 }
 
 impl Default for WebOptions {
@@ -81,6 +86,10 @@ impl Default for WebOptions {
             lookback_delta_ms: hearth_promql::engine::DEFAULT_LOOKBACK_DELTA_MS,
             cors_origin: None,
             app_name: "Prometheus Server".to_string(),
+            page_title: "Prometheus Time Series Collection and Processing Server".to_string(),
+            ui_dir: std::env::var_os("HEARTH_UI_DIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
         }
     }
 }
@@ -280,6 +289,7 @@ impl Web {
                 "/metrics",
                 get(own_metrics).layer(middleware::from_fn(compress::gzip)),
             )
+            .merge(assets::router())
             .with_state(web.clone());
         let inner = match self.components.extra_routes.clone() {
             Some(extra) => {
