@@ -87,7 +87,7 @@ function describe(n) {
     case "matrixSelector": {
       const v = n.vectorSelector || n;
       return [`${selectorText(v)}[${formatDuration(n.range)}]${modifiers(v)}`,
-        `Selects, for each series${v.name ? ` of ${v.name}` : ""}, the samples of the last ${formatDuration(n.range)} at each evaluation time (a range vector).`];
+        `Selects, for each series${v.name ? ` of ${v.name}` : ""}, the samples of the last ${formatDuration(n.range)} at each evaluation time${v.offset ? `, ${formatDuration(v.offset)} earlier` : ""} (a range vector).`];
     }
     case "aggregation": {
       const grp = n.grouping && n.grouping.length ? ` ${n.without ? "without" : "by"} (${n.grouping.join(", ")})` : n.without ? " without ()" : "";
