@@ -44,6 +44,8 @@ pub struct Options {
     pub retention: Duration,
     /// How often resolved alerts are garbage-collected.
     pub gc_interval: Duration,
+    /// How often expired silences and log entries are garbage-collected.
+    pub maintenance_interval: Duration,
     /// How soon a change is written to disk.
     pub persist_interval: Duration,
     /// `--web.external-url` (the URL in notifications).
@@ -61,6 +63,7 @@ impl Default for Options {
             storage_path: PathBuf::from("data/"),
             retention: Duration::from_secs(120 * 3600),
             gc_interval: Duration::from_secs(30 * 60),
+            maintenance_interval: Duration::from_secs(15 * 60),
             persist_interval: Duration::from_millis(500),
             external_url: String::new(),
             route_prefix: String::new(),
@@ -229,27 +232,37 @@ impl Alertmanager {
         }
     }
 
-    /// Garbage collection: resolved alerts no group still needs, old silences and log
-    /// entries.
+    /// Alert garbage collection: resolved alerts no group still needs.
     pub fn gc(&self) {
         let t = now();
         let running = self.running();
-        self.store.gc(&t, |fp| running.dispatcher.holds(fp));
-        self.silences.gc(&t);
-        self.nflog.gc(&t);
+        let n = self.store.gc(&t, |fp| running.dispatcher.holds(fp)).len();
+        tracing::debug!(removed = n, "alert GC done");
     }
 
-    /// Persists changes every `persist_interval` and collects garbage every
-    /// `gc_interval`, until `shutdown`; then stops the dispatcher and writes everything.
+    /// Maintenance: silences and log entries past the retention.
+    pub fn maintenance(&self) {
+        let t = now();
+        let s = self.silences.gc(&t);
+        let l = self.nflog.gc(&t);
+        tracing::debug!(silences = s, nflog_entries = l, "maintenance done");
+    }
+
+    /// Persists changes every `persist_interval`, collects resolved alerts every
+    /// `gc_interval` and old silences and log entries every `maintenance_interval`,
+    /// until `shutdown`; then stops the dispatcher and writes everything.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         let mut persist = tokio::time::interval(self.opts.persist_interval);
         let mut gc = tokio::time::interval(self.opts.gc_interval);
+        let mut maintenance = tokio::time::interval(self.opts.maintenance_interval);
         gc.tick().await;
+        maintenance.tick().await;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = persist.tick() => self.persist(),
                 _ = gc.tick() => self.gc(),
+                _ = maintenance.tick() => self.maintenance(),
                 () = &mut shutdown => break,
             }
         }

@@ -31,8 +31,8 @@ pub struct AlertmanagerArgs {
     /// How long to keep data for (expired silences, notification log entries).
     #[arg(long = "data.retention", default_value = "120h", value_parser = parse_go_duration, value_name = "DURATION")]
     pub data_retention: Duration,
-    /// Interval between garbage collection and snapshotting to disk of the silences and
-    /// the notification log (hearth also writes every change within a second).
+    /// Interval between garbage collection of expired silences and notification log
+    /// entries (hearth writes every change to disk within a second regardless).
     #[arg(long = "data.maintenance-interval", default_value = "15m", value_parser = parse_go_duration, value_name = "DURATION")]
     pub data_maintenance_interval: Duration,
     /// Interval between alert GC.
@@ -172,6 +172,7 @@ impl AlertmanagerArgs {
             storage_path: self.storage_path.clone(),
             retention: self.data_retention,
             gc_interval: self.alerts_gc_interval,
+            maintenance_interval: self.data_maintenance_interval,
             persist_interval: Duration::from_millis(500),
             external_url: external,
             route_prefix: route_prefix(&self.web_route_prefix, &self.web_external_url),

@@ -320,3 +320,48 @@ async fn silenced_alerts_are_not_sent_and_resolution_without_send_resolved_is_lo
     assert_eq!(rec.sent.lock().len(), 1);
     d.stop();
 }
+
+#[tokio::test(start_paused = true)]
+async fn mute_and_active_time_intervals() {
+    let rec = Arc::new(Recorder {
+        sent: Default::default(),
+        fail_first: AtomicUsize::new(0),
+        send_resolved: true,
+    });
+    let yaml = "route:
+  receiver: r
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  routes:
+    - matchers: [alertname=Muted]
+      mute_time_intervals: [always]
+    - matchers: [alertname=Inactive]
+      active_time_intervals: [long_ago]
+    - matchers: [alertname=Active]
+      active_time_intervals: [always]
+      mute_time_intervals: [long_ago]
+receivers: [{name: r}]
+time_intervals:
+  - name: always
+    time_intervals: [{}]
+  - name: long_ago
+    time_intervals: [{years: ['1990']}]
+";
+    let (d, store, _, nflog) = setup(yaml, rec.clone());
+    store.put(vec![
+        alert("Muted", 3600),
+        alert("Inactive", 3600),
+        alert("Active", 3600),
+    ]);
+    wait_for(|| !rec.sent.lock().is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let sent = rec.sent.lock().clone();
+    assert_eq!(
+        sent,
+        vec![vec![("Active".to_string(), "firing".to_string())]]
+    );
+    // Muted notifications are not logged: they go out once the interval is over.
+    assert_eq!(nflog.len(), 1);
+    d.stop();
+}
