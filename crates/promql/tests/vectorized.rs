@@ -164,6 +164,12 @@ const QUERIES: &[&str] = &[
     "x * 2",
     "100 - y",
     "y > 20",
+    "20 < bool y",
+    "30 >= y",
+    "rate(x[5m]) * 60",
+    "x - scalar(sum(y))",
+    "time() - timestamp(y)",
+    "label_replace(y, \"__name__\", \"x\", \"\", \"\") / 2",
     "rate(x[5m]) / on (job, instance) rate(y[5m])",
     "histogram_count(x)",
 ];

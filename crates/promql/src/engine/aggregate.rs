@@ -102,7 +102,8 @@ impl HistogramAccumulator {
 #[derive(Default)]
 struct Group {
     float_value: f64,
-    histogram_value: Option<HistogramAccumulator>,
+    /// Boxed: groups are kept per step, and most hold floats.
+    histogram_value: Option<Box<HistogramAccumulator>>,
     float_mean: f64,
     float_kahan_c: f64,
     group_count: f64,
@@ -331,8 +332,23 @@ impl Evaluator<'_, '_> {
                 }
             };
             let step_of = |t: i64| ((t - self.start) / self.interval) as usize;
+            // The step of each point, found walking the steps (points are at steps,
+            // in order) rather than dividing.
+            let (mut k, mut tk) = (0, self.start);
             for p in &s.floats {
-                if let Some(g) = accumulators.get_mut(gi * steps + step_of(p.t))
+                if tk != p.t && p.t >= self.start {
+                    if p.t > tk && p.t - tk <= 64 * self.interval {
+                        while tk < p.t {
+                            k += 1;
+                            tk += self.interval;
+                        }
+                    } else {
+                        k = step_of(p.t);
+                        tk = self.start + k as i64 * self.interval;
+                    }
+                }
+                let step = if tk == p.t { k } else { step_of(p.t) };
+                if let Some(g) = accumulators.get_mut(gi * steps + step)
                     && !(self.q.opts.vectorized && accumulate_float(op, g, p.f, s.drop_name))
                 {
                     self.accumulate(op, g, p.f, None, s.drop_name, &s.metric, expr_pos)?;
@@ -602,11 +618,11 @@ impl Evaluator<'_, '_> {
                 AggregateOp::Avg | AggregateOp::Sum => match h {
                     None => group.has_float = true,
                     Some(h) => {
-                        group.histogram_value = Some(if op == AggregateOp::Sum {
+                        group.histogram_value = Some(Box::new(if op == AggregateOp::Sum {
                             HistogramAccumulator::Sum(HistogramSum::new(h))
                         } else {
                             HistogramAccumulator::Mean(HistogramMean::new(h))
-                        });
+                        }));
                         group.has_histogram = true;
                         group.track_hint(h);
                     }

@@ -344,17 +344,31 @@ impl Evaluator<'_, '_> {
                     }
                 }
             }
-            (ValueType::Vector, ValueType::Scalar) => {
-                self.range_eval(&[&b.lhs, &b.rhs], None, |v, _, h| {
-                    let r = v[1].first().map_or(f64::NAN, |s| s.f);
-                    Ok(self.vector_scalar_binop(b, &v[0], r, false, h, node, pos))
-                })
-            }
-            (ValueType::Scalar, ValueType::Vector) => {
-                self.range_eval(&[&b.lhs, &b.rhs], None, |v, _, h| {
-                    let l = v[0].first().map_or(f64::NAN, |s| s.f);
-                    Ok(self.vector_scalar_binop(b, &v[1], l, true, h, node, pos))
-                })
+            (ValueType::Vector, ValueType::Scalar) | (ValueType::Scalar, ValueType::Vector) => {
+                let swap = lt == ValueType::Scalar;
+                let step = |v: &[InputVector<'_>], _: &[Vec<usize>], h: &mut NodeHelper| {
+                    let (vector, scalar) = if swap { (&v[1], &v[0]) } else { (&v[0], &v[1]) };
+                    let sc = scalar.first().map_or(f64::NAN, |s| s.f);
+                    Ok(self.vector_scalar_binop(b, vector, sc, swap, h, node, pos))
+                };
+                if !self.q.opts.vectorized || float_binop(b.op, 0.0, 0.0).is_none() {
+                    return self.range_eval(&[&b.lhs, &b.rhs], None, step);
+                }
+                let original = self.q.samples();
+                let lhs = self.eval_matrix(&b.lhs)?;
+                let rhs = self.eval_matrix(&b.rhs)?;
+                let (vector, scalar) = if swap { (rhs, lhs) } else { (lhs, rhs) };
+                match self.series_scalar_binop(b, original, vector, scalar, swap)? {
+                    Ok(result) => Ok(result),
+                    Err((vector, scalar)) => {
+                        let args = if swap {
+                            vec![scalar, vector]
+                        } else {
+                            vec![vector, scalar]
+                        };
+                        self.range_eval_matrices(original, args, None, step)
+                    }
+                }
             }
             _ => Err(exec(format!(
                 "operator {} not allowed between {} and {}",
@@ -490,6 +504,103 @@ impl Evaluator<'_, '_> {
                 }
                 series.floats.push(FPoint { t: pa.t, f });
                 if let Some(n) = produced.get_mut(step_of(pa.t)) {
+                    *n += 1;
+                }
+            }
+            if !series.floats.is_empty() {
+                out.push(series);
+            }
+        }
+        // Step by step, results appear in the order of their first point.
+        out.sort_by_key(|s| s.floats.first().map_or(i64::MAX, |p| p.t));
+        self.account_steps(&gathered, &produced)?;
+        self.q.set_samples(original + matrix_samples(&out))?;
+        Ok(Ok(out))
+    }
+
+    /// Arithmetic and comparisons between a vector of floats and a scalar, series by
+    /// series (`swap`: the scalar is on the left), when no two results have the same
+    /// labels: what [`vector_scalar_binop`](Self::vector_scalar_binop) step by step
+    /// gives, series in the same order; `Err` hands the inputs back otherwise.
+    #[allow(clippy::type_complexity)]
+    fn series_scalar_binop(
+        &self,
+        b: &BinaryNode,
+        original: usize,
+        vector: Matrix,
+        scalar: Matrix,
+        swap: bool,
+    ) -> Result<Result<Matrix, (Matrix, Matrix)>, EvalError> {
+        let steps = self.steps();
+        let points: usize = vector.iter().map(|s| s.floats.len()).sum();
+        if scalar.len() > 1
+            || vector.iter().any(|s| !s.histograms.is_empty())
+            || steps > points.max(1 << 16)
+        {
+            return Ok(Err((vector, scalar)));
+        }
+        let step_of = |t: i64| ((t - self.start) / self.interval) as usize;
+        // The scalar at each step (NaN where it has no value), and the samples gathered.
+        let mut values = vec![f64::NAN; steps];
+        let mut gathered = vec![0usize; steps];
+        for p in scalar.iter().flat_map(|s| &s.floats) {
+            if let Some(v) = values.get_mut(step_of(p.t)) {
+                *v = p.f;
+            }
+            if let Some(n) = gathered.get_mut(step_of(p.t)) {
+                *n += 1;
+            }
+        }
+        for p in vector.iter().flat_map(|s| &s.floats) {
+            if let Some(n) = gathered.get_mut(step_of(p.t)) {
+                *n += 1;
+            }
+        }
+        let renames = changes_metric_schema(b.op) || b.return_bool;
+        let delayed = self.delayed();
+        let mut labels_seen: LabelsMap<()> = LabelsMap::default();
+        let mut metrics = Vec::with_capacity(vector.len());
+        for s in &vector {
+            let metric = if renames && !delayed {
+                drop_metadata_labels(&s.metric)
+            } else {
+                s.metric.clone()
+            };
+            if labels_seen.insert(LabelsKey(metric.clone()), ()).is_some() {
+                return Ok(Err((vector, scalar)));
+            }
+            metrics.push(metric);
+        }
+        drop(labels_seen);
+        let mut produced = vec![0usize; steps];
+        let mut out: Matrix = Vec::with_capacity(vector.len());
+        for (k, (s, metric)) in vector.iter().zip(metrics).enumerate() {
+            if k % 1024 == 0 {
+                self.q.check_done(EXPR_EVAL)?;
+            }
+            let mut series = Series::new(metric);
+            series.drop_name = renames || s.drop_name;
+            for p in &s.floats {
+                let step = step_of(p.t);
+                let sc = values.get(step).copied().unwrap_or(f64::NAN);
+                let (fl, fr) = if swap { (sc, p.f) } else { (p.f, sc) };
+                let Some((mut f, keep)) = float_binop(b.op, fl, fr) else {
+                    continue;
+                };
+                // A comparison with the scalar on the left keeps the vector's value.
+                if b.op.is_comparison() && swap {
+                    f = fr;
+                }
+                if b.return_bool {
+                    f = btos(keep);
+                } else if !keep {
+                    continue;
+                }
+                if series.floats.is_empty() {
+                    series.floats.reserve(s.floats.len());
+                }
+                series.floats.push(FPoint { t: p.t, f });
+                if let Some(n) = produced.get_mut(step) {
                     *n += 1;
                 }
             }
