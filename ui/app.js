@@ -55,6 +55,16 @@ async function waitReady(banner) {
     try {
       const r = await fetch("-/ready", { cache: "no-store" });
       if (r.ok) break;
+      // Open before readiness, as upstream: show how far the replay has come.
+      const w = await fetch("api/v1/status/walreplay", { cache: "no-store" });
+      if (w.ok) {
+        const { min, max, current } = (await w.json()).data;
+        if (max > 0) {
+          const done = Math.max(0, current - min);
+          const total = max - min + 1;
+          replace(banner, alertBox("info", "Starting up.", `Replaying the write-ahead log: segment ${done} of ${total}.`));
+        }
+      }
     } catch (_) {
       // not up yet
     }

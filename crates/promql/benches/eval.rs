@@ -188,9 +188,12 @@ const QUERIES: [(&str, &str); 6] = [
     ("subquery", "max_over_time(rate(x[5m])[30m:1m])"),
 ];
 
+/// `HEARTH_EVAL_STEPWISE=1` evaluates step by step instead of series at a time, to
+/// compare the two evaluators on the same data in one run.
 fn engine() -> Engine {
     Engine::new(EngineOptions {
         features: Features::all(),
+        vectorized: std::env::var_os("HEARTH_EVAL_STEPWISE").is_none(),
         ..EngineOptions::default()
     })
 }

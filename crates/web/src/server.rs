@@ -281,6 +281,8 @@ impl Web {
         let quit: MethodRouter<Arc<Web>> = post(lifecycle_quit).put(lifecycle_quit);
         let inner = Router::new()
             .nest("/api/v1", api)
+            // Open before the server is ready, as upstream: the UI shows replay progress.
+            .route("/api/v1/status/walreplay", get(status::wal_replay))
             .merge(gated)
             .route("/-/healthy", get(healthy).head(healthy))
             .route("/-/reload", lifecycle)
@@ -348,7 +350,6 @@ fn api_router() -> Router<Arc<Web>> {
         .route("/status/runtimeinfo", get(status::runtime_info))
         .route("/status/buildinfo", get(status::build_info))
         .route("/status/tsdb", get(status::tsdb))
-        .route("/status/walreplay", get(status::wal_replay))
         .route(
             "/admin/tsdb/delete_series",
             q(post(admin::delete_series).put(admin::delete_series)),

@@ -446,6 +446,15 @@ fn readiness_gates_the_api_and_federation() {
         (r.status, r.text().as_str()),
         (200, "Prometheus Server is Healthy.\n")
     );
+    // WAL replay progress stays readable while the server starts, as upstream.
+    let r = s.get("/api/v1/status/walreplay");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (
+            200,
+            r#"{"status":"success","data":{"min":0,"max":0,"current":0}}"#
+        )
+    );
     s.set_ready(Readiness::Ready);
     let r = s.get("/-/ready");
     assert_eq!(
