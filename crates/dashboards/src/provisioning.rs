@@ -176,11 +176,22 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
 ) -> Result<T, ProvisioningError> {
     serde_saphyr::from_str(text).map_err(|e| {
-        let pos = e
-            .location()
-            .map(|l| format!("{}:{}: ", l.line(), l.column()))
-            .unwrap_or_default();
-        file_error(file, format!("{pos}{e}"))
+        // The parser's text is "error: line L column C: what" plus a source snippet;
+        // keep "what" after our own "file:L:C: ".
+        let full = e.to_string();
+        let first = full.lines().next().unwrap_or("");
+        let first = first.strip_prefix("error: ").unwrap_or(first);
+        let what = match first.strip_prefix("line ") {
+            Some(rest) => rest.split_once(": ").map_or(first, |(_, w)| w),
+            None => first,
+        };
+        match e.location() {
+            Some(l) => ProvisioningError::File {
+                file: format!("{}:{}:{}", file.display(), l.line(), l.column()),
+                message: what.to_string(),
+            },
+            None => file_error(file, what),
+        }
     })
 }
 
@@ -619,7 +630,7 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("a.yaml:5:"), "{err}");
+        assert!(err.contains("a.yaml:5:16: invalid boolean"), "{err}");
         std::fs::write(
             ds.join("a.yaml"),
             "apiVersion: 1\ndatasources:\n  - type: prometheus\n",
