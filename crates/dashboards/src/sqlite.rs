@@ -1185,3 +1185,177 @@ pub fn secure_map(v: &Value) -> BTreeMap<String, String> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store() -> SqliteStore {
+        SqliteStore::open_in_memory().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn save(s: &SqliteStore, data: Value, folder: Option<&str>, overwrite: bool) -> Result<Dashboard> {
+        s.save_dashboard(SaveDashboard {
+            data,
+            folder_uid: folder.map(str::to_string),
+            message: String::new(),
+            overwrite,
+            user_id: 1,
+            provisioning: None,
+            restored_from: 0,
+        })
+    }
+
+    #[test]
+    fn migrations_are_recorded_and_reapplying_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = SqliteStore::open_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.schema_version().ok(), Some(MIGRATIONS.len() as i64));
+        assert_eq!(s.org_name().ok().as_deref(), Some("Main Org."));
+        drop(s);
+        let s = SqliteStore::open_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.schema_version().ok(), Some(MIGRATIONS.len() as i64));
+        // A database from a newer hearth is refused, not touched.
+        s.lock()
+            .execute("INSERT INTO migrations VALUES (999, 'future', 0)", [])
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(s);
+        let err = SqliteStore::open_dir(dir.path()).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("schema version 999")));
+    }
+
+    #[test]
+    fn saves_follow_grafanas_rules() {
+        let s = store();
+        let d = save(&s, json!({"title": "Hosts", "tags": ["a"], "panels": [1]}), None, false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((d.version, d.slug.as_str()), (1, "hosts"));
+        assert_eq!(d.data["id"], d.id);
+        assert_eq!(d.data["uid"], d.uid.as_str());
+        assert_eq!(d.data["panels"], json!([1]));
+        // Update with the right version.
+        let mut next = d.data.clone();
+        next["panels"] = json!([1, 2]);
+        let d2 = save(&s, next.clone(), None, false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((d2.id, d2.version), (d.id, 2));
+        // Stale version: refused, nothing changed; overwrite wins.
+        assert!(matches!(save(&s, next.clone(), None, false), Err(StoreError::VersionMismatch)));
+        assert_eq!(s.dashboard_by_uid(&d.uid).map(|d| d.version).ok(), Some(2));
+        assert_eq!(save(&s, next, None, true).map(|d| d.version).ok(), Some(3));
+        // Same title (by slug) in the same folder; fine in another folder.
+        assert!(matches!(
+            save(&s, json!({"title": "HOSTS!"}), None, false),
+            Err(StoreError::NameExists)
+        ));
+        s.create_folder("f", "Folder", 1).unwrap_or_else(|e| panic!("{e}"));
+        let other = save(&s, json!({"title": "Hosts"}), Some("f"), false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(other.folder.map(|f| f.uid).as_deref(), Some("f"));
+        assert!(matches!(
+            save(&s, json!({"title": "x"}), Some("missing"), false),
+            Err(StoreError::FolderNotFound)
+        ));
+        // Versions newest first; a version keeps its JSON.
+        let vs = s.dashboard_versions(d.id, 10, 0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(vs.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 2, 1]);
+        assert_eq!(vs[2].data["panels"], json!([1]));
+        assert_eq!(s.dashboard_versions(d.id, 1, 1).map(|v| v[0].version).ok(), Some(2));
+        // Deleting the folder deletes its dashboards and their versions.
+        s.delete_folder("f").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.list_dashboards().map(|l| l.len()).ok(), Some(1));
+    }
+
+    #[test]
+    fn provisioned_dashboards_refuse_api_saves() {
+        let s = store();
+        let p = Provisioning {
+            provider: "p".into(),
+            external_id: "/x.json".into(),
+            checksum: "c".into(),
+            allow_ui_updates: false,
+        };
+        let d = s
+            .save_dashboard(SaveDashboard {
+                data: json!({"title": "P", "uid": "p1"}),
+                folder_uid: None,
+                message: String::new(),
+                overwrite: true,
+                user_id: 0,
+                provisioning: Some(p.clone()),
+                restored_from: 0,
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(d.provisioning.as_ref(), Some(&p));
+        assert!(matches!(save(&s, d.data.clone(), None, true), Err(StoreError::Provisioned)));
+        assert_eq!(
+            s.provisioned_dashboards("p").map(|l| l.len()).ok(),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn data_sources_have_unique_names_and_one_default() {
+        let s = store();
+        let ds = DataSource {
+            id: 0,
+            uid: String::new(),
+            name: "a".into(),
+            type_: "prometheus".into(),
+            access: "proxy".into(),
+            url: "http://a".into(),
+            user: String::new(),
+            database: String::new(),
+            basic_auth: false,
+            basic_auth_user: String::new(),
+            with_credentials: false,
+            is_default: true,
+            json_data: json!({}),
+            secure_json_data: BTreeMap::from([("k".to_string(), "v".to_string())]),
+            version: 0,
+            read_only: false,
+        };
+        let a = s.create_data_source(&ds).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.uid.len(), 14);
+        assert_eq!(a.secure_json_data.get("k").map(String::as_str), Some("v"));
+        let err = s.create_data_source(&ds).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("data source with the same name already exists"));
+        let b = s
+            .create_data_source(&DataSource {
+                name: "b".into(),
+                ..ds.clone()
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let a = s.data_source(DataSourceRef::Id(a.id)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!a.is_default && b.is_default);
+        let a2 = s.update_data_source(a.id, &DataSource { url: "http://a2".into(), ..a.clone() });
+        assert_eq!(a2.map(|d| (d.version, d.url)).ok(), Some((2, "http://a2".into())));
+    }
+
+    #[test]
+    fn users_sessions_and_tokens() {
+        let s = store();
+        let id = s
+            .create_user(&NewUser {
+                login: "u".into(),
+                email: "u@x".into(),
+                name: "U".into(),
+                password_hash: "h".into(),
+                role: Role::Editor,
+                is_admin: false,
+                is_service_account: false,
+                must_change_password: false,
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.user_by_login_or_email("u@x").map(|u| u.id).ok(), Some(id));
+        s.create_session("sh", id, now_ms() + 1000).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.session_user("sh", now_ms()).ok().flatten().is_some());
+        assert!(s.session_user("sh", now_ms() + 2000).ok().flatten().is_none(), "expired");
+        s.set_password(id, "h2", false).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.session_user("sh", now_ms()).ok().flatten().is_none(), "password change ends sessions");
+        let t = s.create_token(id, "t", "th", None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.create_token(id, "t", "th2", None).is_err(), "token names are unique");
+        assert_eq!(s.token_user("th", now_ms()).ok().flatten().map(|u| u.id), Some(id));
+        s.delete_token(id, t).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.token_user("th", now_ms()).ok().flatten().is_none());
+    }
+}
