@@ -199,60 +199,73 @@ fn read_text(file: &Path) -> Result<String, ProvisioningError> {
     std::fs::read_to_string(file).map_err(|e| file_error(file, format!("cannot read: {e}")))
 }
 
+/// Provisioned data sources with the file each comes from, and the names to delete.
+pub type DataSourceFiles = (Vec<(PathBuf, DataSourceConfig)>, Vec<String>);
+
 /// Reads every `datasources/*.yaml` under `dir`: `(file, config)` pairs and the names to
 /// delete, environment already expanded. Validates names, types and that at most one is
 /// the default.
-pub fn read_data_sources(
-    dir: &Path,
-) -> Result<(Vec<(PathBuf, DataSourceConfig)>, Vec<String>), ProvisioningError> {
+pub fn read_data_sources(dir: &Path) -> Result<DataSourceFiles, ProvisioningError> {
     let mut out = Vec::new();
     let mut deletes = Vec::new();
-    let lookup = env_lookup;
     for file in yaml_files(&dir.join("datasources"))? {
-        let parsed: DataSourcesFile = parse_yaml(&file, &read_text(&file)?)?;
-        for d in parsed.delete_datasources {
-            deletes.push(expand_env(&d.name, &lookup));
-        }
-        for (i, mut ds) in parsed.datasources.into_iter().enumerate() {
-            for s in [
-                &mut ds.name,
-                &mut ds.type_,
-                &mut ds.uid,
-                &mut ds.access,
-                &mut ds.url,
-                &mut ds.user,
-                &mut ds.database,
-                &mut ds.basic_auth_user,
-            ] {
-                *s = expand_env(s, &lookup);
-            }
-            if let Some(j) = ds.json_data.as_mut() {
-                expand_value(j, &lookup);
-            }
-            if let Some(s) = ds.secure_json_data.as_mut() {
-                s.values_mut().for_each(|v| expand_value(v, &lookup));
-            }
-            if ds.name.trim().is_empty() {
-                return Err(file_error(
-                    &file,
-                    format!("datasources[{i}].name: required"),
-                ));
-            }
-            if ds.type_.trim().is_empty() {
-                return Err(file_error(
-                    &file,
-                    format!("datasources[{i}] ({}).type: required", ds.name),
-                ));
-            }
-            if !ds.uid.is_empty() {
-                dashboard_json::validate_uid(&ds.uid).map_err(|e| {
-                    file_error(&file, format!("datasources[{i}] ({}).uid: {e}", ds.name))
-                })?;
-            }
-            out.push((file.clone(), ds));
-        }
+        let (list, d) = parse_data_sources(&file, &read_text(&file)?, &env_lookup)?;
+        deletes.extend(d);
+        out.extend(list.into_iter().map(|ds| (file.clone(), ds)));
     }
     check_one_default(&out)?;
+    Ok((out, deletes))
+}
+
+/// Parses one data sources file's text (`file` names it in errors), expanding the
+/// environment with `lookup`.
+pub fn parse_data_sources(
+    file: &Path,
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Vec<DataSourceConfig>, Vec<String>), ProvisioningError> {
+    let parsed: DataSourcesFile = parse_yaml(file, text)?;
+    let deletes = parsed
+        .delete_datasources
+        .iter()
+        .map(|d| expand_env(&d.name, lookup))
+        .collect();
+    let mut out = Vec::new();
+    for (i, mut ds) in parsed.datasources.into_iter().enumerate() {
+        for s in [
+            &mut ds.name,
+            &mut ds.type_,
+            &mut ds.uid,
+            &mut ds.access,
+            &mut ds.url,
+            &mut ds.user,
+            &mut ds.database,
+            &mut ds.basic_auth_user,
+        ] {
+            *s = expand_env(s, lookup);
+        }
+        if let Some(j) = ds.json_data.as_mut() {
+            expand_value(j, lookup);
+        }
+        if let Some(s) = ds.secure_json_data.as_mut() {
+            s.values_mut().for_each(|v| expand_value(v, lookup));
+        }
+        if ds.name.trim().is_empty() {
+            return Err(file_error(file, format!("datasources[{i}].name: required")));
+        }
+        if ds.type_.trim().is_empty() {
+            return Err(file_error(
+                file,
+                format!("datasources[{i}] ({}).type: required", ds.name),
+            ));
+        }
+        if !ds.uid.is_empty() {
+            dashboard_json::validate_uid(&ds.uid).map_err(|e| {
+                file_error(file, format!("datasources[{i}] ({}).uid: {e}", ds.name))
+            })?;
+        }
+        out.push(ds);
+    }
     Ok((out, deletes))
 }
 
@@ -361,45 +374,10 @@ pub fn apply_data_sources(
 pub fn read_providers(dir: &Path) -> Result<Vec<Provider>, ProvisioningError> {
     let mut out: Vec<Provider> = Vec::new();
     for file in yaml_files(&dir.join("dashboards"))? {
-        let parsed: DashboardsFile = parse_yaml(&file, &read_text(&file)?)?;
-        for (i, mut p) in parsed.providers.into_iter().enumerate() {
-            for s in [
-                &mut p.name,
-                &mut p.folder,
-                &mut p.folder_uid,
-                &mut p.options.path,
-            ] {
-                *s = expand_env(s, &env_lookup);
-            }
-            if p.name.is_empty() {
-                return Err(file_error(&file, format!("providers[{i}].name: required")));
-            }
-            if !p.type_.is_empty() && p.type_ != "file" {
-                return Err(file_error(
-                    &file,
-                    format!(
-                        "providers[{i}] ({}).type: {:?} is not supported, only \"file\"",
-                        p.name, p.type_
-                    ),
-                ));
-            }
-            if p.options.path.is_empty() {
-                return Err(file_error(
-                    &file,
-                    format!("providers[{i}] ({}).options.path: required", p.name),
-                ));
-            }
-            if p.options.folders_from_files_structure
-                && (!p.folder.is_empty() || !p.folder_uid.is_empty())
-            {
-                return Err(file_error(
-                    &file,
-                    format!(
-                        "providers[{i}] ({}): 'folder' and 'folderUid' cannot be set with 'foldersFromFilesStructure'",
-                        p.name
-                    ),
-                ));
-            }
+        for (i, p) in parse_providers(&file, &read_text(&file)?, &env_lookup)?
+            .into_iter()
+            .enumerate()
+        {
             if out.iter().any(|o| o.name == p.name) {
                 return Err(file_error(
                     &file,
@@ -411,6 +389,57 @@ pub fn read_providers(dir: &Path) -> Result<Vec<Provider>, ProvisioningError> {
             }
             out.push(p);
         }
+    }
+    Ok(out)
+}
+
+/// Parses one dashboards provider file's text (`file` names it in errors).
+pub fn parse_providers(
+    file: &Path,
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Provider>, ProvisioningError> {
+    let parsed: DashboardsFile = parse_yaml(file, text)?;
+    let mut out = Vec::new();
+    for (i, mut p) in parsed.providers.into_iter().enumerate() {
+        for s in [
+            &mut p.name,
+            &mut p.folder,
+            &mut p.folder_uid,
+            &mut p.options.path,
+        ] {
+            *s = expand_env(s, lookup);
+        }
+        if p.name.is_empty() {
+            return Err(file_error(file, format!("providers[{i}].name: required")));
+        }
+        if !p.type_.is_empty() && p.type_ != "file" {
+            return Err(file_error(
+                file,
+                format!(
+                    "providers[{i}] ({}).type: {:?} is not supported, only \"file\"",
+                    p.name, p.type_
+                ),
+            ));
+        }
+        if p.options.path.is_empty() {
+            return Err(file_error(
+                file,
+                format!("providers[{i}] ({}).options.path: required", p.name),
+            ));
+        }
+        if p.options.folders_from_files_structure
+            && (!p.folder.is_empty() || !p.folder_uid.is_empty())
+        {
+            return Err(file_error(
+                file,
+                format!(
+                    "providers[{i}] ({}): 'folder' and 'folderUid' cannot be set with 'foldersFromFilesStructure'",
+                    p.name
+                ),
+            ));
+        }
+        out.push(p);
     }
     Ok(out)
 }

@@ -1038,6 +1038,7 @@ fn save_dashboard_in(tx: &Transaction<'_>, save: SaveDashboard) -> Result<Dashbo
         provisioning,
         restored_from,
     } = save;
+    crate::dashboard_json::validate(&data).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let title = data
         .get("title")
         .and_then(Value::as_str)
@@ -1195,7 +1196,12 @@ mod tests {
         SqliteStore::open_in_memory().unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn save(s: &SqliteStore, data: Value, folder: Option<&str>, overwrite: bool) -> Result<Dashboard> {
+    fn save(
+        s: &SqliteStore,
+        data: Value,
+        folder: Option<&str>,
+        overwrite: bool,
+    ) -> Result<Dashboard> {
         s.save_dashboard(SaveDashboard {
             data,
             folder_uid: folder.map(str::to_string),
@@ -1221,15 +1227,22 @@ mod tests {
             .execute("INSERT INTO migrations VALUES (999, 'future', 0)", [])
             .unwrap_or_else(|e| panic!("{e}"));
         drop(s);
-        let err = SqliteStore::open_dir(dir.path()).err().map(|e| e.to_string());
+        let err = SqliteStore::open_dir(dir.path())
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("schema version 999")));
     }
 
     #[test]
     fn saves_follow_grafanas_rules() {
         let s = store();
-        let d = save(&s, json!({"title": "Hosts", "tags": ["a"], "panels": [1]}), None, false)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let d = save(
+            &s,
+            json!({"title": "Hosts", "tags": ["a"], "panels": [1]}),
+            None,
+            false,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((d.version, d.slug.as_str()), (1, "hosts"));
         assert_eq!(d.data["id"], d.id);
         assert_eq!(d.data["uid"], d.uid.as_str());
@@ -1240,7 +1253,10 @@ mod tests {
         let d2 = save(&s, next.clone(), None, false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((d2.id, d2.version), (d.id, 2));
         // Stale version: refused, nothing changed; overwrite wins.
-        assert!(matches!(save(&s, next.clone(), None, false), Err(StoreError::VersionMismatch)));
+        assert!(matches!(
+            save(&s, next.clone(), None, false),
+            Err(StoreError::VersionMismatch)
+        ));
         assert_eq!(s.dashboard_by_uid(&d.uid).map(|d| d.version).ok(), Some(2));
         assert_eq!(save(&s, next, None, true).map(|d| d.version).ok(), Some(3));
         // Same title (by slug) in the same folder; fine in another folder.
@@ -1248,18 +1264,25 @@ mod tests {
             save(&s, json!({"title": "HOSTS!"}), None, false),
             Err(StoreError::NameExists)
         ));
-        s.create_folder("f", "Folder", 1).unwrap_or_else(|e| panic!("{e}"));
-        let other = save(&s, json!({"title": "Hosts"}), Some("f"), false).unwrap_or_else(|e| panic!("{e}"));
+        s.create_folder("f", "Folder", 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let other =
+            save(&s, json!({"title": "Hosts"}), Some("f"), false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(other.folder.map(|f| f.uid).as_deref(), Some("f"));
         assert!(matches!(
             save(&s, json!({"title": "x"}), Some("missing"), false),
             Err(StoreError::FolderNotFound)
         ));
         // Versions newest first; a version keeps its JSON.
-        let vs = s.dashboard_versions(d.id, 10, 0).unwrap_or_else(|e| panic!("{e}"));
+        let vs = s
+            .dashboard_versions(d.id, 10, 0)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(vs.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 2, 1]);
         assert_eq!(vs[2].data["panels"], json!([1]));
-        assert_eq!(s.dashboard_versions(d.id, 1, 1).map(|v| v[0].version).ok(), Some(2));
+        assert_eq!(
+            s.dashboard_versions(d.id, 1, 1).map(|v| v[0].version).ok(),
+            Some(2)
+        );
         // Deleting the folder deletes its dashboards and their versions.
         s.delete_folder("f").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.list_dashboards().map(|l| l.len()).ok(), Some(1));
@@ -1286,11 +1309,11 @@ mod tests {
             })
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d.provisioning.as_ref(), Some(&p));
-        assert!(matches!(save(&s, d.data.clone(), None, true), Err(StoreError::Provisioned)));
-        assert_eq!(
-            s.provisioned_dashboards("p").map(|l| l.len()).ok(),
-            Some(1)
-        );
+        assert!(matches!(
+            save(&s, d.data.clone(), None, true),
+            Err(StoreError::Provisioned)
+        ));
+        assert_eq!(s.provisioned_dashboards("p").map(|l| l.len()).ok(), Some(1));
     }
 
     #[test]
@@ -1318,17 +1341,31 @@ mod tests {
         assert_eq!(a.uid.len(), 14);
         assert_eq!(a.secure_json_data.get("k").map(String::as_str), Some("v"));
         let err = s.create_data_source(&ds).err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("data source with the same name already exists"));
+        assert_eq!(
+            err.as_deref(),
+            Some("data source with the same name already exists")
+        );
         let b = s
             .create_data_source(&DataSource {
                 name: "b".into(),
                 ..ds.clone()
             })
             .unwrap_or_else(|e| panic!("{e}"));
-        let a = s.data_source(DataSourceRef::Id(a.id)).unwrap_or_else(|e| panic!("{e}"));
+        let a = s
+            .data_source(DataSourceRef::Id(a.id))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(!a.is_default && b.is_default);
-        let a2 = s.update_data_source(a.id, &DataSource { url: "http://a2".into(), ..a.clone() });
-        assert_eq!(a2.map(|d| (d.version, d.url)).ok(), Some((2, "http://a2".into())));
+        let a2 = s.update_data_source(
+            a.id,
+            &DataSource {
+                url: "http://a2".into(),
+                ..a.clone()
+            },
+        );
+        assert_eq!(
+            a2.map(|d| (d.version, d.url)).ok(),
+            Some((2, "http://a2".into()))
+        );
     }
 
     #[test]
@@ -1347,14 +1384,33 @@ mod tests {
             })
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.user_by_login_or_email("u@x").map(|u| u.id).ok(), Some(id));
-        s.create_session("sh", id, now_ms() + 1000).unwrap_or_else(|e| panic!("{e}"));
+        s.create_session("sh", id, now_ms() + 1000)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(s.session_user("sh", now_ms()).ok().flatten().is_some());
-        assert!(s.session_user("sh", now_ms() + 2000).ok().flatten().is_none(), "expired");
-        s.set_password(id, "h2", false).unwrap_or_else(|e| panic!("{e}"));
-        assert!(s.session_user("sh", now_ms()).ok().flatten().is_none(), "password change ends sessions");
-        let t = s.create_token(id, "t", "th", None).unwrap_or_else(|e| panic!("{e}"));
-        assert!(s.create_token(id, "t", "th2", None).is_err(), "token names are unique");
-        assert_eq!(s.token_user("th", now_ms()).ok().flatten().map(|u| u.id), Some(id));
+        assert!(
+            s.session_user("sh", now_ms() + 2000)
+                .ok()
+                .flatten()
+                .is_none(),
+            "expired"
+        );
+        s.set_password(id, "h2", false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            s.session_user("sh", now_ms()).ok().flatten().is_none(),
+            "password change ends sessions"
+        );
+        let t = s
+            .create_token(id, "t", "th", None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            s.create_token(id, "t", "th2", None).is_err(),
+            "token names are unique"
+        );
+        assert_eq!(
+            s.token_user("th", now_ms()).ok().flatten().map(|u| u.id),
+            Some(id)
+        );
         s.delete_token(id, t).unwrap_or_else(|e| panic!("{e}"));
         assert!(s.token_user("th", now_ms()).ok().flatten().is_none());
     }

@@ -32,6 +32,9 @@ pub enum StoreError {
     /// A unique name is taken (data source name, folder title or uid, login, token name).
     #[error("{0}")]
     Conflict(String),
+    /// The dashboard JSON breaks a rule of [`crate::dashboard_json::validate`].
+    #[error("{0}")]
+    Invalid(String),
     /// A provisioned dashboard may only change through its file.
     #[error("Cannot save provisioned dashboard")]
     Provisioned,

@@ -11,7 +11,9 @@
 
 use std::net::SocketAddr;
 
-use crate::{alertmanager_cli, dashboards_cli, node_exporter_cli, own_metrics, pushgateway_cli, server_cli};
+use crate::{
+    alertmanager_cli, dashboards_cli, node_exporter_cli, own_metrics, pushgateway_cli, server_cli,
+};
 
 /// node_exporter's port, on every interface.
 pub const NODE_EXPORTER_LISTEN: SocketAddr =

@@ -101,7 +101,9 @@ pub fn default_options(server: SocketAddr) -> Options {
             access: "proxy".into(),
             url: format!("http://localhost:{port}"),
             is_default: true,
-            json_data: Some(serde_json::json!({"httpMethod": "POST", "prometheusType": "Prometheus"})),
+            json_data: Some(
+                serde_json::json!({"httpMethod": "POST", "prometheusType": "Prometheus"}),
+            ),
             editable: false,
             ..DataSourceConfig::default()
         }],

@@ -29,7 +29,11 @@ fn start_dashboards(dir: &Path, extra: &[&str]) -> Dashboards {
     let port = free_port();
     let child = hearth()
         .current_dir(dir)
-        .args(["dashboards", "--storage.path=data", "--admin-password=secret"])
+        .args([
+            "dashboards",
+            "--storage.path=data",
+            "--admin-password=secret",
+        ])
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .args(extra)
         .env_remove("GF_SECURITY_ADMIN_PASSWORD")
@@ -339,7 +343,10 @@ fn grafana_client_drives_the_api() {
         "tokens",
         "deletes",
     ] {
-        assert!(out.contains(&format!("OK {step}\n")), "{step} missing:\n{out}");
+        assert!(
+            out.contains(&format!("OK {step}\n")),
+            "{step} missing:\n{out}"
+        );
     }
     // Everything survives a restart (SQLite in --storage.path).
     drop(d);
@@ -494,7 +501,11 @@ fn provisioning_loads_files_and_follows_changes() {
     let port = free_port();
     let child = hearth()
         .current_dir(dir.path())
-        .args(["dashboards", "--storage.path=data", "--admin-password=secret"])
+        .args([
+            "dashboards",
+            "--storage.path=data",
+            "--admin-password=secret",
+        ])
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg(format!("--provisioning={}", prov.display()))
         .env("PROM_HOST", "prom.example")
@@ -550,7 +561,10 @@ fn provisioning_loads_files_and_follows_changes() {
     // A changed file is picked up by the poller.
     write(
         &dashboards_dir.join("Team A/node.json"),
-        &node.replace("\"Node Exporter Overview\"", "\"Node Exporter Overview v2\""),
+        &node.replace(
+            "\"Node Exporter Overview\"",
+            "\"Node Exporter Overview v2\"",
+        ),
     );
     let (_, got) = get_until(&d, "/api/dashboards/uid/node-exporter-overview", |_, v| {
         v["dashboard"]["title"] == "Node Exporter Overview v2"
@@ -605,7 +619,10 @@ fn errors_and_limits_have_grafanas_shapes() {
     let (status, body) = d.call("POST", "/api/dashboards/db", &big);
     assert_eq!(status, 400);
     assert!(
-        body["message"].as_str().unwrap().contains("limit of 10485760 bytes"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 10485760 bytes"),
         "{body}"
     );
     let (status, body) = d.get("/api/dashboards/uid/nope");

@@ -211,7 +211,9 @@ impl From<StoreError> for ApiError {
                 status: StatusCode::NOT_FOUND,
                 body: json!({"message": msg, "status": "not-found"}),
             },
-            StoreError::UidExists | StoreError::Provisioned => ApiError::bad_request(msg),
+            StoreError::UidExists | StoreError::Provisioned | StoreError::Invalid(_) => {
+                ApiError::bad_request(msg)
+            }
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
             StoreError::Database(m) => {
                 tracing::error!(error = %m, "dashboards database error");
