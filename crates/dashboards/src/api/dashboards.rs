@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    ApiError, ApiResult, App, Caller, login_of, ok, parse_body, query_pairs, query_value, time_text,
+    ApiError, ApiResult, App, Caller, login_of, ok, page_of, parse_body, query_count, query_pairs,
+    query_value, time_text,
 };
 use crate::auth::Action;
 use crate::dashboard_json::{self, MAX_DASHBOARD_BYTES};
@@ -208,10 +209,7 @@ async fn versions(
     uri: Uri,
 ) -> ApiResult {
     let q = query_pairs(&uri);
-    let limit = query_value(&q, "limit")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&l| l > 0)
-        .unwrap_or(1000);
+    let limit = query_count(&q, "limit", 1000);
     let start = query_value(&q, "start")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
@@ -311,15 +309,8 @@ async fn search(State(app): State<Arc<App>>, caller: Caller, uri: Uri) -> ApiRes
         .filter_map(|v| v.parse().ok())
         .collect();
     let starred_only = query_value(&q, "starred") == Some("true");
-    let limit = query_value(&q, "limit")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&l| l > 0)
-        .unwrap_or(1000)
-        .min(5000);
-    let page = query_value(&q, "page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&p| p > 0)
-        .unwrap_or(1);
+    let limit = query_count(&q, "limit", 1000).min(5000);
+    let page = query_count(&q, "page", 1);
     let starred: HashSet<i64> = app.store.starred(caller.0.id)?.into_iter().collect();
     let filter_by_folder = !folder_uids.is_empty() || !folder_ids.is_empty();
     let in_folder = |f: &Option<Folder>| -> bool {
@@ -388,12 +379,7 @@ async fn search(State(app): State<Arc<App>>, caller: Caller, uri: Uri) -> ApiRes
             hits.push(hit);
         }
     }
-    let page: Vec<Value> = hits
-        .into_iter()
-        .skip((page - 1).saturating_mul(limit))
-        .take(limit)
-        .collect();
-    ok(Value::Array(page))
+    ok(Value::Array(page_of(hits, page, limit)))
 }
 
 async fn star_uid(

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use super::dashboards::folder_url;
 use super::{
-    ApiError, ApiResult, App, Caller, login_of, ok, parse_body, query_pairs, query_value, time_text,
+    ApiError, ApiResult, App, Caller, login_of, ok, page_of, parse_body, query_count, query_pairs,
+    time_text,
 };
 use crate::auth::Action;
 use crate::dashboard_json::validate_uid;
@@ -53,23 +54,14 @@ fn folder_json(app: &App, caller: &Caller, f: &Folder) -> Value {
 
 async fn list(State(app): State<Arc<App>>, _caller: Caller, uri: Uri) -> ApiResult {
     let q = query_pairs(&uri);
-    let limit = query_value(&q, "limit")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&l| l > 0)
-        .unwrap_or(1000);
-    let page = query_value(&q, "page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&p| p > 0)
-        .unwrap_or(1);
-    let list: Vec<Value> = app
+    let limit = query_count(&q, "limit", 1000);
+    let page = query_count(&q, "page", 1);
+    let list = app
         .store
         .list_folders()?
-        .iter()
-        .skip((page - 1).saturating_mul(limit))
-        .take(limit)
-        .map(|f| json!({"id": f.id, "uid": f.uid, "title": f.title}))
-        .collect();
-    ok(Value::Array(list))
+        .into_iter()
+        .map(|f| json!({"id": f.id, "uid": f.uid, "title": f.title}));
+    ok(Value::Array(page_of(list, page, limit)))
 }
 
 #[derive(Deserialize)]

@@ -325,6 +325,23 @@ pub fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a s
         .map(|(_, v)| v.as_str())
 }
 
+/// A positive number parameter `key`, else `default` (Grafana ignores bad values).
+pub fn query_count(pairs: &[(String, String)], key: &str, default: usize) -> usize {
+    query_value(pairs, key)
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+/// The items of page `page` (from 1) of `per_page` items.
+pub fn page_of<T>(items: impl IntoIterator<Item = T>, page: usize, per_page: usize) -> Vec<T> {
+    items
+        .into_iter()
+        .skip(page.saturating_sub(1).saturating_mul(per_page))
+        .take(per_page)
+        .collect()
+}
+
 /// A cookie header value setting or clearing the session.
 pub fn session_cookie(value: &str, max_age_secs: i64) -> HeaderValue {
     HeaderValue::from_str(&format!(

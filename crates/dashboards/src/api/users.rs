@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    ApiError, ApiResult, App, Caller, ok, parse_body, query_pairs, query_value, session_cookie,
-    time_text,
+    ApiError, ApiResult, App, Caller, ok, page_of, parse_body, query_count, query_pairs,
+    query_value, session_cookie, time_text,
 };
 use crate::auth::{self, Action, Credentials, SESSION_LIFETIME_MS};
 use crate::dashboard_json::slugify;
@@ -225,14 +225,8 @@ async fn current_user_orgs(State(app): State<Arc<App>>, caller: Caller) -> ApiRe
 fn paged_users(app: &App, uri: &Uri) -> Result<(Vec<User>, usize, usize, usize), ApiError> {
     let q = query_pairs(uri);
     let query = query_value(&q, "query").unwrap_or("").to_lowercase();
-    let perpage = query_value(&q, "perpage")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&p| p > 0)
-        .unwrap_or(1000);
-    let page = query_value(&q, "page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&p| p > 0)
-        .unwrap_or(1);
+    let perpage = query_count(&q, "perpage", 1000);
+    let page = query_count(&q, "page", 1);
     let all: Vec<User> = app
         .store
         .list_users()?
@@ -245,12 +239,7 @@ fn paged_users(app: &App, uri: &Uri) -> Result<(Vec<User>, usize, usize, usize),
         })
         .collect();
     let total = all.len();
-    let users = all
-        .into_iter()
-        .skip((page - 1).saturating_mul(perpage))
-        .take(perpage)
-        .collect();
-    Ok((users, total, page, perpage))
+    Ok((page_of(all, page, perpage), total, page, perpage))
 }
 
 async fn list_users(State(app): State<Arc<App>>, caller: Caller, uri: Uri) -> ApiResult {
@@ -566,14 +555,8 @@ async fn search_sa(State(app): State<Arc<App>>, caller: Caller, uri: Uri) -> Api
     caller.require(Action::OrgAdmin)?;
     let q = query_pairs(&uri);
     let query = query_value(&q, "query").unwrap_or("").to_lowercase();
-    let perpage = query_value(&q, "perpage")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&p| p > 0)
-        .unwrap_or(1000);
-    let page = query_value(&q, "page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&p| p > 0)
-        .unwrap_or(1);
+    let perpage = query_count(&q, "perpage", 1000);
+    let page = query_count(&q, "page", 1);
     let all: Vec<User> = app
         .store
         .list_service_accounts()?
@@ -581,12 +564,7 @@ async fn search_sa(State(app): State<Arc<App>>, caller: Caller, uri: Uri) -> Api
         .filter(|u| query.is_empty() || u.name.to_lowercase().contains(&query))
         .collect();
     let total = all.len();
-    let list: Vec<Value> = all
-        .iter()
-        .skip((page - 1).saturating_mul(perpage))
-        .take(perpage)
-        .map(|u| sa_json(&app, u))
-        .collect();
+    let list: Vec<Value> = page_of(all.iter().map(|u| sa_json(&app, u)), page, perpage);
     ok(json!({"totalCount": total, "serviceAccounts": list, "page": page, "perPage": perpage}))
 }
 
