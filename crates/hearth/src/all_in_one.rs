@@ -5,12 +5,15 @@
 //! and its pushgateway; data in ./data),
 //! the Alertmanager on :9093 (alertmanager.yml from the working directory, or a
 //! built-in configuration with one receiver without integrations; data in
-//! ./data/alertmanager), the pushgateway on :9091 and the node exporter on :9100;
-//! dashboards join here as they land, on its upstream port.
+//! ./data/alertmanager), the pushgateway on :9091, the node exporter on :9100, and the
+//! dashboards (Grafana's API; data in ./data/dashboards, `conf/provisioning` when there
+//! is one, a default data source "hearth" pointing at the server) on :3000.
 
 use std::net::SocketAddr;
 
-use crate::{alertmanager_cli, node_exporter_cli, own_metrics, pushgateway_cli, server_cli};
+use crate::{
+    alertmanager_cli, dashboards_cli, node_exporter_cli, own_metrics, pushgateway_cli, server_cli,
+};
 
 /// node_exporter's port, on every interface.
 pub const NODE_EXPORTER_LISTEN: SocketAddr =
@@ -24,12 +27,17 @@ pub const PUSHGATEWAY_LISTEN: SocketAddr =
 pub const ALERTMANAGER_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 9093);
 
+/// Grafana's port, on every interface.
+pub const DASHBOARDS_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 3000);
+
 /// What the default mode needs to start.
 pub struct Options {
     pub listen: SocketAddr,
     pub node_exporter_listen: SocketAddr,
     pub pushgateway_listen: SocketAddr,
     pub alertmanager_listen: SocketAddr,
+    pub dashboards_listen: SocketAddr,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +128,16 @@ async fn serve(opts: Options) -> Result<(), StartError> {
         }
         Ok::<(), StartError>(())
     };
-    tokio::try_join!(server, node_exporter, pushgateway, alertmanager).map(|_| ())
+    // Likewise a real Grafana on :3000.
+    let dashboards = async {
+        let listen = [opts.dashboards_listen];
+        let d_opts = dashboards_cli::default_options(opts.listen);
+        if let Err(e) = dashboards_cli::serve(d_opts, None, &listen, shutdown_signal()).await {
+            tracing::error!("dashboards not started: {e}");
+        }
+        Ok::<(), StartError>(())
+    };
+    tokio::try_join!(server, node_exporter, pushgateway, alertmanager, dashboards).map(|_| ())
 }
 
 pub(crate) async fn shutdown_signal() {

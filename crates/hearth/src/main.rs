@@ -12,6 +12,7 @@ mod check_config;
 mod check_metrics;
 mod check_rules;
 mod component_server;
+mod dashboards_cli;
 mod node_exporter_cli;
 mod own_metrics;
 mod pushgateway_cli;
@@ -39,7 +40,8 @@ use clap::{Args, Parser, Subcommand};
 /// working directory or a built-in configuration scraping hearth itself, its node
 /// exporter and its pushgateway; the Alertmanager on :9093 (alertmanager.yml from the
 /// working directory or a built-in configuration with one receiver and no integrations;
-/// data in ./data/alertmanager), the pushgateway on :9091 and the node exporter on :9100.
+/// data in ./data/alertmanager), the pushgateway on :9091, the node exporter on :9100 and
+/// the dashboards API on :3000 (data in ./data/dashboards, a default "hearth" data source).
 #[derive(Parser, Debug)]
 #[command(
     name = "hearth",
@@ -108,6 +110,19 @@ enum Command {
     ///   hearth alertmanager --config.file=/etc/alertmanager/alertmanager.yml --storage.path=/var/lib/alertmanager
     ///   amtool --alertmanager.url=http://localhost:9093 alert query
     Alertmanager(Box<alertmanager_cli::AlertmanagerArgs>),
+    /// Serve dashboards, data sources, folders and users with Grafana's HTTP API (the
+    /// part its clients use, grafana-client among them), on :3000.
+    ///
+    /// Dashboards are Grafana's JSON model (export from Grafana, import here, and back);
+    /// data sources are queried through the server-side proxy
+    /// /api/datasources/proxy/uid/<uid>/api/v1/…; users have Admin/Editor/Viewer roles,
+    /// passwords, sessions (POST /login) and service-account tokens. Everything is kept
+    /// in SQLite under --storage.path. --provisioning reads Grafana's provisioning YAML
+    /// (datasources/, dashboards/). The browser UI is not built yet: / says so.
+    ///
+    ///   hearth dashboards --admin-password=secret --provisioning=/etc/grafana/provisioning
+    ///   curl -u admin:secret localhost:3000/api/search
+    Dashboards(Box<dashboards_cli::DashboardsArgs>),
     /// Utilities that work on files and standard input, like `promtool`.
     Tool {
         #[command(subcommand)]
@@ -297,6 +312,10 @@ fn main() -> ExitCode {
             init_logging(&cli.log);
             alertmanager_cli::run(&args)
         }
+        Some(Command::Dashboards(args)) => {
+            init_logging(&cli.log);
+            dashboards_cli::run(&args)
+        }
         None => {
             init_logging(&cli.log);
             match all_in_one::run(all_in_one::Options {
@@ -304,6 +323,7 @@ fn main() -> ExitCode {
                 node_exporter_listen: all_in_one::NODE_EXPORTER_LISTEN,
                 pushgateway_listen: all_in_one::PUSHGATEWAY_LISTEN,
                 alertmanager_listen: all_in_one::ALERTMANAGER_LISTEN,
+                dashboards_listen: all_in_one::DASHBOARDS_LISTEN,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

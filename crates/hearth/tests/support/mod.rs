@@ -71,11 +71,27 @@ pub fn ensure_debian(program: &str, package: &str) -> Result<(), String> {
 /// A bare HTTP/1.1 exchange on loopback: `(status, body)`, for bodies with a
 /// Content-Length or in chunks (VictoriaMetrics streams its exports).
 pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
+    let headers: &[(&str, &str)] = if content_type.is_empty() {
+        &[]
+    } else {
+        &[("Content-Type", content_type)]
+    };
+    http_with_headers(port, method, path, headers, body)
+}
+
+/// As [`http`], with request headers (`Authorization`, `Cookie`, …).
+pub fn http_with_headers(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-    if !content_type.is_empty() {
-        req.push_str(&format!("Content-Type: {content_type}\r\n"));
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
     }
     req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     s.write_all(req.as_bytes()).unwrap();
