@@ -197,31 +197,15 @@ pub async fn serve(
     registry: prometheus_client::registry::Registry,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ComponentError> {
-    let web_config = match &web_config_file {
-        Some(p) => {
-            let c = hearth_web::web_config::WebConfig::load(p).map_err(ComponentError::Config)?;
-            c.tls().map_err(ComponentError::Config)?;
-            Some(c)
-        }
-        None => None,
-    };
+    let web_config = component_server::load_web_config(web_config_file.as_deref())?;
     let am = hearth_alertmanager::Alertmanager::start(opts, registry)
         .map_err(|e| ComponentError::Config(e.to_string()))?;
     let listeners = component_server::bind(addrs, "alertmanager").await?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let router = hearth_alertmanager::api::router(am.clone());
-    let mut servers = Vec::new();
-    for l in listeners {
-        let mut rx = stop_rx.clone();
-        servers.push(tokio::spawn(hearth_web::web_config::serve(
-            l,
-            router.clone(),
-            web_config.clone(),
-            async move {
-                let _ = rx.wait_for(|s| *s).await;
-            },
-        )));
-    }
+    let serving = component_server::Serving::start(
+        listeners,
+        hearth_alertmanager::api::router(am.clone()),
+        web_config,
+    );
     // SIGHUP reloads, as upstream.
     #[cfg(unix)]
     {
@@ -238,15 +222,7 @@ pub async fn serve(
         });
     }
     am.clone().run(shutdown).await;
-    let _ = stop_tx.send(true);
-    for s in servers {
-        match s.await {
-            Ok(Err(e)) => return Err(ComponentError::Serve(e)),
-            Err(e) => return Err(ComponentError::Serve(std::io::Error::other(e))),
-            Ok(Ok(())) => {}
-        }
-    }
-    Ok(())
+    serving.stop().await
 }
 
 /// Runs `hearth alertmanager` until SIGINT or SIGTERM.

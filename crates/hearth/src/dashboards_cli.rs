@@ -118,43 +118,15 @@ pub async fn serve(
     addrs: &[SocketAddr],
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ComponentError> {
-    let web_config = match &web_config_file {
-        Some(p) => {
-            let c = hearth_web::web_config::WebConfig::load(p).map_err(ComponentError::Config)?;
-            c.tls().map_err(ComponentError::Config)?;
-            Some(c)
-        }
-        None => None,
-    };
+    let web_config = component_server::load_web_config(web_config_file.as_deref())?;
     let dashboards = tokio::task::spawn_blocking(move || Dashboards::start(opts))
         .await
         .map_err(|e| ComponentError::Config(e.to_string()))?
         .map_err(|e| ComponentError::Config(e.to_string()))?;
     let listeners = component_server::bind(addrs, "dashboards").await?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let router = dashboards.router();
-    let mut servers = Vec::new();
-    for l in listeners {
-        let mut rx = stop_rx.clone();
-        servers.push(tokio::spawn(hearth_web::web_config::serve(
-            l,
-            router.clone(),
-            web_config.clone(),
-            async move {
-                let _ = rx.wait_for(|s| *s).await;
-            },
-        )));
-    }
+    let serving = component_server::Serving::start(listeners, dashboards.router(), web_config);
     dashboards.run(shutdown).await;
-    let _ = stop_tx.send(true);
-    for s in servers {
-        match s.await {
-            Ok(Err(e)) => return Err(ComponentError::Serve(e)),
-            Err(e) => return Err(ComponentError::Serve(std::io::Error::other(e))),
-            Ok(Ok(())) => {}
-        }
-    }
-    Ok(())
+    serving.stop().await
 }
 
 /// Runs `hearth dashboards` until SIGINT or SIGTERM.
