@@ -15,6 +15,7 @@ use crate::discoverer::{Discoverer, StaticDiscoverer};
 use crate::dns::DnsDiscoverer;
 use crate::file::FileDiscoverer;
 use crate::http::HttpDiscoverer;
+use crate::kubernetes::KubernetesDiscoverer;
 use crate::sd_config::{SdConfig, ServiceDiscoveryConfigs};
 use crate::target_group::TargetGroup;
 
@@ -28,8 +29,7 @@ pub type DiscovererFactory = dyn Fn(&SdConfig) -> Result<Box<dyn Discoverer>, St
 /// Upstream's `updatert`.
 pub const DEFAULT_UPDATE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The built-in mechanisms: static, file, HTTP and DNS. Kubernetes configurations load
-/// but have no provider yet.
+/// The built-in mechanisms: static, file, HTTP, DNS and Kubernetes.
 pub fn default_discoverer(cfg: &SdConfig, user_agent: &str) -> Result<Box<dyn Discoverer>, String> {
     Ok(match cfg {
         SdConfig::Static(groups) => Box::new(StaticDiscoverer::new(groups.clone())),
@@ -38,8 +38,8 @@ pub fn default_discoverer(cfg: &SdConfig, user_agent: &str) -> Result<Box<dyn Di
             Box::new(HttpDiscoverer::new(c.clone(), user_agent).map_err(|e| e.to_string())?)
         }
         SdConfig::Dns(c) => Box::new(DnsDiscoverer::new(c.clone()).map_err(|e| e.to_string())?),
-        SdConfig::Kubernetes(_) => {
-            return Err("kubernetes service discovery is not implemented by hearth yet".into());
+        SdConfig::Kubernetes(c) => {
+            Box::new(KubernetesDiscoverer::new(c.clone(), user_agent).map_err(|e| e.to_string())?)
         }
     })
 }
