@@ -21,6 +21,7 @@ pub mod inline_fields;
 pub mod kubernetes;
 pub mod manager;
 pub mod model_duration;
+pub mod oauth2;
 pub mod sd_config;
 pub mod target_group;
 
