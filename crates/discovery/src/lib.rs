@@ -23,6 +23,7 @@ pub mod manager;
 pub mod model_duration;
 pub mod oauth2;
 pub mod sd_config;
+pub mod self_metrics;
 pub mod target_group;
 
 pub use discoverer::{Discoverer, GroupSender, StaticDiscoverer};
@@ -31,7 +32,7 @@ pub use file::FileDiscoverer;
 pub use http::HttpDiscoverer;
 pub use http_client::{ConfigUrl, HttpClientConfig, Secret, TlsConfig};
 pub use kubernetes::KubernetesDiscoverer;
-pub use manager::{DiscoveryManager, TargetSets};
+pub use manager::{DiscoveryManager, DiscoveryMetrics, TargetSets};
 pub use model_duration::ModelDuration;
 pub use sd_config::{
     DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, SdConfig, ServiceDiscoveryConfigs,

@@ -75,7 +75,10 @@ fn pods_from_the_api_server_are_scraped_and_removed() {
         ("__meta_kubernetes_pod_labelpresent_app", "true"),
         ("__meta_kubernetes_pod_container_name", "exporter"),
         ("__meta_kubernetes_pod_container_port_name", "metrics"),
-        ("__meta_kubernetes_pod_container_port_number", &exporter.to_string()),
+        (
+            "__meta_kubernetes_pod_container_port_number",
+            &exporter.to_string(),
+        ),
         ("__meta_kubernetes_pod_ready", "true"),
         ("__meta_kubernetes_pod_phase", "Running"),
         ("__meta_kubernetes_pod_node_name", "node-1"),
@@ -88,10 +91,65 @@ fn pods_from_the_api_server_are_scraped_and_removed() {
     let r = query_until(&s, "k8s_demo_value{pod=\"exporter-0\"}", |r| !r.is_empty());
     assert!(!r.is_empty(), "the pod's exporter was never scraped");
 
+    let metrics = s.get("/metrics").1;
+    assert!(
+        value(
+            &metrics,
+            "prometheus_sd_kubernetes_events_total{event=\"add\",role=\"pod\"}"
+        ) >= 1.0
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "prometheus_target_scrape_pool_targets{scrape_job=\"k8s\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "prometheus_sd_discovered_targets{config=\"k8s\",name=\"scrape\"}"
+        ),
+        1.0
+    );
+    assert!(value(&metrics, "prometheus_target_scrape_pools_total") >= 1.0);
+    assert!(
+        value(
+            &metrics,
+            "prometheus_target_scrape_pool_sync_total{scrape_job=\"k8s\"}"
+        ) >= 1.0
+    );
+    assert!(value(&metrics, "prometheus_sd_updates_total{name=\"scrape\"}") >= 1.0);
+
     api.delete("pods", "shop", "exporter-0");
     let body = get_until(&s, "/api/v1/targets", |b| {
-        serde_json::from_str::<Value>(b)
-            .is_ok_and(|v| v["data"]["activeTargets"].as_array().is_some_and(|a| a.is_empty()))
+        serde_json::from_str::<Value>(b).is_ok_and(|v| {
+            v["data"]["activeTargets"]
+                .as_array()
+                .is_some_and(|a| a.is_empty())
+        })
     });
     assert!(!body.contains("exporter-0"), "{body}");
+    let metrics = s.get("/metrics").1;
+    assert!(
+        value(
+            &metrics,
+            "prometheus_sd_kubernetes_events_total{event=\"delete\",role=\"pod\"}"
+        ) >= 1.0
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "prometheus_target_scrape_pool_targets{scrape_job=\"k8s\"}"
+        ),
+        0.0
+    );
+}
+
+/// The value of the sample written exactly as `series` in an exposition.
+fn value(exposition: &str, series: &str) -> f64 {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in:\n{exposition}"))
 }
