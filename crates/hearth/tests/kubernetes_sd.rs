@@ -146,10 +146,14 @@ fn pods_from_the_api_server_are_scraped_and_removed() {
     );
 }
 
-/// The value of the sample written exactly as `series` in an exposition.
+/// The value of the sample written exactly as `series` (or `series{}`) in an exposition.
 fn value(exposition: &str, series: &str) -> f64 {
     exposition
         .lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .find_map(|l| {
+            let rest = l.strip_prefix(series)?;
+            let rest = rest.strip_prefix("{}").unwrap_or(rest);
+            rest.strip_prefix(' ')?.parse().ok()
+        })
         .unwrap_or_else(|| panic!("no {series} in:\n{exposition}"))
 }
