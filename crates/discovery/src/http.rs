@@ -35,6 +35,7 @@ pub enum HttpSdError {
 pub struct HttpDiscoverer {
     config: HttpSdConfig,
     client: reqwest::Client,
+    oauth2: Option<std::sync::Arc<crate::oauth2::OAuth2Token>>,
     user_agent: String,
     /// Group count of the last successful refresh.
     last_len: usize,
@@ -43,9 +44,11 @@ pub struct HttpDiscoverer {
 impl HttpDiscoverer {
     pub fn new(config: HttpSdConfig, user_agent: &str) -> Result<HttpDiscoverer, HttpClientError> {
         let client = config.http_client.build_client(user_agent)?;
+        let oauth2 = config.http_client.oauth2_token(user_agent)?;
         Ok(HttpDiscoverer {
             config,
             client,
+            oauth2,
             user_agent: user_agent.to_string(),
             last_len: 0,
         })
@@ -63,7 +66,11 @@ impl HttpDiscoverer {
                 "X-Prometheus-Refresh-Interval-Seconds",
                 interval.to_string(),
             );
-        let req = self.config.http_client.authorize(req)?;
+        let req = self
+            .config
+            .http_client
+            .authorize_with(req, self.oauth2.as_deref())
+            .await?;
         let mut resp = req.send().await?;
         let status = resp.status();
         if status != reqwest::StatusCode::OK {

@@ -1,6 +1,6 @@
 //! The HTTP client configuration shared by scrape configs, HTTP and Kubernetes SD,
 //! alertmanagers and remote read/write (upstream's `prometheus/common/config`): basic
-//! auth, authorization, OAuth2 (parsed and validated only), TLS, proxies and extra headers,
+//! auth, authorization, OAuth2 (client credentials, [`crate::oauth2`]), TLS, proxies and extra headers,
 //! with upstream's validation wording; and the `reqwest` client built from it.
 
 use std::collections::BTreeMap;
@@ -357,7 +357,7 @@ impl ProxyConfig {
     }
 }
 
-/// `oauth2`: parsed and validated; the client flow is not implemented yet.
+/// `oauth2`: client credentials; the token flow is [`crate::oauth2::OAuth2Token`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct OAuth2 {
     pub client_id: String,
@@ -671,6 +671,8 @@ pub enum HttpClientError {
     Unsupported(&'static str),
     #[error("building HTTP client: {0}")]
     Build(String),
+    #[error("oauth2: {0}")]
+    OAuth2(String),
 }
 
 fn read_file(what: &'static str, path: &str) -> Result<String, HttpClientError> {
@@ -688,9 +690,6 @@ impl HttpClientConfig {
     pub fn build_client(&self, user_agent: &str) -> Result<reqwest::Client, HttpClientError> {
         // reqwest is built without a default crypto provider; ring is the lean one.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        if self.oauth2.is_some() {
-            return Err(HttpClientError::Unsupported("oauth2"));
-        }
         let tls = &self.tls_config;
         let mut b = reqwest::Client::builder()
             .user_agent(user_agent)
@@ -763,9 +762,46 @@ impl HttpClientConfig {
         b.build().map_err(|e| HttpClientError::Build(e.to_string()))
     }
 
+    /// The OAuth2 token source of this configuration, if it has an `oauth2` block; pass
+    /// it to [`HttpClientConfig::authorize_with`] on each request.
+    pub fn oauth2_token(
+        &self,
+        user_agent: &str,
+    ) -> Result<Option<std::sync::Arc<crate::oauth2::OAuth2Token>>, HttpClientError> {
+        self.oauth2
+            .as_ref()
+            .map(|o| crate::oauth2::OAuth2Token::new(o, user_agent).map(std::sync::Arc::new))
+            .transpose()
+    }
+
+    /// [`HttpClientConfig::authorize`], plus the OAuth2 bearer token from `oauth2`.
+    pub async fn authorize_with(
+        &self,
+        req: reqwest::RequestBuilder,
+        oauth2: Option<&crate::oauth2::OAuth2Token>,
+    ) -> Result<reqwest::RequestBuilder, HttpClientError> {
+        let req = self.authorize_headers(req)?;
+        match oauth2 {
+            Some(t) => Ok(req.header("Authorization", t.header().await?)),
+            None if self.oauth2.is_some() => Err(HttpClientError::Unsupported("oauth2 here")),
+            None => Ok(req),
+        }
+    }
+
     /// Adds basic auth, authorization and `http_headers` to a request, reading any
-    /// credential files now.
+    /// credential files now. Configurations with `oauth2` need
+    /// [`HttpClientConfig::authorize_with`]: here they are an error.
     pub fn authorize(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, HttpClientError> {
+        if self.oauth2.is_some() {
+            return Err(HttpClientError::Unsupported("oauth2 here"));
+        }
+        self.authorize_headers(req)
+    }
+
+    fn authorize_headers(
         &self,
         mut req: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder, HttpClientError> {

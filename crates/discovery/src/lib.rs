@@ -8,8 +8,9 @@
 //! [`Secret`]), durations as written in files ([`ModelDuration`]) and Go's inline YAML
 //! embedding ([`inline_fields`]).
 //!
-//! It knows nothing of scraping, relabeling or the rest of prometheus.yml; Kubernetes SD
-//! is configuration only for now (no provider).
+//! Kubernetes SD ([`kubernetes`]) watches the API server through the `kube` crate.
+//!
+//! It knows nothing of scraping, relabeling or the rest of prometheus.yml.
 
 pub mod discoverer;
 pub mod dns;
@@ -17,9 +18,12 @@ pub mod file;
 pub mod http;
 pub mod http_client;
 pub mod inline_fields;
+pub mod kubernetes;
 pub mod manager;
 pub mod model_duration;
+pub mod oauth2;
 pub mod sd_config;
+pub mod self_metrics;
 pub mod target_group;
 
 pub use discoverer::{Discoverer, GroupSender, StaticDiscoverer};
@@ -27,7 +31,8 @@ pub use dns::DnsDiscoverer;
 pub use file::FileDiscoverer;
 pub use http::HttpDiscoverer;
 pub use http_client::{ConfigUrl, HttpClientConfig, Secret, TlsConfig};
-pub use manager::{DiscoveryManager, TargetSets};
+pub use kubernetes::KubernetesDiscoverer;
+pub use manager::{DiscoveryManager, DiscoveryMetrics, TargetSets};
 pub use model_duration::ModelDuration;
 pub use sd_config::{
     DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, SdConfig, ServiceDiscoveryConfigs,

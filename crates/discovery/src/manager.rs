@@ -2,6 +2,7 @@
 //! identical configurations share it, as upstream), keeps every provider's latest groups
 //! per job, and publishes the whole `job → groups` map at most once per update interval
 //! (upstream's 5 s `updatert`), so bursts of updates reach the scrape manager as one.
+//! [`DiscoveryMetrics`] reads its `prometheus_sd_*` metrics.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -15,7 +16,9 @@ use crate::discoverer::{Discoverer, StaticDiscoverer};
 use crate::dns::DnsDiscoverer;
 use crate::file::FileDiscoverer;
 use crate::http::HttpDiscoverer;
+use crate::kubernetes::KubernetesDiscoverer;
 use crate::sd_config::{SdConfig, ServiceDiscoveryConfigs};
+use crate::self_metrics::SelfMetric;
 use crate::target_group::TargetGroup;
 
 /// Every job's target groups, as published by the manager.
@@ -28,8 +31,7 @@ pub type DiscovererFactory = dyn Fn(&SdConfig) -> Result<Box<dyn Discoverer>, St
 /// Upstream's `updatert`.
 pub const DEFAULT_UPDATE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The built-in mechanisms: static, file, HTTP and DNS. Kubernetes configurations load
-/// but have no provider yet.
+/// The built-in mechanisms: static, file, HTTP, DNS and Kubernetes.
 pub fn default_discoverer(cfg: &SdConfig, user_agent: &str) -> Result<Box<dyn Discoverer>, String> {
     Ok(match cfg {
         SdConfig::Static(groups) => Box::new(StaticDiscoverer::new(groups.clone())),
@@ -38,8 +40,8 @@ pub fn default_discoverer(cfg: &SdConfig, user_agent: &str) -> Result<Box<dyn Di
             Box::new(HttpDiscoverer::new(c.clone(), user_agent).map_err(|e| e.to_string())?)
         }
         SdConfig::Dns(c) => Box::new(DnsDiscoverer::new(c.clone()).map_err(|e| e.to_string())?),
-        SdConfig::Kubernetes(_) => {
-            return Err("kubernetes service discovery is not implemented by hearth yet".into());
+        SdConfig::Kubernetes(c) => {
+            Box::new(KubernetesDiscoverer::new(c.clone(), user_agent).map_err(|e| e.to_string())?)
         }
     })
 }
@@ -60,6 +62,10 @@ struct State {
     jobs: BTreeSet<String>,
     /// Something changed since the last publication.
     dirty: bool,
+    /// Updates received from providers; publications; configurations without provider.
+    received_updates: u64,
+    publications: u64,
+    failed_configs: usize,
 }
 
 impl State {
@@ -78,6 +84,7 @@ impl State {
             }
         }
         self.dirty = true;
+        self.received_updates += 1;
     }
 
     fn all_groups(&self) -> TargetSets {
@@ -137,6 +144,13 @@ impl DiscoveryManager {
         self.published.clone()
     }
 
+    /// A handle on this manager's `prometheus_sd_*` metrics.
+    pub fn metrics(&self) -> DiscoveryMetrics {
+        DiscoveryMetrics {
+            state: self.state.clone(),
+        }
+    }
+
     /// Number of running providers (identical configurations share one).
     pub fn provider_count(&self) -> usize {
         self.providers.len()
@@ -192,10 +206,12 @@ impl DiscoveryManager {
         }
         self.providers = kept;
 
+        state.failed_configs = 0;
         for (cfg, subs) in wanted {
             let discoverer = match (self.factory)(&cfg) {
                 Ok(d) => d,
                 Err(err) => {
+                    state.failed_configs += 1;
                     tracing::error!(mechanism = cfg.name(), err = %err, "Cannot create service discovery");
                     continue;
                 }
@@ -211,6 +227,80 @@ impl DiscoveryManager {
             });
         }
         state.dirty = true;
+    }
+}
+
+/// Reads a manager's `prometheus_sd_*` metrics (and the process-wide Kubernetes ones).
+#[derive(Clone)]
+pub struct DiscoveryMetrics {
+    state: Arc<Mutex<State>>,
+}
+
+impl DiscoveryMetrics {
+    /// The samples, `name` being the manager's name label (`scrape` or `notify`).
+    pub fn samples(&self, name: &str) -> Vec<SelfMetric> {
+        let st = self.state.lock();
+        let mut out = Vec::new();
+        for job in &st.jobs {
+            let n: usize = st
+                .targets
+                .iter()
+                .filter(|((j, _), _)| j == job)
+                .flat_map(|(_, groups)| groups.values())
+                .map(|g| g.targets.len())
+                .sum();
+            out.push(
+                SelfMetric::gauge(
+                    "prometheus_sd_discovered_targets",
+                    "Current number of discovered targets.",
+                    n as f64,
+                )
+                .with("config", job.clone())
+                .with("name", name),
+            );
+        }
+        out.push(
+            SelfMetric::gauge(
+                "prometheus_sd_failed_configs",
+                "Current number of service discovery configurations that failed to load.",
+                st.failed_configs as f64,
+            )
+            .with("name", name),
+        );
+        out.push(
+            SelfMetric::counter(
+                "prometheus_sd_received_updates_total",
+                "Total number of update events received from the SD providers.",
+                st.received_updates,
+            )
+            .with("name", name),
+        );
+        out.push(
+            SelfMetric::counter(
+                "prometheus_sd_updates_total",
+                "Total number of update events sent to the SD consumers.",
+                st.publications,
+            )
+            .with("name", name),
+        );
+        drop(st);
+        for (role, event, n) in crate::kubernetes::events_total() {
+            out.push(
+                SelfMetric::counter(
+                    "prometheus_sd_kubernetes_events_total",
+                    "The number of Kubernetes events handled.",
+                    n,
+                )
+                .with("event", event)
+                .with("role", role),
+            );
+        }
+        out.push(SelfMetric::counter(
+            "prometheus_sd_kubernetes_failures_total",
+            "The number of failed WATCH/LIST requests.",
+            crate::kubernetes::failures_total(),
+        ));
+        out
     }
 }
 
@@ -249,6 +339,7 @@ async fn publish_loop(
                 continue;
             }
             s.dirty = false;
+            s.publications += 1;
             s.all_groups()
         };
         tx.send_replace(Arc::new(sets));

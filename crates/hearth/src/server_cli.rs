@@ -654,6 +654,10 @@ pub async fn serve(
     })));
     let rw = remote_write.clone();
     registry.register_collector(Box::new(SampleCollector::new(move || rw.metric_samples())));
+    let scrape_metrics = targets.clone();
+    registry.register_collector(Box::new(SampleCollector::new(move || {
+        scrape_metrics.metric_samples()
+    })));
     let http_metrics = hearth_web::http_metrics::HttpMetrics::register(&mut registry);
     let registry = Arc::new(registry);
     let metrics_registry = registry.clone();
@@ -744,7 +748,7 @@ pub async fn serve(
     storage.set(opened);
     let initial = config_tx.borrow().clone();
     let mut scrape = ServerScrape::start(appendable.clone(), &initial).await;
-    targets.set(scrape.manager());
+    targets.set(scrape.manager(), scrape.discovery_metrics());
     rules.start();
     handle.set_ready(hearth_web::Readiness::Ready);
     tracing::info!("Server is ready to receive web requests.");

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use hearth_config::Config;
-use hearth_discovery::DiscoveryManager;
+use hearth_discovery::self_metrics::SelfMetric;
+use hearth_discovery::{DiscoveryManager, DiscoveryMetrics};
 use hearth_model::Labels;
 use hearth_scrape::{GlobalUrlOptions, ScrapeManager, ScrapeOptions};
 use hearth_tsdb::storage::Appendable;
@@ -46,6 +47,10 @@ impl ServerScrape {
         self.manager.clone()
     }
 
+    pub fn discovery_metrics(&self) -> DiscoveryMetrics {
+        self.discovery.metrics()
+    }
+
     /// A reloaded configuration: unchanged jobs keep their loops.
     pub async fn apply_config(&mut self, config: &Config) -> Result<(), String> {
         self.manager
@@ -67,6 +72,7 @@ impl ServerScrape {
 /// The targets API's source: empty until scraping starts.
 pub struct LateTargets {
     inner: OnceLock<Arc<ScrapeManager>>,
+    discovery: OnceLock<DiscoveryMetrics>,
     url: GlobalUrlOptions,
 }
 
@@ -74,12 +80,38 @@ impl LateTargets {
     pub fn new(url: GlobalUrlOptions) -> LateTargets {
         LateTargets {
             inner: OnceLock::new(),
+            discovery: OnceLock::new(),
             url,
         }
     }
 
-    pub fn set(&self, m: Arc<ScrapeManager>) {
+    pub fn set(&self, m: Arc<ScrapeManager>, discovery: DiscoveryMetrics) {
         let _ = self.inner.set(m);
+        let _ = self.discovery.set(discovery);
+    }
+
+    /// The `prometheus_sd_*` and `prometheus_target_*` metrics, once scraping runs.
+    pub fn metric_samples(&self) -> Vec<crate::own_metrics::OwnSample> {
+        let mut out: Vec<SelfMetric> = Vec::new();
+        if let Some(d) = self.discovery.get() {
+            out.extend(d.samples("scrape"));
+        }
+        if let Some(m) = self.inner.get() {
+            out.extend(m.metric_samples());
+        }
+        out.into_iter()
+            .map(|m| crate::own_metrics::OwnSample {
+                name: m.name,
+                help: m.help,
+                kind: if m.counter {
+                    hearth_tsdb::head::MetricKind::Counter
+                } else {
+                    hearth_tsdb::head::MetricKind::Gauge
+                },
+                labels: m.labels,
+                value: m.value,
+            })
+            .collect()
     }
 }
 

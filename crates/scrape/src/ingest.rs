@@ -605,7 +605,14 @@ impl ScrapeCache {
         }
         drop(meta);
         st.errs.log();
+        crate::stats::add(&crate::stats::OUT_OF_ORDER, st.errs.out_of_order as u64);
+        crate::stats::add(
+            &crate::stats::DUPLICATE_TIMESTAMP,
+            st.errs.duplicates as u64,
+        );
+        crate::stats::add(&crate::stats::OUT_OF_BOUNDS, st.errs.out_of_bounds as u64);
         if st.sample_limit_hit {
+            crate::stats::inc(&crate::stats::SAMPLE_LIMIT);
             return Err(ScrapeError::SampleLimit);
         }
         if st.bucket_limit_hit {

@@ -41,6 +41,7 @@ mod nhcb;
 mod pool;
 mod scrape_loop;
 mod scraper;
+pub mod stats;
 mod target;
 
 pub use cache::{MetadataStore, MetricMetadata, ScrapeCache};
@@ -48,6 +49,7 @@ pub use error::ScrapeError;
 pub use format::{Format, accept_header, select_format};
 pub use ingest::{AppendStats, IngestConfig, ScrapeReport, pick_schema};
 pub use manager::ScrapeManager;
+pub use stats::ScrapeMetric;
 pub use target::{
     ActiveTarget, BuiltTarget, DroppedTarget, GlobalUrlOptions, Target, TargetHealth, TargetStatus,
     global_url, populate_discovered_labels, populate_labels, targets_from_group,

@@ -116,7 +116,9 @@ impl ScrapeManager {
                         if *p.config == *cfg {
                             return None;
                         }
+                        crate::stats::inc(&crate::stats::RELOADS);
                         if let Err(e) = p.reload(cfg).await {
+                            crate::stats::inc(&crate::stats::RELOADS_FAILED);
                             return Some(format!("{job}: {e}"));
                         }
                         if let Some(groups) = groups {
@@ -171,6 +173,7 @@ impl ScrapeManager {
                     let Some(cfg) = st.configs.get(job) else {
                         continue;
                     };
+                    crate::stats::inc(&crate::stats::POOLS);
                     match ScrapePool::new(Arc::clone(cfg), Arc::clone(&self.env), st.offset_seed) {
                         Ok(p) => {
                             let p = Arc::new(Mutex::new(p));
@@ -178,6 +181,7 @@ impl ScrapeManager {
                             p
                         }
                         Err(e) => {
+                            crate::stats::inc(&crate::stats::POOLS_FAILED);
                             tracing::error!(scrape_pool = %job, err = %e, "error creating new scrape pool");
                             continue;
                         }
@@ -185,7 +189,9 @@ impl ScrapeManager {
                 }
             };
             let groups = groups.clone();
+            let job = job.clone();
             tasks.push(tokio::spawn(async move {
+                crate::stats::synced(&job);
                 pool.lock().await.sync(&groups).await;
             }));
         }
@@ -227,6 +233,16 @@ impl ScrapeManager {
     }
 
     /// Names of the running pools (jobs), sorted.
+    /// The `prometheus_target_*` metrics (see [`crate::stats`]).
+    pub fn metric_samples(&self) -> Vec<crate::stats::ScrapeMetric> {
+        let targets = self
+            .targets_active()
+            .into_iter()
+            .map(|(job, t)| (job, t.len()))
+            .collect();
+        crate::stats::samples(&targets)
+    }
+
     pub fn scrape_pools(&self) -> Vec<String> {
         self.view.read().keys().cloned().collect()
     }

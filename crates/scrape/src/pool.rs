@@ -47,6 +47,8 @@ pub(crate) struct ScrapePool {
     pub config: Arc<ScrapeConfig>,
     failure_log: Option<Arc<FailureLog>>,
     client: reqwest::Client,
+    /// The job's OAuth2 token source, shared by its targets.
+    oauth2: Option<Arc<hearth_discovery::oauth2::OAuth2Token>>,
     http: Arc<HttpClientConfig>,
     env: Arc<PoolEnv>,
     pub offset_seed: u64,
@@ -55,10 +57,23 @@ pub(crate) struct ScrapePool {
     dropped_count: usize,
 }
 
-fn build_client(cfg: &ScrapeConfig, env: &PoolEnv) -> Result<reqwest::Client, ScrapeError> {
-    cfg.http_client
+type OAuth2Source = Option<Arc<hearth_discovery::oauth2::OAuth2Token>>;
+
+fn build_client(
+    cfg: &ScrapeConfig,
+    env: &PoolEnv,
+) -> Result<(reqwest::Client, OAuth2Source), ScrapeError> {
+    let err =
+        |e: hearth_discovery::http_client::HttpClientError| ScrapeError::Client(e.to_string());
+    let client = cfg
+        .http_client
         .build_client(&env.opts.user_agent)
-        .map_err(|e| ScrapeError::Client(e.to_string()))
+        .map_err(err)?;
+    let oauth2 = cfg
+        .http_client
+        .oauth2_token(&env.opts.user_agent)
+        .map_err(err)?;
+    Ok((client, oauth2))
 }
 
 /// The job's `scrape_failure_log_file`, if set and writable (else logged and skipped).
@@ -96,8 +111,9 @@ impl ScrapePool {
         env: Arc<PoolEnv>,
         offset_seed: u64,
     ) -> Result<ScrapePool, ScrapeError> {
-        let client = build_client(&config, &env)?;
+        let (client, oauth2) = build_client(&config, &env)?;
         Ok(ScrapePool {
+            oauth2,
             failure_log: open_failure_log(&config),
             http: Arc::new(config.http_client.clone()),
             config,
@@ -134,6 +150,7 @@ impl ScrapePool {
         };
         let scraper = TargetScraper {
             client: self.client.clone(),
+            oauth2: self.oauth2.clone(),
             http: Arc::clone(&self.http),
             url: target.url().to_string(),
             accept: accept_header(&cfg.scrape_protocols, escaping),
@@ -243,7 +260,8 @@ impl ScrapePool {
     /// Upstream's `reload`: every loop restarts with `config`; targets stay until the
     /// next sync. Fails (keeping the old config) when the HTTP client cannot be built.
     pub async fn reload(&mut self, config: Arc<ScrapeConfig>) -> Result<(), ScrapeError> {
-        let client = build_client(&config, &self.env)?;
+        let (client, oauth2) = build_client(&config, &self.env)?;
+        self.oauth2 = oauth2;
         let reuse = reusable_cache(&self.config, &config);
         if config.scrape_failure_log_file != self.config.scrape_failure_log_file {
             self.failure_log = open_failure_log(&config);

@@ -175,6 +175,7 @@ impl ScrapeLoop {
                 }
                 Err(e) => {
                     if e == ScrapeError::BodySizeLimit {
+                        crate::stats::inc(&crate::stats::BODY_SIZE_LIMIT);
                         body_bytes = -1;
                     }
                     tracing::debug!(target = %self.target.url(), err = %e, "Scrape failed");

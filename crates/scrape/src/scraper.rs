@@ -14,6 +14,7 @@ use crate::error::ScrapeError;
 pub(crate) struct TargetScraper {
     pub client: reqwest::Client,
     pub http: Arc<HttpClientConfig>,
+    pub oauth2: Option<Arc<hearth_discovery::oauth2::OAuth2Token>>,
     pub url: String,
     pub accept: String,
     pub accept_encoding: &'static str,
@@ -99,7 +100,8 @@ impl TargetScraper {
             );
         let req = self
             .http
-            .authorize(req)
+            .authorize_with(req, self.oauth2.as_deref())
+            .await
             .map_err(|e| req_err(e.to_string()))?;
         let mut resp = req.send().await.map_err(|e| req_err(reason(&e)))?;
         let status = resp.status();
