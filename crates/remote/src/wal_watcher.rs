@@ -43,8 +43,7 @@ use hearth_tsdb::wal::record::{
     RefSample, RefSeries, metric_type_from_wal,
 };
 use hearth_tsdb::wal::{
-    LiveReader, RecordDecoder, RecordType, WalError, WalReader, last_checkpoint, segment_path,
-    segments,
+    LiveReader, RecordDecoder, RecordType, WalError, WalReader, last_checkpoint, segments,
 };
 use parking_lot::Mutex;
 
@@ -531,7 +530,7 @@ impl Watcher {
             if now - last_segment_check >= self.options.segment_check_period {
                 last_segment_check = now;
                 // A later segment means this one is complete: read what is left of it.
-                if segment_path(&dir, index.saturating_add(1)).exists() {
+                if later_segment_exists(&dir, index) {
                     finished = true;
                     continue;
                 }
@@ -545,7 +544,7 @@ impl Watcher {
     /// After corruption: waits until the next segment exists.
     fn wait_for_next(&self, index: u32) -> Result<SegmentEnd, WalError> {
         loop {
-            if segment_path(&self.options.wal_dir, index.saturating_add(1)).exists() {
+            if later_segment_exists(&self.options.wal_dir, index) {
                 return Ok(SegmentEnd::Finished);
             }
             if !self.pause(self.options.segment_check_period) {
@@ -739,6 +738,14 @@ impl Watcher {
             return Ok(true);
         }
         Ok(self.shared.sink.append(batch.out, at, &self.stop))
+    }
+}
+
+/// Whether the WAL has a segment after `index` (which may itself be gone already).
+fn later_segment_exists(dir: &Path, index: u32) -> bool {
+    match segments(dir) {
+        Ok(Some((_, last))) => last > index,
+        _ => false,
     }
 }
 
