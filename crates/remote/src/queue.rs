@@ -256,10 +256,10 @@ impl QueueManager {
 
     /// Queues series read from the WAL record at `at`. Blocks while a shard is full
     /// (back-pressure on the reader); returns `false`, with the rest of `batch` not
-    /// queued, once `stop` is set or the queue is stopping.
+    /// queued, when a shard is full once `stop` is set, or when the queue is stopping.
     pub fn append(&self, batch: Vec<OutgoingSeries>, at: WalPosition, stop: &AtomicBool) -> bool {
         for series in batch {
-            if *self.stop.borrow() || stop.load(Ordering::Relaxed) {
+            if *self.stop.borrow() {
                 return false;
             }
             let n = series_samples(&series);

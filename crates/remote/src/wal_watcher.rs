@@ -60,8 +60,8 @@ pub struct WalPosition {
 
 /// Where a watcher's records go: the remote write queue, or a test's recorder.
 pub trait WalSink: Send + Sync + 'static {
-    /// Takes the series of one record; blocks while full. `false` once `stop` is set or
-    /// the sink stopped (the watcher then ends).
+    /// Takes the series of one record; blocks while full. `false` when it is full and
+    /// `stop` is set, or when the sink stopped (the watcher then ends).
     fn append(&self, batch: Vec<OutgoingSeries>, at: WalPosition, stop: &AtomicBool) -> bool;
     /// The oldest record not yet delivered, `None` when everything was.
     fn oldest_unsent(&self) -> Option<WalPosition>;
@@ -244,6 +244,7 @@ impl WalWatcher {
             highest_read: i64::MIN,
             saved: None,
             bufs: Buffers::default(),
+            pending: Batch::default(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("wal-watcher-{name}"))
@@ -261,8 +262,10 @@ impl WalWatcher {
         &self.stats
     }
 
-    /// Ends the thread (within about `segment_check_period`, or 100 ms when blocked on
-    /// a full queue) and waits for it. Blocking: call it off the async runtime.
+    /// Ends the thread and waits for it (a few read periods, or up to 100 ms when
+    /// blocked on a full queue). The records the current segment holds are read once
+    /// more first, into what the queue still has room for. Blocking: call it off the
+    /// async runtime.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.lock().take() {
@@ -325,6 +328,7 @@ struct Watcher {
     highest_read: i64,
     saved: Option<WalPosition>,
     bufs: Buffers,
+    pending: Batch,
 }
 
 impl Watcher {
@@ -445,9 +449,10 @@ impl Watcher {
         while let Some(rec) = reader.next_record()? {
             let rec = rec.to_vec();
             if !self.process(&rec, at, send_after)? {
-                break;
+                return Ok(());
             }
         }
+        self.flush();
         Ok(())
     }
 
@@ -466,15 +471,22 @@ impl Watcher {
         let mut last_progress = Instant::now();
         let mut finished = false;
         loop {
-            if self.stopped() {
-                return Ok(SegmentEnd::Stopped);
-            }
-            let mut more = true;
-            while more {
+            // Once stopped, what the segment holds is read one last time: the queue
+            // takes what fits (and flushes it), the rest stays for the next start.
+            let stopping = self.stopped();
+            loop {
                 let rec = match reader.next_record() {
                     Ok(Some(rec)) => rec.to_vec(),
-                    Ok(None) => break,
+                    Ok(None) => {
+                        if !self.flush() {
+                            return Ok(SegmentEnd::Stopped);
+                        }
+                        break;
+                    }
                     Err(e) => {
+                        if !self.flush() {
+                            return Ok(SegmentEnd::Stopped);
+                        }
                         tracing::error!(remote_name = %self.name, error = %e, "WAL segment unreadable; skipping its rest");
                         self.stats
                             .segments_cut_short
@@ -497,11 +509,11 @@ impl Watcher {
                         tracing::error!(remote_name = %self.name, error = %e, "WAL record does not decode; skipped");
                     }
                 }
-                *self.shared.read_position.lock() = Some(WalPosition {
-                    segment: index,
-                    offset: reader.offset(),
-                });
-                more = !self.stopped();
+                self.note_position(&reader);
+            }
+            self.note_position(&reader);
+            if stopping {
+                return Ok(SegmentEnd::Stopped);
             }
             if finished {
                 if let Some((offset, len)) = reader.unfinished() {
@@ -512,10 +524,6 @@ impl Watcher {
                 }
                 return Ok(SegmentEnd::Finished);
             }
-            *self.shared.read_position.lock() = Some(WalPosition {
-                segment: index,
-                offset: reader.offset(),
-            });
             let now = Instant::now();
             if now - last_gc >= self.options.checkpoint_period {
                 last_gc = now;
@@ -535,9 +543,8 @@ impl Watcher {
                     continue;
                 }
             }
-            if !self.pause(self.options.read_period) {
-                return Ok(SegmentEnd::Stopped);
-            }
+            // Stopped meanwhile: the next round reads the rest and ends.
+            self.pause(self.options.read_period);
         }
     }
 
@@ -617,7 +624,14 @@ impl Watcher {
             segment: at.segment,
             source,
         };
-        let mut batch = Batch::default();
+        let data = matches!(type_slot(typ), 1..=4);
+        if !data && !self.flush() {
+            return Ok(false);
+        }
+        let batch = &mut self.pending;
+        if data && batch.at.is_none() {
+            batch.at = Some(at);
+        }
         match typ {
             RecordType::Series => {
                 let mut v = std::mem::take(&mut self.bufs.series);
@@ -731,13 +745,31 @@ impl Watcher {
             }
             _ => {}
         }
+        if self.pending.samples >= FLUSH_SAMPLES {
+            return Ok(self.flush());
+        }
+        Ok(true)
+    }
+
+    /// Hands the collected records to the sink; `false` when it stopped.
+    fn flush(&mut self) -> bool {
+        let batch = std::mem::take(&mut self.pending);
         if batch.unknown > 0 {
             self.shared.sink.unknown_series(batch.unknown);
         }
-        if batch.out.is_empty() {
-            return Ok(true);
+        match batch.at {
+            Some(at) if !batch.out.is_empty() => self.shared.sink.append(batch.out, at, &self.stop),
+            _ => true,
         }
-        Ok(self.shared.sink.append(batch.out, at, &self.stop))
+    }
+
+    /// Where reading got to: the first record not handed to the sink.
+    fn note_position(&self, reader: &LiveReader) {
+        let p = self.pending.at.unwrap_or(WalPosition {
+            segment: reader.segment(),
+            offset: reader.offset(),
+        });
+        *self.shared.read_position.lock() = Some(p);
     }
 }
 
@@ -749,12 +781,20 @@ fn later_segment_exists(dir: &Path, index: u32) -> bool {
     }
 }
 
-/// The series of one record, grouped by reference.
+/// Samples collected before they are handed over even if more records follow.
+const FLUSH_SAMPLES: usize = 5_000;
+
+/// The series of consecutive data records (samples, histograms, exemplars: what one
+/// commit logs together), grouped by reference, so that exemplars travel with their
+/// samples.
 #[derive(Default)]
 struct Batch {
     out: Vec<OutgoingSeries>,
     index: HashMap<HeadSeriesRef, usize>,
     unknown: usize,
+    /// Position of the first record collected.
+    at: Option<WalPosition>,
+    samples: usize,
 }
 
 impl Batch {
@@ -764,6 +804,7 @@ impl Batch {
         known: &HashMap<HeadSeriesRef, SeriesEntry>,
         r: HeadSeriesRef,
     ) -> Option<&mut OutgoingSeries> {
+        self.samples += 1;
         if let Some(&i) = self.index.get(&r) {
             return self.out.get_mut(i);
         }
