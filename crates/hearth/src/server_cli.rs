@@ -607,11 +607,9 @@ pub async fn serve(
         })?;
     }
     let storage = Arc::new(LateStorage::default());
-    // Everything appended (scrapes, rules, remote write requests) is also queued for
-    // the `remote_write` endpoints.
-    let appendable: Arc<dyn hearth_tsdb::storage::Appendable> = Arc::new(
-        hearth_remote::RemoteWriteTap::new(storage.clone(), remote_write.storage()),
-    );
+    // Scrapes, rules and remote write requests append here; the `remote_write` queues
+    // read what they commit back from the WAL.
+    let appendable: Arc<dyn hearth_tsdb::storage::Appendable> = storage.clone();
     let engine = Arc::new(Engine::new(opts.engine.clone()));
     // Rule files are loaded (and a bad one stops the server) before anything is opened;
     // evaluation starts once the storage is ready.
@@ -742,6 +740,7 @@ pub async fn serve(
         }
     };
     storage.set(opened);
+    remote_write.set_data_dir(&opts.storage.path);
     let initial = config_tx.borrow().clone();
     let mut scrape = ServerScrape::start(appendable.clone(), &initial).await;
     targets.set(scrape.manager());
