@@ -122,6 +122,13 @@ pub struct ServerArgs {
         value_name = "N"
     )]
     pub query_max_samples: usize,
+    /// How long to wait flushing samples on shutdown or config reload.
+    #[arg(
+        long = "storage.remote.flush-deadline",
+        default_value = "1m",
+        value_name = "DURATION"
+    )]
+    pub storage_remote_flush_deadline: String,
     /// Maximum time a query may take before being aborted.
     #[arg(long = "query.timeout", default_value = "2m", value_name = "DURATION")]
     pub query_timeout: String,
@@ -216,6 +223,8 @@ pub struct ServerOptions {
     pub engine: EngineOptions,
     pub web_config_file: Option<PathBuf>,
     pub remote_write_receiver: bool,
+    /// `--storage.remote.flush-deadline`.
+    pub remote_flush_deadline: Duration,
     pub rules: RulesOptions,
 }
 
@@ -315,6 +324,10 @@ impl ServerArgs {
             ),
             ("query.max-samples", self.query_max_samples.to_string()),
             ("query.timeout", self.query_timeout.clone()),
+            (
+                "storage.remote.flush-deadline",
+                self.storage_remote_flush_deadline.clone(),
+            ),
             (
                 "rules.alert.for-grace-period",
                 self.rules_alert_for_grace_period.clone(),
@@ -496,6 +509,13 @@ impl ServerArgs {
             engine,
             web_config_file: self.web_config_file.clone(),
             remote_write_receiver: self.web_enable_remote_write_receiver,
+            remote_flush_deadline: Duration::from_millis(
+                u64::try_from(duration_ms(
+                    "storage.remote.flush-deadline",
+                    &self.storage_remote_flush_deadline,
+                )?)
+                .unwrap_or(0),
+            ),
             rules: RulesOptions {
                 outage_tolerance_ms: duration_ms(
                     "rules.alert.for-outage-tolerance",
@@ -596,7 +616,7 @@ pub async fn serve(
     reload_metrics.success_time.set(now_s());
     // Components that apply a configuration synchronously register here; they also see
     // every configuration through `config_rx`.
-    let remote_write = Arc::new(ServerRemoteWrite::default());
+    let remote_write = Arc::new(ServerRemoteWrite::new(opts.remote_flush_deadline));
     let mut reloaders: Vec<Reloader> = Vec::new();
     let rw = remote_write.clone();
     reloaders.push(Box::new(move |c: &Config| rw.apply_config(c)));

@@ -26,13 +26,19 @@ pub struct ServerRemoteWrite {
 
 impl Default for ServerRemoteWrite {
     fn default() -> Self {
-        ServerRemoteWrite {
-            storage: Arc::new(RemoteWriteStorage::new(QueueOptions::default())),
-        }
+        ServerRemoteWrite::new(QueueOptions::default().flush_deadline)
     }
 }
 
 impl ServerRemoteWrite {
+    /// Queues that flush for at most `flush_deadline` when they stop
+    /// (`--storage.remote.flush-deadline`).
+    pub fn new(flush_deadline: std::time::Duration) -> ServerRemoteWrite {
+        ServerRemoteWrite {
+            storage: Arc::new(RemoteWriteStorage::new(QueueOptions { flush_deadline })),
+        }
+    }
+
     /// Starts the endpoints of `config`; unchanged ones keep running (and keep what they
     /// have queued). Must run inside tokio. On error nothing changes.
     pub fn apply_config(&self, config: &Config) -> Result<(), String> {

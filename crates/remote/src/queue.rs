@@ -114,6 +114,9 @@ pub struct QueueStats {
     /// Highest sample timestamp (ms) queued, and sent successfully; 0 before any.
     pub highest_queued_timestamp: AtomicI64,
     pub highest_sent_timestamp: AtomicI64,
+    /// Set when stopping gave up on samples at the flush deadline: they are still in
+    /// the WAL, and the resume position must not move past them.
+    pub abandoned_at_stop: AtomicBool,
 }
 
 impl QueueStats {
@@ -567,6 +570,7 @@ impl Endpoint {
                 let until =
                     *flush_until.get_or_insert_with(|| Instant::now() + self.flush_deadline);
                 if Instant::now() >= until {
+                    self.stats.abandoned_at_stop.store(true, Ordering::Relaxed);
                     self.give_up(n, &format!("flush deadline passed: {message}"));
                     return;
                 }

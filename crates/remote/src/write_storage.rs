@@ -149,9 +149,8 @@ impl RemoteWriteStorage {
     /// (until the flush deadline), then the resume positions are written.
     pub async fn stop(&self) {
         let endpoints = std::mem::take(&mut *self.endpoints.write());
-        let watchers: Vec<Arc<WalWatcher>> =
+        let stopping: Vec<Arc<WalWatcher>> =
             endpoints.iter().filter_map(|e| e.watcher.clone()).collect();
-        let stopping = watchers.clone();
         let _ = tokio::task::spawn_blocking(move || {
             for w in stopping {
                 w.stop();
@@ -160,9 +159,7 @@ impl RemoteWriteStorage {
         .await;
         for e in &endpoints {
             e.queue.stop().await;
-        }
-        for w in watchers {
-            w.save_progress();
+            save_final_progress(e);
         }
     }
 }
@@ -199,6 +196,22 @@ fn start_watcher(queue: &Arc<QueueManager>, source: &WalSource) -> Option<Arc<Wa
     }
 }
 
+/// After a queue flushed: the resume position moves past what was sent, unless the
+/// queue gave samples up at the flush deadline (then the position saved when the watcher
+/// stopped, before them, stays).
+fn save_final_progress(e: &RemoteEndpoint) {
+    let abandoned = e
+        .queue
+        .stats()
+        .abandoned_at_stop
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if let Some(w) = &e.watcher
+        && !abandoned
+    {
+        w.save_progress();
+    }
+}
+
 /// Stops endpoints without waiting: watchers on the blocking pool, then the queues
 /// flush.
 fn stop_in_background(endpoints: impl Iterator<Item = RemoteEndpoint>) {
@@ -211,9 +224,7 @@ fn stop_in_background(endpoints: impl Iterator<Item = RemoteEndpoint>) {
                 let _ = tokio::task::spawn_blocking(move || w.stop()).await;
             }
             e.queue.stop().await;
-            if let Some(w) = e.watcher {
-                w.save_progress();
-            }
+            save_final_progress(&e);
         });
     }
 }
