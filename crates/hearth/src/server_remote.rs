@@ -301,13 +301,16 @@ mod tests {
             samples.len(),
             QUEUE_METRICS.len() + 1 + RECORD_TYPES.len() + WATCHER_METRICS.len()
         );
-        assert!(samples.iter().any(|s| s.name
-            == "prometheus_wal_watcher_records_read_total"
-            && s.labels
-                == vec![
-                    ("consumer", "vm".to_string()),
-                    ("type", "samples".to_string())
-                ]));
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.name == "prometheus_wal_watcher_records_read_total"
+                    && s.labels
+                        == vec![
+                            ("consumer", "vm".to_string()),
+                            ("type", "samples".to_string())
+                        ])
+        );
         rw.apply_config(&Config::load_str("", "p.yml").unwrap())
             .unwrap();
         assert_eq!(names(&rw).len(), 1);

@@ -317,7 +317,9 @@ fn hearth_remote_writes_to_victoriametrics_and_prometheus() {
 #[test]
 fn an_endpoint_down_for_a_minute_across_a_restart_receives_everything() {
     if let Err(why) = ensure_debian("prometheus", "prometheus") {
-        eprintln!("SKIPPED an_endpoint_down_for_a_minute_across_a_restart_receives_everything: {why}");
+        eprintln!(
+            "SKIPPED an_endpoint_down_for_a_minute_across_a_restart_receives_everything: {why}"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -342,7 +344,12 @@ fn an_endpoint_down_for_a_minute_across_a_restart_receives_everything() {
     std::thread::sleep(Duration::from_secs(30));
     let pending = metric(hp, "prometheus_remote_storage_samples_pending{");
     assert!(pending > 0.0, "nothing pending while the receiver is down");
-    assert!(metric(hp, "prometheus_wal_watcher_records_read_total{consumer=\"prom\",type=\"samples\"}") > 0.0);
+    assert!(
+        metric(
+            hp,
+            "prometheus_wal_watcher_records_read_total{consumer=\"prom\",type=\"samples\"}"
+        ) > 0.0
+    );
     assert_eq!(metric(hp, "prometheus_remote_storage_samples_total{"), 0.0);
 
     // Restart while the receiver is still down: the position is kept.
@@ -382,7 +389,10 @@ fn an_endpoint_down_for_a_minute_across_a_restart_receives_everything() {
     let local = numeric(&range_samples(hp, "{job=\"hearth\"}[10m]", at, &[]));
     let remote = numeric(&range_samples(pp, "{job=\"hearth\"}[10m]", at, &[]));
     let up = local.values().map(Vec::len).max().unwrap_or(0);
-    assert!(up >= 60, "hearth scraped too little: {up} samples per series");
+    assert!(
+        up >= 60,
+        "hearth scraped too little: {up} samples per series"
+    );
     assert_eq!(
         local.keys().collect::<Vec<_>>(),
         remote.keys().collect::<Vec<_>>(),

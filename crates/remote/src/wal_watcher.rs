@@ -222,7 +222,12 @@ impl WalWatcher {
         });
         let gate = match options.progress_file.as_deref().map(read_progress) {
             Some(Ok(Some(p))) => {
-                tracing::info!(remote_name = name, segment = p.segment, offset = p.offset, "remote write: resuming from the WAL position saved at the last stop");
+                tracing::info!(
+                    remote_name = name,
+                    segment = p.segment,
+                    offset = p.offset,
+                    "remote write: resuming from the WAL position saved at the last stop"
+                );
                 Gate::From(p)
             }
             Some(Err(e)) => {
@@ -674,13 +679,13 @@ impl Watcher {
                 self.dec.samples(rec, &mut v).map_err(err)?;
                 for s in &v {
                     self.highest_read = self.highest_read.max(s.t);
-                    if send_after.is_some_and(|after| s.t > after) {
-                        batch.series(&self.series, s.series_ref).map(|o| {
-                            o.samples.push(OutgoingSample {
-                                st: s.st,
-                                t: s.t,
-                                v: s.v,
-                            })
+                    if send_after.is_some_and(|after| s.t > after)
+                        && let Some(o) = batch.series(&self.series, s.series_ref)
+                    {
+                        o.samples.push(OutgoingSample {
+                            st: s.st,
+                            t: s.t,
+                            v: s.v,
                         });
                     }
                 }
@@ -694,13 +699,13 @@ impl Watcher {
                 self.dec.histogram_samples(rec, &mut v).map_err(err)?;
                 for s in v.drain(..) {
                     self.highest_read = self.highest_read.max(s.t);
-                    if send_after.is_some_and(|after| s.t > after) {
-                        batch.series(&self.series, s.series_ref).map(|o| {
-                            o.histograms.push(OutgoingHistogram {
-                                st: s.st,
-                                t: s.t,
-                                h: HistogramValue::Integer(s.h),
-                            })
+                    if send_after.is_some_and(|after| s.t > after)
+                        && let Some(o) = batch.series(&self.series, s.series_ref)
+                    {
+                        o.histograms.push(OutgoingHistogram {
+                            st: s.st,
+                            t: s.t,
+                            h: HistogramValue::Integer(s.h),
                         });
                     }
                 }
@@ -714,13 +719,13 @@ impl Watcher {
                 self.dec.float_histogram_samples(rec, &mut v).map_err(err)?;
                 for s in v.drain(..) {
                     self.highest_read = self.highest_read.max(s.t);
-                    if send_after.is_some_and(|after| s.t > after) {
-                        batch.series(&self.series, s.series_ref).map(|o| {
-                            o.histograms.push(OutgoingHistogram {
-                                st: s.st,
-                                t: s.t,
-                                h: HistogramValue::Float(s.fh),
-                            })
+                    if send_after.is_some_and(|after| s.t > after)
+                        && let Some(o) = batch.series(&self.series, s.series_ref)
+                    {
+                        o.histograms.push(OutgoingHistogram {
+                            st: s.st,
+                            t: s.t,
+                            h: HistogramValue::Float(s.fh),
                         });
                     }
                 }
@@ -731,13 +736,13 @@ impl Watcher {
                 v.clear();
                 self.dec.exemplars(rec, &mut v).map_err(err)?;
                 for e in v.drain(..) {
-                    if send_after.is_some_and(|after| e.t > after) {
-                        batch.series(&self.series, e.series_ref).map(|o| {
-                            o.exemplars.push(Exemplar {
-                                labels: e.labels,
-                                value: e.v,
-                                timestamp: Some(e.t),
-                            })
+                    if send_after.is_some_and(|after| e.t > after)
+                        && let Some(o) = batch.series(&self.series, e.series_ref)
+                    {
+                        o.exemplars.push(Exemplar {
+                            labels: e.labels,
+                            value: e.v,
+                            timestamp: Some(e.t),
                         });
                     }
                 }

@@ -259,7 +259,10 @@ fn sends_every_kind_across_segments_and_skips_samples_older_than_its_start() {
     assert_eq!(h1[0].histograms[0].h, HistogramValue::Integer(histogram()));
     let a1 = of(&a, 1);
     assert_eq!(a1[0].exemplars[0].labels, labels!("trace_id" => "t1"));
-    assert!(matches!(of(&h, 2)[0].histograms[0].h, HistogramValue::Float(_)));
+    assert!(matches!(
+        of(&h, 2)[0].histograms[0].h,
+        HistogramValue::Float(_)
+    ));
     assert_eq!(of(&a, 2)[0].samples[0].v, 4.0);
     // Positions never go back.
     assert!(got.windows(2).all(|w| w[0].0 <= w[1].0));
@@ -305,7 +308,10 @@ fn a_torn_record_ends_a_finished_segment_and_reading_goes_on() {
             (labels!("__name__" => "m"), new + 1, 2.0)
         ]
     );
-    assert_eq!(watcher.stats().segments_cut_short.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        watcher.stats().segments_cut_short.load(Ordering::Relaxed),
+        1
+    );
 }
 
 #[test]

@@ -105,7 +105,11 @@ impl LiveReader {
     /// The next complete record, or `Ok(None)` when the file holds no more complete
     /// records yet. The slice is valid until the next call.
     pub fn next_record(&mut self) -> Result<Option<&[u8]>, WalError> {
-        Ok(if self.advance()? { Some(&self.rec) } else { None })
+        Ok(if self.advance()? {
+            Some(&self.rec)
+        } else {
+            None
+        })
     }
 
     /// Makes at least `n` unconsumed bytes available; `false` when the file has fewer.

@@ -534,7 +534,10 @@ impl Inflater {
             if n > compressed.len().saturating_mul(MAX_SNAPPY_RATIO) + 64 {
                 return Err(CorruptionReason::Decompress {
                     codec: "snappy",
-                    message: format!("claims {n} bytes from {} compressed bytes", compressed.len()),
+                    message: format!(
+                        "claims {n} bytes from {} compressed bytes",
+                        compressed.len()
+                    ),
                 });
             }
             rec.clear();
