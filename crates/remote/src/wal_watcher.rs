@@ -282,6 +282,32 @@ impl WalWatcher {
     pub fn save_progress(&self) {
         self.shared.save_progress(&mut None);
     }
+
+    /// Writes where reading got to, whatever the queue still holds: for a queue
+    /// replaced by one of the same name on reload, which goes on from there while the
+    /// old one flushes what it holds.
+    pub fn hand_over_progress(&self) {
+        let (Some(file), Some(p)) = (
+            &self.shared.progress_file,
+            *self.shared.read_position.lock(),
+        ) else {
+            return;
+        };
+        if let Err(e) = write_progress(file, p) {
+            tracing::warn!(file = %file.display(), error = %e, "remote write: cannot save WAL progress");
+        }
+    }
+
+    /// Removes the progress file: the queue is gone from the configuration, and one
+    /// added later starts afresh.
+    pub fn forget_progress(&self) {
+        if let Some(file) = &self.shared.progress_file
+            && let Err(e) = std::fs::remove_file(file)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(file = %file.display(), error = %e, "remote write: cannot remove WAL progress");
+        }
+    }
 }
 
 /// Which samples are sent.
@@ -363,6 +389,11 @@ impl Watcher {
                 Ok(Some(at)) => skip_checkpoint_before = Some(at),
                 Err(e) => {
                     tracing::error!(remote_name = %self.name, error = %e, "error tailing WAL, retrying in 5s");
+                    // Go on from the first record not handed over, not from the start.
+                    self.pending = Batch::default();
+                    if let Some(p) = *self.shared.read_position.lock() {
+                        self.gate = Gate::From(p);
+                    }
                     if !self.pause(Duration::from_secs(5)) {
                         break;
                     }

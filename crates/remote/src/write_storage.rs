@@ -92,8 +92,9 @@ impl RemoteWriteStorage {
                 },
             }
         }
-        // The old watchers stop before the new ones start, so that a renamed queue's
-        // progress file is not written by both.
+        // The old watchers stop before the new ones start. A queue replaced by one of
+        // the same name hands over where its watcher got to (it flushes what it holds
+        // itself, so nothing is sent twice); a removed one leaves no position behind.
         let gone: Vec<RemoteEndpoint> = old
             .into_iter()
             .zip(reused)
@@ -103,7 +104,11 @@ impl RemoteWriteStorage {
         for e in &gone {
             if let Some(w) = &e.watcher {
                 w.stop();
-                w.save_progress();
+                if next.iter().any(|n| n.queue.name() == e.queue.name()) {
+                    w.hand_over_progress();
+                } else {
+                    w.forget_progress();
+                }
             }
         }
         if let Some(source) = self.wal.lock().clone() {
@@ -213,7 +218,7 @@ fn save_final_progress(e: &RemoteEndpoint) {
 }
 
 /// Stops endpoints without waiting: watchers on the blocking pool, then the queues
-/// flush.
+/// flush (their progress files are not written any more).
 fn stop_in_background(endpoints: impl Iterator<Item = RemoteEndpoint>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
@@ -223,8 +228,8 @@ fn stop_in_background(endpoints: impl Iterator<Item = RemoteEndpoint>) {
             if let Some(w) = e.watcher.clone() {
                 let _ = tokio::task::spawn_blocking(move || w.stop()).await;
             }
+            // The position was handed over or forgotten already.
             e.queue.stop().await;
-            save_final_progress(&e);
         });
     }
 }

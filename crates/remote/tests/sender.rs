@@ -442,3 +442,72 @@ remote_write:
         vec![(labels!("__name__" => "m"), floats(&[(t, 1.0)]))]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_replaced_on_reload_hands_over_its_position_and_a_removed_one_forgets_it() {
+    let remote = Arc::new(MemStorage::new());
+    let (port, _flaky) = flaky_server(remote.clone(), &[]);
+    let config = |deadline: &str| {
+        let yaml = format!(
+            "remote_write:\n  - url: http://127.0.0.1:{port}/api/v1/write\n    name: q\n    queue_config:\n      batch_send_deadline: {deadline}\n"
+        );
+        Config::load_str(&yaml, "prometheus.yml").unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    let rw = RemoteWriteStorage::new(QueueOptions::default());
+    let c = config("10ms");
+    rw.apply_config(&c.remote_write, &c.global.external_labels.0)
+        .unwrap();
+    let mut watcher = WatcherOptions::new(dir.path().join("wal"));
+    watcher.read_period = Duration::from_millis(2);
+    watcher.progress_period = Duration::from_millis(10);
+    let progress = dir.path().join("remote_write");
+    rw.set_wal(WalSource {
+        watcher,
+        progress_dir: Some(progress.clone()),
+    });
+    std::thread::sleep(Duration::from_millis(2));
+    let t = now();
+    let append = |from: i64, to: i64| {
+        let mut app = db.appender();
+        for i in from..to {
+            app.append(None, &labels!("__name__" => "m"), t + i, i as f64)
+                .unwrap();
+        }
+        app.commit().unwrap();
+    };
+    append(0, 5);
+    let old = rw.queues().remove(0);
+    wait_for("the first samples", || {
+        QueueStats::get(&old.stats().samples_total) == 5
+    })
+    .await;
+    wait_for("the progress file", || progress.join("q.progress").exists()).await;
+
+    // Same name, other settings: a new queue that goes on after what the old one read.
+    let c = config("20ms");
+    rw.apply_config(&c.remote_write, &c.global.external_labels.0)
+        .unwrap();
+    let new = rw.queues().remove(0);
+    assert!(!Arc::ptr_eq(&old, &new));
+    append(5, 8);
+    wait_for("the next samples", || {
+        QueueStats::get(&new.stats().samples_total) == 3
+    })
+    .await;
+    // Each sample was sent once.
+    assert_eq!(QueueStats::get(&old.stats().samples_total), 5);
+    assert_eq!(
+        dump(remote.as_ref()),
+        vec![(
+            labels!("__name__" => "m"),
+            floats(&(0..8).map(|i| (t + i, i as f64)).collect::<Vec<_>>())
+        )]
+    );
+
+    rw.apply_config(&[], &hearth_model::Labels::empty())
+        .unwrap();
+    assert!(!progress.join("q.progress").exists());
+    rw.stop().await;
+}
