@@ -620,6 +620,14 @@ pub async fn serve(
     let mut reloaders: Vec<Reloader> = Vec::new();
     let rw = remote_write.clone();
     reloaders.push(Box::new(move |c: &Config| rw.apply_config(c)));
+    let remote_read = Arc::new(hearth_remote::RemoteReadStorage::new(
+        tokio::runtime::Handle::current(),
+    ));
+    let rr = remote_read.clone();
+    reloaders.push(Box::new(move |c: &Config| {
+        rr.apply_config(&c.remote_read, &c.global.external_labels.0)
+            .map_err(|e| e.to_string())
+    }));
     for r in &reloaders {
         r(&config).map_err(|e| ServerError::Config {
             file: opts.config_file.display().to_string(),
@@ -630,13 +638,21 @@ pub async fn serve(
     // Scrapes, rules and remote write requests append here; the `remote_write` queues
     // read what they commit back from the WAL.
     let appendable: Arc<dyn hearth_tsdb::storage::Appendable> = storage.clone();
+    // Queries (the API's and the rules') read local data merged with `remote_read`.
+    let local_start = Arc::downgrade(&storage);
+    let queryable: Arc<dyn hearth_tsdb::storage::Storage> =
+        Arc::new(hearth_remote::FanoutStorage::new(
+            storage.clone(),
+            remote_read,
+            Arc::new(move || local_start.upgrade().and_then(|s| s.start_time())),
+        ));
     let engine = Arc::new(Engine::new(opts.engine.clone()));
     // Rule files are loaded (and a bad one stops the server) before anything is opened;
     // evaluation starts once the storage is ready.
     let mut rules = ServerRules::new(
         &opts.rules,
         engine.clone(),
-        storage.clone(),
+        queryable.clone(),
         appendable.clone(),
         crate::server_rules::external_url_string(&opts.web.external_url),
     );
@@ -710,7 +726,7 @@ pub async fn serve(
     };
     let mut handle = hearth_web::WebHandle::new(
         engine,
-        storage.clone(),
+        queryable.clone(),
         config_rx,
         opts.web.clone(),
         components,
@@ -810,6 +826,7 @@ pub async fn serve(
     drop(registry);
     drop(targets);
     drop(appendable);
+    drop(queryable);
     match Arc::into_inner(storage)
         .and_then(LateStorage::into_inner)
         .and_then(Arc::into_inner)

@@ -10,7 +10,8 @@
 //! requests from series batches, answers read back; [`queue`]: one queue per
 //! `remote_write` entry with shards, batching, retries and back-pressure;
 //! [`wal_watcher`]: the WAL reader that feeds each queue; [`write_storage`]: the
-//! configured endpoints), the remote read client ([`read_client`]) and the axum
+//! configured endpoints), the remote read client ([`read_client`]) with the storage that merges remote reads
+//! into local queries ([`read_storage`]) and the axum
 //! mounting ([`http`]).
 //!
 //! Invariants: nothing from a request body, response or header is unwrapped; sizes are
@@ -31,6 +32,7 @@ pub mod proto_v2;
 pub mod queue;
 pub mod read_client;
 pub mod read_handler;
+pub mod read_storage;
 pub mod receiver;
 pub mod response;
 pub mod series_labels;
@@ -39,6 +41,7 @@ pub mod write_client;
 pub mod write_storage;
 
 pub use queue::{QueueManager, QueueOptions, QueueStats};
+pub use read_storage::{FanoutStorage, RemoteReadStorage};
 pub use read_handler::{PreparedRead, ReadError, ReadHandler, ReadHandlerOptions};
 pub use receiver::{WriteMessage, WriteOutcome, WriteReceiver, WriteReceiverOptions, WriteStats};
 pub use response::RemoteResponse;
