@@ -41,8 +41,8 @@ pub mod write_client;
 pub mod write_storage;
 
 pub use queue::{QueueManager, QueueOptions, QueueStats};
-pub use read_storage::{FanoutStorage, RemoteReadStorage};
 pub use read_handler::{PreparedRead, ReadError, ReadHandler, ReadHandlerOptions};
+pub use read_storage::{FanoutStorage, RemoteReadStorage};
 pub use receiver::{WriteMessage, WriteOutcome, WriteReceiver, WriteReceiverOptions, WriteStats};
 pub use response::RemoteResponse;
 pub use wal_watcher::{WalPosition, WalSink, WalWatcher, WatcherOptions, WatcherStats};
