@@ -10,9 +10,9 @@
 //! requests from series batches, answers read back; [`queue`]: one queue per
 //! `remote_write` entry with shards, batching, retries and back-pressure;
 //! [`wal_watcher`]: the WAL reader that feeds each queue; [`write_storage`]: the
-//! configured endpoints), the remote read client ([`read_client`]) with the storage that merges remote reads
-//! into local queries ([`read_storage`]) and the axum
-//! mounting ([`http`]).
+//! configured endpoints), the remote read client ([`read_client`]) with the storage
+//! that merges remote reads into local queries ([`read_storage`]), and the axum mounting
+//! ([`http`]).
 //!
 //! Invariants: nothing from a request body, response or header is unwrapped; sizes are
 //! checked before buffers are allocated; a request refused before appending changes no
