@@ -724,43 +724,21 @@ impl Watcher {
             }
             RecordType::HistogramSamples
             | RecordType::CustomBucketsHistogramSamples
-            | RecordType::HistogramSamplesV2 => {
-                let mut v = std::mem::take(&mut self.bufs.histograms);
-                v.clear();
-                self.dec.histogram_samples(rec, &mut v).map_err(err)?;
-                for s in v.drain(..) {
-                    self.highest_read = self.highest_read.max(s.t);
-                    if send_after.is_some_and(|after| s.t > after)
-                        && let Some(o) = batch.series(&self.series, s.series_ref)
-                    {
-                        o.histograms.push(OutgoingHistogram {
-                            st: s.st,
-                            t: s.t,
-                            h: HistogramValue::Integer(s.h),
-                        });
-                    }
-                }
-                self.bufs.histograms = v;
-            }
-            RecordType::FloatHistogramSamples
+            | RecordType::HistogramSamplesV2
+            | RecordType::FloatHistogramSamples
             | RecordType::CustomBucketsFloatHistogramSamples
             | RecordType::FloatHistogramSamplesV2 => {
-                let mut v = std::mem::take(&mut self.bufs.float_histograms);
-                v.clear();
-                self.dec.float_histogram_samples(rec, &mut v).map_err(err)?;
-                for s in v.drain(..) {
-                    self.highest_read = self.highest_read.max(s.t);
-                    if send_after.is_some_and(|after| s.t > after)
-                        && let Some(o) = batch.series(&self.series, s.series_ref)
+                let histograms =
+                    decode_histograms(&mut self.dec, &mut self.bufs, rec, type_slot(typ) == 4)
+                        .map_err(err)?;
+                for (series_ref, st, t, h) in histograms {
+                    self.highest_read = self.highest_read.max(t);
+                    if send_after.is_some_and(|after| t > after)
+                        && let Some(o) = batch.series(&self.series, series_ref)
                     {
-                        o.histograms.push(OutgoingHistogram {
-                            st: s.st,
-                            t: s.t,
-                            h: HistogramValue::Float(s.fh),
-                        });
+                        o.histograms.push(OutgoingHistogram { st, t, h });
                     }
                 }
-                self.bufs.float_histograms = v;
             }
             RecordType::Exemplars => {
                 let mut v = std::mem::take(&mut self.bufs.exemplars);
@@ -815,6 +793,32 @@ fn later_segment_exists(dir: &Path, index: u32) -> bool {
         Ok(Some((_, last))) => last > index,
         _ => false,
     }
+}
+
+/// The histograms of an integer or (`float`) float histogram record, as
+/// `(ref, st, t, value)`.
+fn decode_histograms(
+    dec: &mut RecordDecoder,
+    bufs: &mut Buffers,
+    rec: &[u8],
+    float: bool,
+) -> Result<Vec<(HeadSeriesRef, i64, i64, HistogramValue)>, hearth_tsdb::wal::RecordError> {
+    if float {
+        bufs.float_histograms.clear();
+        dec.float_histogram_samples(rec, &mut bufs.float_histograms)?;
+        return Ok(bufs
+            .float_histograms
+            .drain(..)
+            .map(|s| (s.series_ref, s.st, s.t, HistogramValue::Float(s.fh)))
+            .collect());
+    }
+    bufs.histograms.clear();
+    dec.histogram_samples(rec, &mut bufs.histograms)?;
+    Ok(bufs
+        .histograms
+        .drain(..)
+        .map(|s| (s.series_ref, s.st, s.t, HistogramValue::Integer(s.h)))
+        .collect())
 }
 
 /// Samples collected before they are handed over even if more records follow.

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::fragment::{FragmentType, HEADER_SIZE, SNAPPY_FLAG, ZSTD_FLAG};
+use super::fragment::{FragmentType, HEADER_SIZE, SNAPPY_FLAG, ZSTD_FLAG, check_sequence};
 use super::reader::Inflater;
 use super::segments::segment_path;
 use super::{CorruptionError, CorruptionReason, PAGE_SIZE, WalError};
@@ -227,19 +227,10 @@ impl LiveReader {
                     },
                 ));
             }
-            let continues = matches!(typ, FragmentType::Middle | FragmentType::Last);
-            if continues != self.pending.is_some() {
-                let reason = CorruptionReason::UnexpectedFragment {
-                    found: typ.name(),
-                    context: if continues {
-                        "without a record to continue"
-                    } else {
-                        "inside an unfinished record"
-                    },
-                };
+            if let Err(reason) = check_sequence(typ, self.pending.is_some()) {
                 return Err(self.corrupt(frag_off, reason));
             }
-            if !continues {
+            if matches!(typ, FragmentType::Full | FragmentType::First) {
                 self.pending = Some(frag_off);
                 self.rec.clear();
                 self.compressed.clear();

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use zstd::stream::raw::{Decoder as ZstdDecoder, InBuffer, Operation, OutBuffer};
 
-use super::fragment::{FragmentType, HEADER_SIZE, SNAPPY_FLAG, ZSTD_FLAG};
+use super::fragment::{FragmentType, HEADER_SIZE, SNAPPY_FLAG, ZSTD_FLAG, check_sequence};
 use super::segments::{list_segments, segment_path};
 use super::{CorruptionError, CorruptionReason, PAGE_SIZE, WalError};
 
@@ -313,19 +313,10 @@ impl WalReader {
                 };
                 return self.fail_at(frag_off, reason, torn);
             }
-            let continues = matches!(typ, FragmentType::Middle | FragmentType::Last);
-            if continues != self.pending.is_some() {
-                let reason = CorruptionReason::UnexpectedFragment {
-                    found: typ.name(),
-                    context: if continues {
-                        "without a record to continue"
-                    } else {
-                        "inside an unfinished record"
-                    },
-                };
+            if let Err(reason) = check_sequence(typ, self.pending.is_some()) {
                 return self.fail_at(frag_off, reason, false);
             }
-            if !continues {
+            if matches!(typ, FragmentType::Full | FragmentType::First) {
                 self.pending = Some(frag_off);
                 self.rec.clear();
                 self.compressed.clear();
