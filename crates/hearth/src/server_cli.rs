@@ -122,6 +122,13 @@ pub struct ServerArgs {
         value_name = "N"
     )]
     pub query_max_samples: usize,
+    /// How long to wait flushing samples on shutdown or config reload.
+    #[arg(
+        long = "storage.remote.flush-deadline",
+        default_value = "1m",
+        value_name = "DURATION"
+    )]
+    pub storage_remote_flush_deadline: String,
     /// Maximum time a query may take before being aborted.
     #[arg(long = "query.timeout", default_value = "2m", value_name = "DURATION")]
     pub query_timeout: String,
@@ -216,6 +223,8 @@ pub struct ServerOptions {
     pub engine: EngineOptions,
     pub web_config_file: Option<PathBuf>,
     pub remote_write_receiver: bool,
+    /// `--storage.remote.flush-deadline`.
+    pub remote_flush_deadline: Duration,
     pub rules: RulesOptions,
 }
 
@@ -315,6 +324,10 @@ impl ServerArgs {
             ),
             ("query.max-samples", self.query_max_samples.to_string()),
             ("query.timeout", self.query_timeout.clone()),
+            (
+                "storage.remote.flush-deadline",
+                self.storage_remote_flush_deadline.clone(),
+            ),
             (
                 "rules.alert.for-grace-period",
                 self.rules_alert_for_grace_period.clone(),
@@ -496,6 +509,13 @@ impl ServerArgs {
             engine,
             web_config_file: self.web_config_file.clone(),
             remote_write_receiver: self.web_enable_remote_write_receiver,
+            remote_flush_deadline: Duration::from_millis(
+                u64::try_from(duration_ms(
+                    "storage.remote.flush-deadline",
+                    &self.storage_remote_flush_deadline,
+                )?)
+                .unwrap_or(0),
+            ),
             rules: RulesOptions {
                 outage_tolerance_ms: duration_ms(
                     "rules.alert.for-outage-tolerance",
@@ -596,10 +616,18 @@ pub async fn serve(
     reload_metrics.success_time.set(now_s());
     // Components that apply a configuration synchronously register here; they also see
     // every configuration through `config_rx`.
-    let remote_write = Arc::new(ServerRemoteWrite::default());
+    let remote_write = Arc::new(ServerRemoteWrite::new(opts.remote_flush_deadline));
     let mut reloaders: Vec<Reloader> = Vec::new();
     let rw = remote_write.clone();
     reloaders.push(Box::new(move |c: &Config| rw.apply_config(c)));
+    let remote_read = Arc::new(hearth_remote::RemoteReadStorage::new(
+        tokio::runtime::Handle::current(),
+    ));
+    let rr = remote_read.clone();
+    reloaders.push(Box::new(move |c: &Config| {
+        rr.apply_config(&c.remote_read, &c.global.external_labels.0)
+            .map_err(|e| e.to_string())
+    }));
     for r in &reloaders {
         r(&config).map_err(|e| ServerError::Config {
             file: opts.config_file.display().to_string(),
@@ -607,18 +635,24 @@ pub async fn serve(
         })?;
     }
     let storage = Arc::new(LateStorage::default());
-    // Everything appended (scrapes, rules, remote write requests) is also queued for
-    // the `remote_write` endpoints.
-    let appendable: Arc<dyn hearth_tsdb::storage::Appendable> = Arc::new(
-        hearth_remote::RemoteWriteTap::new(storage.clone(), remote_write.storage()),
-    );
+    // Scrapes, rules and remote write requests append here; the `remote_write` queues
+    // read what they commit back from the WAL.
+    let appendable: Arc<dyn hearth_tsdb::storage::Appendable> = storage.clone();
+    // Queries (the API's and the rules') read local data merged with `remote_read`.
+    let local_start = Arc::downgrade(&storage);
+    let queryable: Arc<dyn hearth_tsdb::storage::Storage> =
+        Arc::new(hearth_remote::FanoutStorage::new(
+            storage.clone(),
+            remote_read,
+            Arc::new(move || local_start.upgrade().and_then(|s| s.start_time())),
+        ));
     let engine = Arc::new(Engine::new(opts.engine.clone()));
     // Rule files are loaded (and a bad one stops the server) before anything is opened;
     // evaluation starts once the storage is ready.
     let mut rules = ServerRules::new(
         &opts.rules,
         engine.clone(),
-        storage.clone(),
+        queryable.clone(),
         appendable.clone(),
         crate::server_rules::external_url_string(&opts.web.external_url),
     );
@@ -696,7 +730,7 @@ pub async fn serve(
     };
     let mut handle = hearth_web::WebHandle::new(
         engine,
-        storage.clone(),
+        queryable.clone(),
         config_rx,
         opts.web.clone(),
         components,
@@ -746,6 +780,7 @@ pub async fn serve(
         }
     };
     storage.set(opened);
+    remote_write.set_data_dir(&opts.storage.path);
     let initial = config_tx.borrow().clone();
     let mut scrape = ServerScrape::start(appendable.clone(), &initial).await;
     targets.set(scrape.manager(), scrape.discovery_metrics());
@@ -795,6 +830,7 @@ pub async fn serve(
     drop(registry);
     drop(targets);
     drop(appendable);
+    drop(queryable);
     match Arc::into_inner(storage)
         .and_then(LateStorage::into_inner)
         .and_then(Arc::into_inner)

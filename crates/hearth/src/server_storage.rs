@@ -191,6 +191,11 @@ impl LateStorage {
         self.inner.into_inner()
     }
 
+    /// The earliest time stored, `None` while not open or empty.
+    pub fn start_time(&self) -> Option<i64> {
+        self.inner.get().and_then(|s| s.db.start_time())
+    }
+
     /// The head's `prometheus_tsdb_*` metrics (none until the storage is open).
     pub fn head_metric_samples(&self) -> Vec<hearth_tsdb::head::MetricSample> {
         self.inner

@@ -26,6 +26,10 @@ fn spawn(cmd: &mut Command) -> KillOnDrop {
 }
 
 fn hearth_server(dir: &Path, port: u16) -> KillOnDrop {
+    hearth_server_with(dir, port, &[])
+}
+
+fn hearth_server_with(dir: &Path, port: u16, extra: &[&str]) -> KillOnDrop {
     let log = dir.join("hearth.log");
     let s = KillOnDrop(
         support::server::hearth()
@@ -36,8 +40,15 @@ fn hearth_server(dir: &Path, port: u16) -> KillOnDrop {
                 "--web.enable-lifecycle",
             ])
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
             .spawn()
             .unwrap(),
     );
@@ -47,6 +58,52 @@ fn hearth_server(dir: &Path, port: u16) -> KillOnDrop {
         std::fs::read_to_string(&log).unwrap_or_default()
     );
     s
+}
+
+/// Stops hearth through `/-/quit` and waits for it to exit.
+fn quit(hearth: &mut KillOnDrop, port: u16) {
+    let (status, _) = http(port, "POST", "/-/quit", "", "");
+    assert_eq!(status, 200);
+    for _ in 0..1200 {
+        if hearth.0.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("hearth did not stop after /-/quit");
+}
+
+/// The value of the first line of `/metrics` starting with `prefix`.
+fn metric(port: u16, prefix: &str) -> f64 {
+    let (_, metrics) = http(port, "GET", "/metrics", "", "");
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in:\n{metrics}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// Float samples as numbers, NaN (staleness markers) left out, empty series dropped.
+fn numeric(m: &BTreeMap<String, Vec<(i64, String)>>) -> BTreeMap<String, Vec<(i64, f64)>> {
+    m.iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.iter()
+                    .map(|(t, x)| (*t, x.parse::<f64>().unwrap()))
+                    .filter(|(_, x)| !x.is_nan())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn prometheus_receiver(dir: &Path, port: u16) -> KillOnDrop {
@@ -189,17 +246,7 @@ fn hearth_remote_writes_to_victoriametrics_and_prometheus() {
     std::thread::sleep(Duration::from_secs(5));
 
     // A graceful stop flushes the queues.
-    let (status, _) = http(hp, "POST", "/-/quit", "", "");
-    assert_eq!(status, 200);
-    let mut exited = false;
-    for _ in 0..600 {
-        if hearth.0.try_wait().unwrap().is_some() {
-            exited = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(exited, "hearth did not stop after /-/quit");
+    quit(&mut hearth, hp);
     drop(hearth);
 
     // hearth again on its data, without scraping or sending: what it stored.
@@ -222,23 +269,8 @@ fn hearth_remote_writes_to_victoriametrics_and_prometheus() {
     let vm = vm_samples(vp, "{job=\"hearth\"}");
     let prom = range_samples(pp, "{job=\"hearth\"}[10m]", at, &[]);
     // Values are compared as numbers: the export API and the query API print them
-    // differently (1e+06 vs 1000000).
-    let numeric = |m: &BTreeMap<String, Vec<(i64, String)>>| -> BTreeMap<String, Vec<(i64, f64)>> {
-        m.iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.iter()
-                        .map(|(t, x)| (*t, x.parse::<f64>().unwrap()))
-                        .filter(|(_, x)| !x.is_nan())
-                        .collect::<Vec<_>>(),
-                )
-            })
-            // VictoriaMetrics keeps no NaN, so a series of only NaN (a summary quantile
-            // without observations) is not there.
-            .filter(|(_, v)| !v.is_empty())
-            .collect()
-    };
+    // differently (1e+06 vs 1000000). VictoriaMetrics keeps no NaN, so a series of only
+    // NaN (a summary quantile without observations) is not there.
     let (local_n, vm_n, prom_n) = (numeric(&local), numeric(&vm), numeric(&prom));
     let keys = |m: &BTreeMap<String, Vec<(i64, f64)>>| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(
@@ -274,6 +306,107 @@ fn hearth_remote_writes_to_victoriametrics_and_prometheus() {
         "remote write: {} series, {} samples equal in hearth, VictoriaMetrics and Prometheus",
         local.len(),
         count(&local)
+    );
+    drop(hearth);
+}
+
+/// The receiver is down for more than a minute while hearth scrapes, and hearth is
+/// restarted in the middle of it: the queue holds back its WAL reader (nothing is
+/// dropped), the restart resumes from the position saved at shutdown, and once the
+/// receiver is up it gets every sample hearth stored over the whole window.
+#[test]
+fn an_endpoint_down_for_a_minute_across_a_restart_receives_everything() {
+    if let Err(why) = ensure_debian("prometheus", "prometheus") {
+        eprintln!(
+            "SKIPPED an_endpoint_down_for_a_minute_across_a_restart_receives_everything: {why}"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (hp, pp) = (free_port(), free_port());
+    let hearth_dir = dir.path().join("hearth");
+    std::fs::create_dir_all(&hearth_dir).unwrap();
+    // A small queue, so that the WAL reader is held back within seconds.
+    std::fs::write(
+        hearth_dir.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n\
+             scrape_configs:\n  - job_name: hearth\n    static_configs:\n      - targets: ['127.0.0.1:{hp}']\n\
+             remote_write:\n  - url: http://127.0.0.1:{pp}/api/v1/write\n    name: prom\n\
+             \x20   queue_config:\n      capacity: 200\n      max_shards: 1\n      max_samples_per_send: 100\n\
+             \x20     batch_send_deadline: 200ms\n      min_backoff: 100ms\n      max_backoff: 1s\n"
+        ),
+    )
+    .unwrap();
+    let flags = ["--storage.remote.flush-deadline=2s"];
+    let start = now_s();
+    let mut hearth = hearth_server_with(&hearth_dir, hp, &flags);
+    std::thread::sleep(Duration::from_secs(30));
+    let pending = metric(hp, "prometheus_remote_storage_samples_pending{");
+    assert!(pending > 0.0, "nothing pending while the receiver is down");
+    assert!(
+        metric(
+            hp,
+            "prometheus_wal_watcher_records_read_total{consumer=\"prom\",type=\"samples\"}"
+        ) > 0.0
+    );
+    assert_eq!(metric(hp, "prometheus_remote_storage_samples_total{"), 0.0);
+
+    // Restart while the receiver is still down: the position is kept.
+    quit(&mut hearth, hp);
+    drop(hearth);
+    let progress = hearth_dir.join("data/remote_write/prom.progress");
+    let saved = std::fs::read_to_string(&progress).unwrap();
+    eprintln!("resume position saved at shutdown: {}", saved.trim());
+    let mut hearth = hearth_server_with(&hearth_dir, hp, &flags);
+    std::thread::sleep(Duration::from_secs(35));
+    let down_for = now_s() - start;
+    assert!(down_for >= 60, "the receiver was down for only {down_for}s");
+
+    let prom_dir = dir.path().join("prom");
+    std::fs::create_dir_all(&prom_dir).unwrap();
+    let _prom = prometheus_receiver(&prom_dir, pp);
+    // Wait until the receiver holds as many `up` samples as hearth (no timing asserted).
+    let mut caught_up = false;
+    for _ in 0..600 {
+        let at = now_s() + 1;
+        let local = count(&range_samples(hp, "up[10m]", at, &[]));
+        let remote = count(&range_samples(pp, "up[10m]", at, &[]));
+        if remote >= local && local > 0 {
+            caught_up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(caught_up, "the receiver never caught up");
+    quit(&mut hearth, hp);
+    drop(hearth);
+
+    // hearth again on its data, without scraping or sending: what it stored.
+    std::fs::write(hearth_dir.join("prometheus.yml"), "global: {}\n").unwrap();
+    let hearth = hearth_server(&hearth_dir, hp);
+    let at = now_s();
+    let local = numeric(&range_samples(hp, "{job=\"hearth\"}[10m]", at, &[]));
+    let remote = numeric(&range_samples(pp, "{job=\"hearth\"}[10m]", at, &[]));
+    let up = local.values().map(Vec::len).max().unwrap_or(0);
+    assert!(
+        up >= 60,
+        "hearth scraped too little: {up} samples per series"
+    );
+    assert_eq!(
+        local.keys().collect::<Vec<_>>(),
+        remote.keys().collect::<Vec<_>>(),
+        "series differ"
+    );
+    for (k, samples) in &local {
+        let theirs = &remote[k];
+        assert_eq!(samples.len(), theirs.len(), "sample counts differ for {k}");
+        assert_eq!(samples, theirs, "samples differ for {k}");
+    }
+    let total: usize = local.values().map(Vec::len).sum();
+    eprintln!(
+        "endpoint down {down_for}s across a restart: {} series, {total} samples equal in hearth and Prometheus",
+        local.len()
     );
     drop(hearth);
 }

@@ -8,14 +8,16 @@
 //! the read handler ([`read_handler`]: `SAMPLES` and `STREAMED_XOR_CHUNKS`, limits,
 //! external labels) with its frame format ([`chunked`]), the sender ([`write_client`]:
 //! requests from series batches, answers read back; [`queue`]: one queue per
-//! `remote_write` entry with shards, batching and retries; [`tap`]: the queues fed from
-//! committed transactions), the remote read client ([`read_client`]) and the axum
-//! mounting ([`http`]).
+//! `remote_write` entry with shards, batching, retries and back-pressure;
+//! [`wal_watcher`]: the WAL reader that feeds each queue; [`write_storage`]: the
+//! configured endpoints), the remote read client ([`read_client`]) with the storage
+//! that merges remote reads into local queries ([`read_storage`]), and the axum mounting
+//! ([`http`]).
 //!
 //! Invariants: nothing from a request body, response or header is unwrapped; sizes are
 //! checked before buffers are allocated; a request refused before appending changes no
 //! stored data, and a storage failure rolls the whole request back. Sending never blocks
-//! ingestion.
+//! ingestion: the queues read what to send from the WAL, behind the appenders.
 //!
 //! Must never know about PromQL, scraping, the HTTP API around it or the binary: the
 //! web layer mounts [`http::router`] (or [`http::write_route`] and [`http::read_route`],
@@ -30,14 +32,18 @@ pub mod proto_v2;
 pub mod queue;
 pub mod read_client;
 pub mod read_handler;
+pub mod read_storage;
 pub mod receiver;
 pub mod response;
 pub mod series_labels;
-pub mod tap;
+pub mod wal_watcher;
 pub mod write_client;
+pub mod write_storage;
 
 pub use queue::{QueueManager, QueueOptions, QueueStats};
 pub use read_handler::{PreparedRead, ReadError, ReadHandler, ReadHandlerOptions};
+pub use read_storage::{FanoutStorage, RemoteReadStorage};
 pub use receiver::{WriteMessage, WriteOutcome, WriteReceiver, WriteReceiverOptions, WriteStats};
 pub use response::RemoteResponse;
-pub use tap::{RemoteWriteStorage, RemoteWriteTap};
+pub use wal_watcher::{WalPosition, WalSink, WalWatcher, WatcherOptions, WatcherStats};
+pub use write_storage::{RemoteEndpoint, RemoteWriteStorage, WalSource};

@@ -1,5 +1,5 @@
-//! The remote write sender: one [`QueueManager`] per `remote_write` endpoint, fed with
-//! committed series (see [`crate::tap`]), sending them in batches over a fixed number of
+//! The remote write sender: one [`QueueManager`] per `remote_write` endpoint, fed by its
+//! WAL watcher (see [`crate::wal_watcher`]), sending in batches over a fixed number of
 //! shards.
 //!
 //! What each endpoint does, as upstream's queue manager:
@@ -20,26 +20,31 @@
 //!    `sample_age_limit`, samples that grew too old while retrying are dropped.
 //! 4. Stopping: pending samples are flushed; retries stop at the flush deadline.
 //!
-//! Not upstream: the queue is in memory, not a WAL reader, so it cannot block ingestion.
-//! Each shard holds at most `capacity × max_shards / shards` samples; what does not fit is
-//! dropped and counted (`samples_queue_full`). The shard count is `min_shards`; upstream
-//! reshards dynamically between `min_shards` and `max_shards`.
+//! Back-pressure: each shard holds at most `capacity × max_shards / shards` samples;
+//! [`QueueManager::append`] blocks the WAL watcher while a shard is full, so an endpoint
+//! that is down holds the reader back instead of losing samples. Every queued series
+//! remembers the WAL position of the record it came from, and
+//! [`QueueManager::oldest_unsent`] says from where a restart must read again.
+//!
+//! Not upstream: the shard count is `min_shards`; upstream reshards dynamically between
+//! `min_shards` and `max_shards` by throughput.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hearth_config::RemoteWriteConfig;
 use hearth_model::{Labels, sample::now_ms};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::read_handler::merge_labels;
 use crate::receiver::WriteMessage;
+use crate::wal_watcher::WalPosition;
 use crate::write_client::{
     EncodedWrite, OutgoingSeries, WriteResponse, WriteVerdict, read_write_response,
 };
@@ -87,7 +92,7 @@ impl Default for QueueOptions {
 }
 
 /// Counters of one endpoint, named after upstream's `prometheus_remote_storage_*`
-/// metrics (`samples_queue_full` is hearth's own).
+/// metrics.
 #[derive(Debug, Default)]
 pub struct QueueStats {
     /// Float samples, histograms and exemplars the receiver accepted.
@@ -100,14 +105,18 @@ pub struct QueueStats {
     pub samples_retried_total: AtomicU64,
     /// Samples of series dropped by relabeling, or too old to send.
     pub samples_dropped_total: AtomicU64,
-    /// Samples not queued because the shard was full.
-    pub samples_queue_full_total: AtomicU64,
     /// Compressed request bytes sent (each attempt).
     pub bytes_total: AtomicU64,
     /// Requests that got an answer or a network error.
     pub requests_total: AtomicU64,
     /// Samples (of any kind) waiting in the shards.
     pub samples_pending: AtomicU64,
+    /// Highest sample timestamp (ms) queued, and sent successfully; 0 before any.
+    pub highest_queued_timestamp: AtomicI64,
+    pub highest_sent_timestamp: AtomicI64,
+    /// Set when stopping gave up on samples at the flush deadline: they are still in
+    /// the WAL, and the resume position must not move past them.
+    pub abandoned_at_stop: AtomicBool,
 }
 
 impl QueueStats {
@@ -248,47 +257,73 @@ impl QueueManager {
         &self.stats
     }
 
-    /// Queues committed series; never blocks on the network.
-    pub fn enqueue(&self, batch: &[OutgoingSeries]) {
-        if *self.stop.borrow() {
-            return;
-        }
+    /// Queues series read from the WAL record at `at`. Blocks while a shard is full
+    /// (back-pressure on the reader); returns `false`, with the rest of `batch` not
+    /// queued, when a shard is full once `stop` is set, or when the queue is stopping.
+    pub fn append(&self, batch: Vec<OutgoingSeries>, at: WalPosition, stop: &AtomicBool) -> bool {
         for series in batch {
-            let n = series_samples(series);
+            if *self.stop.borrow() {
+                return false;
+            }
+            let n = series_samples(&series);
             let Some(labels) = self.output_labels(&series.labels) else {
                 QueueStats::add(&self.stats.samples_dropped_total, n);
                 continue;
             };
             let mut out = OutgoingSeries {
                 labels,
-                samples: series.samples.clone(),
+                samples: series.samples,
                 histograms: Vec::new(),
                 exemplars: Vec::new(),
-                metadata: series.metadata.clone(),
+                metadata: series.metadata,
             };
             if self.config.send_native_histograms {
-                out.histograms = series.histograms.clone();
+                out.histograms = series.histograms;
             }
             if self.config.send_exemplars {
-                out.exemplars = series.exemplars.clone();
+                out.exemplars = series.exemplars;
             }
             let n = series_samples(&out);
             if n == 0 {
                 continue;
             }
+            if let Some(t) = max_timestamp(&out) {
+                self.stats
+                    .highest_queued_timestamp
+                    .fetch_max(t, Ordering::Relaxed);
+            }
             let shard = &self.shards[shard_of(&out.labels, self.shards.len())];
             let mut buf = shard.buf.lock();
-            if buf.samples + n > self.shard_limit {
-                drop(buf);
-                QueueStats::add(&self.stats.samples_queue_full_total, n);
-                continue;
+            // An empty shard takes a series of any size, so nothing waits forever.
+            while buf.samples > 0 && buf.samples + n > self.shard_limit {
+                if *self.stop.borrow() || stop.load(Ordering::Relaxed) {
+                    return false;
+                }
+                shard.space.wait_for(&mut buf, Duration::from_millis(100));
             }
             buf.samples += n;
-            buf.series.push_back(out);
+            buf.series.push_back(Queued { series: out, at });
             QueueStats::add(&self.stats.samples_pending, n);
             drop(buf);
             shard.notify.notify_one();
         }
+        true
+    }
+
+    /// The WAL position of the oldest record with samples still queued or being sent;
+    /// `None` when everything queued was settled.
+    pub fn oldest_unsent(&self) -> Option<WalPosition> {
+        self.shards
+            .iter()
+            .filter_map(|s| {
+                let buf = s.buf.lock();
+                let front = buf.series.front().map(|q| q.at);
+                match (buf.in_flight, front) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            })
+            .min()
     }
 
     /// External labels, then write relabeling; `None` drops the series.
@@ -326,6 +361,12 @@ impl QueueManager {
     }
 }
 
+/// The newest sample or histogram timestamp of a series.
+fn max_timestamp(s: &OutgoingSeries) -> Option<i64> {
+    let floats = s.samples.iter().map(|x| x.t);
+    floats.chain(s.histograms.iter().map(|x| x.t)).max()
+}
+
 /// Float samples, histograms and exemplars of a series.
 fn series_samples(s: &OutgoingSeries) -> usize {
     s.samples.len() + s.histograms.len() + s.exemplars.len()
@@ -349,13 +390,24 @@ pub fn queue_name(config: &RemoteWriteConfig) -> String {
 #[derive(Default)]
 struct Shard {
     buf: Mutex<ShardBuffer>,
+    /// Wakes the sending task: samples arrived.
     notify: Notify,
+    /// Wakes a blocked [`QueueManager::append`]: samples left.
+    space: Condvar,
+}
+
+/// A series waiting to be sent and the WAL record it came from.
+struct Queued {
+    series: OutgoingSeries,
+    at: WalPosition,
 }
 
 #[derive(Default)]
 struct ShardBuffer {
-    series: VecDeque<OutgoingSeries>,
+    series: VecDeque<Queued>,
     samples: usize,
+    /// Oldest WAL position of the batch being sent.
+    in_flight: Option<WalPosition>,
 }
 
 impl Shard {
@@ -363,30 +415,39 @@ impl Shard {
         self.buf.lock().samples
     }
 
-    /// Up to `max` samples from the front, splitting a series that does not fit.
+    /// Up to `max` samples from the front, splitting a series that does not fit; they
+    /// count as in flight until [`Shard::settled`].
     fn take(&self, max: usize) -> Vec<OutgoingSeries> {
         let mut buf = self.buf.lock();
         let mut out = Vec::new();
         let mut left = max;
+        buf.in_flight = buf.series.front().map(|q| q.at);
         while left > 0 {
             let Some(front) = buf.series.front_mut() else {
                 break;
             };
-            let n = series_samples(front);
+            let n = series_samples(&front.series);
             if n <= left {
                 left -= n;
                 buf.samples -= n;
-                if let Some(s) = buf.series.pop_front() {
-                    out.push(s);
+                if let Some(q) = buf.series.pop_front() {
+                    out.push(q.series);
                 }
                 continue;
             }
-            let part = split_front(front, left);
+            let part = split_front(&mut front.series, left);
             buf.samples -= left;
             left = 0;
             out.push(part);
         }
+        drop(buf);
+        self.space.notify_all();
         out
+    }
+
+    /// The batch last taken was sent or given up on.
+    fn settled(&self) {
+        self.buf.lock().in_flight = None;
     }
 }
 
@@ -433,6 +494,7 @@ async fn run_shard(shard: Arc<Shard>, endpoint: Arc<Endpoint>, mut stop: watch::
         let n: usize = batch.iter().map(series_samples).sum();
         endpoint.stats.sub_pending(n);
         endpoint.send(batch, flush_until, &stop).await;
+        shard.settled();
     }
 }
 
@@ -508,6 +570,7 @@ impl Endpoint {
                 let until =
                     *flush_until.get_or_insert_with(|| Instant::now() + self.flush_deadline);
                 if Instant::now() >= until {
+                    self.stats.abandoned_at_stop.store(true, Ordering::Relaxed);
                     self.give_up(n, &format!("flush deadline passed: {message}"));
                     return;
                 }
@@ -557,6 +620,11 @@ impl Endpoint {
 
     fn count_written(&self, batch: &[OutgoingSeries], response: WriteResponse) {
         let (mut s, mut h, mut e) = (0, 0, 0);
+        if let Some(t) = batch.iter().filter_map(max_timestamp).max() {
+            self.stats
+                .highest_sent_timestamp
+                .fetch_max(t, Ordering::Relaxed);
+        }
         for series in batch {
             s += series.samples.len();
             h += series.histograms.len();
@@ -626,9 +694,13 @@ mod tests {
         let shard = Shard::default();
         {
             let mut b = shard.buf.lock();
-            for s in [series("a", 3), series("b", 4)] {
+            for (i, s) in [series("a", 3), series("b", 4)].into_iter().enumerate() {
                 b.samples += series_samples(&s);
-                b.series.push_back(s);
+                let at = WalPosition {
+                    segment: 1,
+                    offset: i as u64,
+                };
+                b.series.push_back(Queued { series: s, at });
             }
         }
         let first = shard.take(5);

@@ -1,8 +1,9 @@
 //! Querying a remote read endpoint: the snappy `ReadRequest` body, the answer — either
 //! response type — turned back into `storage::Series`, validated as upstream's client
 //! validates it, and [`RemoteReadClient`], the HTTP client of one `remote_read` entry
-//! (`required_matchers`, `filter_external_labels`, `chunked_read_limit`, auth). A
-//! `Querier` over it (merged into PromQL's reads, `read_recent`) comes with the server.
+//! (`required_matchers`, `filter_external_labels`, `chunked_read_limit`, auth). The
+//! `Querier` over it (merged into PromQL's reads, `read_recent`) is in
+//! [`crate::read_storage`].
 
 use bytes::Bytes;
 use hearth_model::{HistogramValue, Label, Labels, Matcher, Timestamp};

@@ -1,4 +1,5 @@
-//! The remote write sender end to end: samples appended through the tap travel through
+//! The remote write sender end to end: samples appended to a real data directory are read
+//! back from its WAL by the watcher and travel through
 //! the queue to a loopback receiver (this crate's own, behind a handler that can fail
 //! on demand), for 1.0 and 2.0, with retries, drops, relabeling and auth.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,7 +20,10 @@ use hearth_model::{
     CounterResetHint, Exemplar, Histogram, HistogramValue, Metadata, MetricType, Span, labels,
 };
 use hearth_remote::http::into_axum;
-use hearth_remote::{QueueOptions, QueueStats, RemoteWriteStorage, RemoteWriteTap, WriteReceiver};
+use hearth_remote::{
+    QueueOptions, QueueStats, RemoteWriteStorage, WalSource, WatcherOptions, WriteReceiver,
+};
+use hearth_tsdb::db::{Db, DbOptions};
 use hearth_tsdb::mem_storage::MemStorage;
 use hearth_tsdb::storage::Appendable;
 use parking_lot::Mutex;
@@ -98,15 +102,38 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     panic!("gave up waiting for {what}");
 }
 
-/// The queues of `yaml`'s `remote_write` (with its external labels), and a tap over
-/// `local` feeding them.
-fn start(yaml: &str, local: Arc<dyn Appendable>) -> (Arc<RemoteWriteStorage>, RemoteWriteTap) {
+/// A data directory whose WAL the queues of `yaml`'s `remote_write` (with its external
+/// labels) read.
+struct Local {
+    db: Arc<Db>,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Local {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        &self.db
+    }
+}
+
+fn start(yaml: &str) -> (Arc<RemoteWriteStorage>, Local) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = DbOptions::default();
+    opts.head.max_exemplars = 100;
+    let db = Arc::new(Db::open(dir.path(), opts).unwrap());
     let c = Config::load_str(yaml, "prometheus.yml").unwrap();
     let rw = Arc::new(RemoteWriteStorage::new(QueueOptions::default()));
     rw.apply_config(&c.remote_write, &c.global.external_labels.0)
         .unwrap();
-    let tap = RemoteWriteTap::new(local, rw.clone());
-    (rw, tap)
+    let mut watcher = WatcherOptions::new(dir.path().join("wal"));
+    watcher.read_period = Duration::from_millis(2);
+    rw.set_wal(WalSource {
+        watcher,
+        progress_dir: None,
+    });
+    // Samples stamped from now on are newer than the watchers' start.
+    std::thread::sleep(Duration::from_millis(2));
+    (rw, Local { db, _dir: dir })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,11 +163,10 @@ remote_write:
       max_backoff: 20ms
 "#
     );
-    let local = Arc::new(MemStorage::new());
-    let (rw, tap) = start(&yaml, local.clone());
+    let (rw, local) = start(&yaml);
 
     let t = now();
-    let mut app = tap.appender();
+    let mut app = local.appender();
     for i in 0..5 {
         app.append(
             None,
@@ -162,7 +188,7 @@ remote_write:
     .unwrap();
     app.commit().unwrap();
     // A rolled-back transaction is never sent.
-    let mut app = tap.appender();
+    let mut app = local.appender();
     app.append(None, &labels!("__name__" => "rolled_back"), t, 1.0)
         .unwrap();
     app.rollback().unwrap();
@@ -195,7 +221,9 @@ remote_write:
         ]
     );
     // Local storage has everything, including the relabeled-away series.
-    assert_eq!(dump(local.as_ref()).len(), 3);
+    let all = hearth_model::Matcher::new(hearth_model::MatchOp::Regex, "__name__", ".+").unwrap();
+    let q = hearth_tsdb::storage::Queryable::querier(&*local.db, i64::MIN, i64::MAX).unwrap();
+    assert_eq!(q.select(true, None, &[all]).unwrap().series.len(), 3);
 
     let q = rw.queues().remove(0);
     wait_for("the counters to settle", || {
@@ -264,10 +292,10 @@ remote_write:
       max_backoff: 20ms
 "#
     );
-    let (rw, tap) = start(&yaml, Arc::new(MemStorage::new()));
+    let (rw, local) = start(&yaml);
 
     let t = now();
-    let mut app = tap.appender();
+    let mut app = local.appender();
     let c_labels = labels!("__name__" => "requests_total", "job" => "api");
     let r = app.append(None, &c_labels, t, 10.0).unwrap();
     app.append_exemplar(
@@ -357,9 +385,9 @@ remote_write:
       max_backoff: 20ms
 "#
     );
-    let (rw, tap) = start(&yaml, Arc::new(MemStorage::new()));
+    let (rw, local) = start(&yaml);
     let t = now();
-    let mut app = tap.appender();
+    let mut app = local.appender();
     for i in 0..3 {
         app.append(None, &labels!("__name__" => "m"), t + i, i as f64)
             .unwrap();
@@ -401,9 +429,9 @@ remote_write:
       batch_send_deadline: 1h
 "#
     );
-    let (rw, tap) = start(&yaml, Arc::new(MemStorage::new()));
+    let (rw, local) = start(&yaml);
     let t = now();
-    let mut app = tap.appender();
+    let mut app = local.appender();
     app.append(None, &labels!("__name__" => "m"), t, 1.0)
         .unwrap();
     app.commit().unwrap();
@@ -413,4 +441,73 @@ remote_write:
         dump(remote.as_ref()),
         vec![(labels!("__name__" => "m"), floats(&[(t, 1.0)]))]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_replaced_on_reload_hands_over_its_position_and_a_removed_one_forgets_it() {
+    let remote = Arc::new(MemStorage::new());
+    let (port, _flaky) = flaky_server(remote.clone(), &[]);
+    let config = |deadline: &str| {
+        let yaml = format!(
+            "remote_write:\n  - url: http://127.0.0.1:{port}/api/v1/write\n    name: q\n    queue_config:\n      batch_send_deadline: {deadline}\n"
+        );
+        Config::load_str(&yaml, "prometheus.yml").unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    let rw = RemoteWriteStorage::new(QueueOptions::default());
+    let c = config("10ms");
+    rw.apply_config(&c.remote_write, &c.global.external_labels.0)
+        .unwrap();
+    let mut watcher = WatcherOptions::new(dir.path().join("wal"));
+    watcher.read_period = Duration::from_millis(2);
+    watcher.progress_period = Duration::from_millis(10);
+    let progress = dir.path().join("remote_write");
+    rw.set_wal(WalSource {
+        watcher,
+        progress_dir: Some(progress.clone()),
+    });
+    std::thread::sleep(Duration::from_millis(2));
+    let t = now();
+    let append = |from: i64, to: i64| {
+        let mut app = db.appender();
+        for i in from..to {
+            app.append(None, &labels!("__name__" => "m"), t + i, i as f64)
+                .unwrap();
+        }
+        app.commit().unwrap();
+    };
+    append(0, 5);
+    let old = rw.queues().remove(0);
+    wait_for("the first samples", || {
+        QueueStats::get(&old.stats().samples_total) == 5
+    })
+    .await;
+    wait_for("the progress file", || progress.join("q.progress").exists()).await;
+
+    // Same name, other settings: a new queue that goes on after what the old one read.
+    let c = config("20ms");
+    rw.apply_config(&c.remote_write, &c.global.external_labels.0)
+        .unwrap();
+    let new = rw.queues().remove(0);
+    assert!(!Arc::ptr_eq(&old, &new));
+    append(5, 8);
+    wait_for("the next samples", || {
+        QueueStats::get(&new.stats().samples_total) == 3
+    })
+    .await;
+    // Each sample was sent once.
+    assert_eq!(QueueStats::get(&old.stats().samples_total), 5);
+    assert_eq!(
+        dump(remote.as_ref()),
+        vec![(
+            labels!("__name__" => "m"),
+            floats(&(0..8).map(|i| (t + i, i as f64)).collect::<Vec<_>>())
+        )]
+    );
+
+    rw.apply_config(&[], &hearth_model::Labels::empty())
+        .unwrap();
+    assert!(!progress.join("q.progress").exists());
+    rw.stop().await;
 }

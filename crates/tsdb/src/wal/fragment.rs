@@ -59,6 +59,26 @@ impl FragmentType {
     }
 }
 
+/// Whether a fragment of type `typ` may come next: continuation fragments only inside a
+/// record (`in_record`), first and full ones only outside.
+pub(crate) fn check_sequence(
+    typ: FragmentType,
+    in_record: bool,
+) -> Result<(), super::CorruptionReason> {
+    let continues = matches!(typ, FragmentType::Middle | FragmentType::Last);
+    if continues == in_record {
+        return Ok(());
+    }
+    Err(super::CorruptionReason::UnexpectedFragment {
+        found: typ.name(),
+        context: if continues {
+            "without a record to continue"
+        } else {
+            "inside an unfinished record"
+        },
+    })
+}
+
 /// Writes a fragment header for `data` into `out[..HEADER_SIZE]`.
 pub fn write_header(out: &mut [u8], typ: FragmentType, flags: u8, data: &[u8]) {
     debug_assert!(data.len() <= u16::MAX as usize);

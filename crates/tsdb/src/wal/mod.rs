@@ -2,7 +2,8 @@
 //!
 //! Owns: the segment files of a WAL directory (`00000000`, `00000001`, ...), the page and
 //! fragment layout inside them ([`fragment`]), writing ([`Wal`]), reading and corruption
-//! handling ([`WalReader`], [`CorruptionError`], [`TornTail`]), the record payloads the head
+//! handling ([`WalReader`], [`CorruptionError`], [`TornTail`]), following a segment while it
+//! is written ([`LiveReader`]), the record payloads the head
 //! logs ([`record`]) and checkpoints ([`checkpoint`]).
 //!
 //! A hearth WAL directory is a Prometheus WAL directory: Prometheus replays what hearth
@@ -14,6 +15,7 @@
 
 pub mod checkpoint;
 pub mod fragment;
+pub mod live_reader;
 pub mod reader;
 pub mod record;
 pub mod segments;
@@ -25,6 +27,7 @@ use std::path::PathBuf;
 pub use checkpoint::{
     CheckpointStats, checkpoint, checkpoint_dir, checkpoint_in, delete_checkpoints, last_checkpoint,
 };
+pub use live_reader::LiveReader;
 pub use reader::{SegmentRange, TornTail, WalReader};
 pub use record::{RecordDecoder, RecordEncoder, RecordError, RecordType};
 pub use segments::{segment_path, segments};

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use zstd::stream::raw::{Decoder as ZstdDecoder, InBuffer, Operation, OutBuffer};
 
-use super::fragment::{FragmentType, HEADER_SIZE, SNAPPY_FLAG, ZSTD_FLAG};
+use super::fragment::{FragmentType, HEADER_SIZE, SNAPPY_FLAG, ZSTD_FLAG, check_sequence};
 use super::segments::{list_segments, segment_path};
 use super::{CorruptionError, CorruptionReason, PAGE_SIZE, WalError};
 
@@ -120,8 +120,7 @@ pub struct WalReader {
     buf: Vec<u8>,
     rec: Vec<u8>,
     compressed: Vec<u8>,
-    snappy: snap::raw::Decoder,
-    zstd: Option<ZstdDecoder<'static>>,
+    inflater: Inflater,
     /// Segment offset of the record being assembled, while one is.
     pending: Option<u64>,
     torn: Option<TornTail>,
@@ -180,8 +179,7 @@ impl WalReader {
             buf: vec![0; READ_PAGES * PAGE_SIZE],
             rec: Vec::new(),
             compressed: Vec::new(),
-            snappy: snap::raw::Decoder::new(),
-            zstd: None,
+            inflater: Inflater::default(),
             pending: None,
             torn: None,
             done: false,
@@ -315,19 +313,10 @@ impl WalReader {
                 };
                 return self.fail_at(frag_off, reason, torn);
             }
-            let continues = matches!(typ, FragmentType::Middle | FragmentType::Last);
-            if continues != self.pending.is_some() {
-                let reason = CorruptionReason::UnexpectedFragment {
-                    found: typ.name(),
-                    context: if continues {
-                        "without a record to continue"
-                    } else {
-                        "inside an unfinished record"
-                    },
-                };
+            if let Err(reason) = check_sequence(typ, self.pending.is_some()) {
                 return self.fail_at(frag_off, reason, false);
             }
-            if !continues {
+            if matches!(typ, FragmentType::Full | FragmentType::First) {
                 self.pending = Some(frag_off);
                 self.rec.clear();
                 self.compressed.clear();
@@ -356,42 +345,8 @@ impl WalReader {
 
     /// Decompresses `compressed` into `rec` when the final fragment says so.
     fn inflate(&mut self, type_byte: u8) -> Result<(), CorruptionReason> {
-        if self.compressed.is_empty() {
-            return Ok(());
-        }
-        if type_byte & SNAPPY_FLAG != 0 {
-            let bad = |e: snap::Error| CorruptionReason::Decompress {
-                codec: "snappy",
-                message: e.to_string(),
-            };
-            let n = snap::raw::decompress_len(&self.compressed).map_err(bad)?;
-            if n > self.compressed.len().saturating_mul(MAX_SNAPPY_RATIO) + 64 {
-                return Err(CorruptionReason::Decompress {
-                    codec: "snappy",
-                    message: format!(
-                        "claims {n} bytes from {} compressed bytes",
-                        self.compressed.len()
-                    ),
-                });
-            }
-            self.rec.clear();
-            self.rec.resize(n, 0);
-            self.snappy
-                .decompress(&self.compressed, &mut self.rec)
-                .map_err(bad)?;
-            return Ok(());
-        }
-        let bad = |message: String| CorruptionReason::Decompress {
-            codec: "zstd",
-            message,
-        };
-        let dec = match &mut self.zstd {
-            Some(d) => d,
-            None => self
-                .zstd
-                .insert(ZstdDecoder::new().map_err(|e| bad(e.to_string()))?),
-        };
-        zstd_inflate(dec, &self.compressed, &mut self.rec).map_err(bad)
+        self.inflater
+            .inflate(type_byte, &self.compressed, &mut self.rec)
     }
 
     fn seg_ref(&self) -> &OpenSegment {
@@ -539,6 +494,63 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<(usize, bool)> {
         }
     }
     Ok((n, false))
+}
+
+/// Decompresses whole records (snappy or zstd, as the type byte of their last fragment
+/// says), bounding what a hostile length claim can allocate.
+#[derive(Default)]
+pub(crate) struct Inflater {
+    snappy: Option<snap::raw::Decoder>,
+    zstd: Option<ZstdDecoder<'static>>,
+}
+
+impl Inflater {
+    /// Decompresses `compressed` into `rec`; does nothing when `compressed` is empty
+    /// (the record was stored as it is and is already in `rec`).
+    pub(crate) fn inflate(
+        &mut self,
+        type_byte: u8,
+        compressed: &[u8],
+        rec: &mut Vec<u8>,
+    ) -> Result<(), CorruptionReason> {
+        if compressed.is_empty() {
+            return Ok(());
+        }
+        if type_byte & SNAPPY_FLAG != 0 {
+            let bad = |e: snap::Error| CorruptionReason::Decompress {
+                codec: "snappy",
+                message: e.to_string(),
+            };
+            let n = snap::raw::decompress_len(compressed).map_err(bad)?;
+            if n > compressed.len().saturating_mul(MAX_SNAPPY_RATIO) + 64 {
+                return Err(CorruptionReason::Decompress {
+                    codec: "snappy",
+                    message: format!(
+                        "claims {n} bytes from {} compressed bytes",
+                        compressed.len()
+                    ),
+                });
+            }
+            rec.clear();
+            rec.resize(n, 0);
+            self.snappy
+                .get_or_insert_with(snap::raw::Decoder::new)
+                .decompress(compressed, rec)
+                .map_err(bad)?;
+            return Ok(());
+        }
+        let bad = |message: String| CorruptionReason::Decompress {
+            codec: "zstd",
+            message,
+        };
+        let dec = match &mut self.zstd {
+            Some(d) => d,
+            None => self
+                .zstd
+                .insert(ZstdDecoder::new().map_err(|e| bad(e.to_string()))?),
+        };
+        zstd_inflate(dec, compressed, rec).map_err(bad)
+    }
 }
 
 /// Inflates one or more zstd frames from `src` into `out` without trusting any size the
