@@ -699,6 +699,7 @@ pub async fn serve(
     let components = hearth_web::Components {
         exemplars: Some(storage.clone()),
         tsdb: Some(storage.clone()),
+        local_storage: Some(storage.clone()),
         metrics: Some(Arc::new(move || {
             let mut families = crate::server_rules::rule_families(&metrics_rules);
             families.extend(crate::server_rules::notification_families(

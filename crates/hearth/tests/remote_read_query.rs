@@ -126,11 +126,21 @@ fn queries_merge_local_data_with_a_remote_read_endpoint() {
             .unwrap(),
     );
     assert!(wait_ok(hp, "/-/ready", 300), "hearth never ready");
-    std::thread::sleep(Duration::from_secs(4));
-
-    // read_recent: both jobs, and the remote series equals what Prometheus answers.
-    let at = now_s();
-    let local_and_remote = times(&query(hp, "up[10m]", at));
+    // read_recent: both jobs (once hearth has scraped itself twice), and the remote
+    // series equals what Prometheus answers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let (at, local_and_remote) = loop {
+        let at = now_s();
+        let got = times(&query(hp, "up[10m]", at));
+        let own = got
+            .iter()
+            .find(|(j, _)| j == "hearth")
+            .map_or(0, |(_, t)| t.len());
+        if own >= 2 || std::time::Instant::now() > deadline {
+            break (at, got);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     let jobs: Vec<&str> = local_and_remote.iter().map(|(j, _)| j.as_str()).collect();
     assert_eq!(jobs, ["hearth", "prom"], "{local_and_remote:?}");
     let theirs = times(&query(pp, "up{job=\"prom\"}[10m]", at));
@@ -140,6 +150,12 @@ fn queries_merge_local_data_with_a_remote_read_endpoint() {
         theirs[0].1.iter().any(|t| *t > hearth_start),
         "remote samples after hearth's start are read"
     );
+
+    // /federate serves local data only, as upstream: never what remote_read brings in.
+    let (status, body) = http(hp, "GET", "/federate?match%5B%5D=up", "", "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("job=\"hearth\""), "{body}");
+    assert!(!body.contains("job=\"prom\""), "{body}");
 
     // read_recent: false — only what lies before hearth's own data.
     write_config(&hearth_dir, hp, pp, false);

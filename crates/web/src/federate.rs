@@ -82,7 +82,11 @@ pub async fn federate(State(web): State<Arc<Web>>, headers: HeaderMap, form: For
     let external = web.current_config().global.external_labels.0.clone();
     let maxt = hearth_model::sample::now_ms();
     let mint = maxt - web.opts.lookback_delta_ms;
-    let storage = web.storage.clone();
+    let storage = web
+        .components
+        .local_storage
+        .clone()
+        .unwrap_or_else(|| web.storage.clone());
     let res = tokio::task::spawn_blocking(move || {
         let samples = latest_samples(&*storage, &sets, mint, maxt)?;
         Ok::<_, String>(encode(samples, &external, protobuf))

@@ -117,6 +117,9 @@ pub struct Components {
     /// Routes merged under the route prefix with full paths (`/api/v1/write`,
     /// `/api/v1/read`, `/api/v1/otlp/v1/metrics`), gated by readiness.
     pub extra_routes: Option<Router>,
+    /// Local data only, for `/federate` (upstream federates what it stores, never what
+    /// `remote_read` brings in); queries' storage when absent.
+    pub local_storage: Option<Arc<dyn Storage>>,
 }
 
 impl Default for Components {
@@ -130,6 +133,7 @@ impl Default for Components {
             metrics: None,
             http_metrics: None,
             extra_routes: None,
+            local_storage: None,
         }
     }
 }
