@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use hashbrown::HashMap;
 use hearth_config::ScrapeConfig;
+use hearth_discovery::http_client::EndpointClient;
 use hearth_discovery::{HttpClientConfig, TargetGroup};
 use hearth_model::{Labels, LabelsBuilder};
 use hearth_tsdb::storage::Appendable;
@@ -148,8 +149,19 @@ impl ScrapePool {
         } else {
             cfg.metric_name_escaping_scheme.as_str()
         };
+        let (endpoint, own_error) = match self.http.endpoint_client_sharing(
+            &self.client,
+            &self.env.opts.user_agent,
+            target.url(),
+        ) {
+            Ok(e) => (e, own_error),
+            Err(e) => (
+                EndpointClient::unchanged(self.client.clone(), target.url()),
+                Some(ScrapeError::Client(e.to_string())),
+            ),
+        };
         let scraper = TargetScraper {
-            client: self.client.clone(),
+            endpoint,
             oauth2: self.oauth2.clone(),
             http: Arc::clone(&self.http),
             url: target.url().to_string(),
