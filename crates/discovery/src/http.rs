@@ -121,7 +121,11 @@ impl Refresh for HttpDiscoverer {
     type Error = HttpSdError;
 
     async fn refresh(&mut self) -> Result<Vec<TargetGroup>, HttpSdError> {
-        HttpDiscoverer::refresh(self).await
+        let r = HttpDiscoverer::refresh(self).await;
+        if r.is_err() {
+            crate::self_metrics::inc(&crate::self_metrics::HTTP_FAILURES);
+        }
+        r
     }
 }
 
