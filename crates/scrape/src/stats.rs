@@ -73,6 +73,9 @@ fn counter(name: &'static str, help: &'static str, c: &AtomicU64) -> ScrapeMetri
     ScrapeMetric::counter(name, help, c.load(Ordering::Relaxed))
 }
 
+/// A per-job gauge: name, help and how to read it.
+type PerJobGauge = (&'static str, &'static str, fn(&JobUsage) -> usize);
+
 /// What the manager knows of one job for its metrics.
 #[derive(Default)]
 pub(crate) struct JobUsage {
@@ -193,7 +196,7 @@ pub(crate) fn samples(jobs: &BTreeMap<String, JobUsage>) -> Vec<ScrapeMetric> {
             .with("scrape_job", job.clone()),
         );
     }
-    let per_job: [(&'static str, &'static str, fn(&JobUsage) -> usize); 3] = [
+    let per_job: [PerJobGauge; 3] = [
         (
             "prometheus_target_scrape_pool_targets",
             "Current number of targets in this scrape pool.",

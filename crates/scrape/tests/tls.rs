@@ -2,6 +2,7 @@
 //! `openssl` (skipped loudly without it): trusted through `tls_config.ca_file`, refused
 //! without it, accepted with `insecure_skip_verify`; `tls_config.server_name` sent as SNI
 //! and verified; HTTP/2 negotiated through ALPN unless `enable_http2: false`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
