@@ -1039,6 +1039,42 @@ mod tests {
     }
 
     #[test]
+    fn server_name_rewrites_the_https_request_but_not_its_host_header() {
+        let c = HttpClientConfig {
+            tls_config: TlsConfig {
+                server_name: "exporter.test".into(),
+                ..TlsConfig::default()
+            },
+            ..HttpClientConfig::default()
+        };
+        let e = c
+            .build_endpoint_client("t", "https://10.0.0.1:9100/metrics?x=1")
+            .unwrap();
+        let req = e.get().build().unwrap();
+        assert_eq!(req.url().as_str(), "https://exporter.test:9100/metrics?x=1");
+        assert_eq!(req.headers()["host"], "10.0.0.1:9100");
+        // Plain HTTP has no TLS to name.
+        let e = c
+            .build_endpoint_client("t", "http://10.0.0.1:9100/metrics")
+            .unwrap();
+        let req = e.get().build().unwrap();
+        assert_eq!(req.url().as_str(), "http://10.0.0.1:9100/metrics");
+        assert!(req.headers().get("host").is_none());
+        // An IP address cannot be mapped back through the resolver.
+        let ip = HttpClientConfig {
+            tls_config: TlsConfig {
+                server_name: "10.0.0.2".into(),
+                ..TlsConfig::default()
+            },
+            ..HttpClientConfig::default()
+        };
+        let err = ip
+            .build_endpoint_client("t", "https://10.0.0.1:9100/metrics")
+            .unwrap_err();
+        assert!(err.to_string().contains("server_name"), "{err}");
+    }
+
+    #[test]
     fn canonical_headers() {
         assert_eq!(canonical_header_name("x-foo-BAR"), "X-Foo-Bar");
     }
