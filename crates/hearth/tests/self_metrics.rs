@@ -172,6 +172,14 @@ scrape_configs:
 
     // Unlabelled samples print without braces, and the whole is valid OpenMetrics.
     assert!(!later.contains("{} "), "{later}");
+    assert!(
+        value(&later, "prometheus_tsdb_head_series").is_some(),
+        "{later}"
+    );
+    assert!(
+        value(&later, "prometheus_target_scrape_pools_total").is_some(),
+        "{later}"
+    );
     let mut p =
         hearth_exposition::OpenMetricsParser::new(later.as_bytes(), Default::default()).unwrap();
     while p
