@@ -77,10 +77,14 @@ impl DnsDiscoverer {
     }
 
     async fn refresh_one(&self, name: &str) -> Result<TargetGroup, String> {
+        crate::self_metrics::inc(&crate::self_metrics::DNS_LOOKUPS);
         let records: Vec<RData> = match self.resolver.lookup(name, self.record_type).await {
             Ok(lookup) => lookup.answers().iter().map(|r| r.data.clone()).collect(),
             Err(e) if e.is_no_records_found() || e.is_nx_domain() => Vec::new(),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => {
+                crate::self_metrics::inc(&crate::self_metrics::DNS_LOOKUP_FAILURES);
+                return Err(e.to_string());
+            }
         };
         Ok(records_to_group(name, &records, self.config.port))
     }

@@ -95,6 +95,7 @@ impl FileDiscoverer {
 
     /// One pass over the files: the groups that changed, including emptied ones.
     pub fn refresh(&mut self) -> Vec<TargetGroup> {
+        let started = std::time::Instant::now();
         let mut out = Vec::new();
         let mut seen: HashMap<PathBuf, usize> = HashMap::new();
         for path in self.list_files() {
@@ -104,6 +105,7 @@ impl FileDiscoverer {
                     out.extend(groups);
                 }
                 Err(err) => {
+                    crate::self_metrics::inc(&crate::self_metrics::FILE_READ_ERRORS);
                     tracing::error!(path = %path.display(), err = %err, "Error reading file");
                     // Keep what the file gave before.
                     seen.insert(
@@ -123,6 +125,7 @@ impl FileDiscoverer {
             }
         }
         self.last_refresh = seen;
+        crate::self_metrics::FILE_SCAN_DURATION.observe(started.elapsed().as_secs_f64());
         out
     }
 }

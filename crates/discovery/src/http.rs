@@ -34,7 +34,7 @@ pub enum HttpSdError {
 
 pub struct HttpDiscoverer {
     config: HttpSdConfig,
-    client: reqwest::Client,
+    client: crate::http_client::EndpointClient,
     oauth2: Option<std::sync::Arc<crate::oauth2::OAuth2Token>>,
     user_agent: String,
     /// Group count of the last successful refresh.
@@ -43,7 +43,9 @@ pub struct HttpDiscoverer {
 
 impl HttpDiscoverer {
     pub fn new(config: HttpSdConfig, user_agent: &str) -> Result<HttpDiscoverer, HttpClientError> {
-        let client = config.http_client.build_client(user_agent)?;
+        let client = config
+            .http_client
+            .build_endpoint_client(user_agent, config.url.as_str())?;
         let oauth2 = config.http_client.oauth2_token(user_agent)?;
         Ok(HttpDiscoverer {
             config,
@@ -55,11 +57,10 @@ impl HttpDiscoverer {
     }
 
     pub async fn refresh(&mut self) -> Result<Vec<TargetGroup>, HttpSdError> {
-        let url = self.config.url.as_str();
         let interval = self.config.refresh_interval.millis() as f64 / 1000.0;
         let req = self
             .client
-            .get(url)
+            .get()
             .header("Accept", "application/json")
             .header("User-Agent", &self.user_agent)
             .header(
@@ -98,6 +99,7 @@ impl HttpDiscoverer {
             JsonGroupsError::Invalid(m) => HttpSdError::Json(m),
         })?;
         let n = groups.len();
+        let url = self.config.url.as_str();
         let mut groups = label_groups(groups, URL_LABEL, url, |i| format!("{url}:{i}"));
         for i in n..self.last_len {
             groups.push(TargetGroup {
@@ -119,7 +121,11 @@ impl Refresh for HttpDiscoverer {
     type Error = HttpSdError;
 
     async fn refresh(&mut self) -> Result<Vec<TargetGroup>, HttpSdError> {
-        HttpDiscoverer::refresh(self).await
+        let r = HttpDiscoverer::refresh(self).await;
+        if r.is_err() {
+            crate::self_metrics::inc(&crate::self_metrics::HTTP_FAILURES);
+        }
+        r
     }
 }
 

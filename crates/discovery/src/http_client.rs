@@ -687,7 +687,102 @@ impl HttpClientConfig {
     /// Builds a client for this configuration. Credentials are not baked in: call
     /// [`HttpClientConfig::authorize`] on each request so that rotated files are re-read,
     /// as upstream does.
+    ///
+    /// `tls_config.server_name` needs the endpoint's URL: see
+    /// [`HttpClientConfig::build_endpoint_client`].
     pub fn build_client(&self, user_agent: &str) -> Result<reqwest::Client, HttpClientError> {
+        self.client_builder(user_agent)?
+            .build()
+            .map_err(|e| HttpClientError::Build(e.to_string()))
+    }
+
+    /// A client for requests to one URL with this configuration, `tls_config.server_name`
+    /// included: TLS connections send it as SNI and verify the server's certificate
+    /// against it, as Go's `tls.Config.ServerName` does, while the connection still goes
+    /// to the URL's host and the `Host` header still names it.
+    ///
+    /// reqwest derives SNI and the verified name from the request URL's host and offers
+    /// no override, so the request URL's host becomes `server_name` and the client's
+    /// resolver maps that name back to the URL's real host. Each such client serves one
+    /// host, so its connection pool never mixes two targets that share a `server_name`.
+    pub fn build_endpoint_client(
+        &self,
+        user_agent: &str,
+        url: &str,
+    ) -> Result<EndpointClient, HttpClientError> {
+        self.endpoint_client(user_agent, url, None)
+    }
+
+    /// [`HttpClientConfig::build_endpoint_client`] that reuses `shared` (a client this
+    /// configuration built) unless `server_name` needs a client of the endpoint's own.
+    pub fn endpoint_client_sharing(
+        &self,
+        shared: &reqwest::Client,
+        user_agent: &str,
+        url: &str,
+    ) -> Result<EndpointClient, HttpClientError> {
+        self.endpoint_client(user_agent, url, Some(shared))
+    }
+
+    fn endpoint_client(
+        &self,
+        user_agent: &str,
+        url: &str,
+        shared: Option<&reqwest::Client>,
+    ) -> Result<EndpointClient, HttpClientError> {
+        let mut parsed = reqwest::Url::parse(url)
+            .map_err(|e| HttpClientError::Build(format!("parse {url:?}: {e}")))?;
+        let server_name = self.tls_config.server_name.as_str();
+        let rewrite = !server_name.is_empty()
+            && parsed.scheme() == "https"
+            && parsed
+                .host_str()
+                .is_some_and(|h| !h.eq_ignore_ascii_case(server_name));
+        if !rewrite {
+            return Ok(EndpointClient {
+                client: match shared {
+                    Some(c) => c.clone(),
+                    None => self.build_client(user_agent)?,
+                },
+                url: url.to_string(),
+                host: None,
+            });
+        }
+        if server_name.parse::<std::net::IpAddr>().is_ok() {
+            return Err(HttpClientError::Unsupported(
+                "tls_config.server_name as an IP address",
+            ));
+        }
+        let target_host = match parsed.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            None => return Err(HttpClientError::Build(format!("no host in {url:?}"))),
+        };
+        let authority = match parsed.port() {
+            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
+            None => parsed.host_str().unwrap_or_default().to_string(),
+        };
+        parsed.set_host(Some(server_name)).map_err(|e| {
+            HttpClientError::Build(format!("tls_config.server_name {server_name:?}: {e}"))
+        })?;
+        let resolver = ServerNameResolver {
+            server_name: server_name.to_ascii_lowercase(),
+            target_host,
+        };
+        let client = self
+            .client_builder(user_agent)?
+            .dns_resolver(std::sync::Arc::new(resolver))
+            .build()
+            .map_err(|e| HttpClientError::Build(e.to_string()))?;
+        Ok(EndpointClient {
+            client,
+            url: parsed.to_string(),
+            host: Some(authority),
+        })
+    }
+
+    fn client_builder(&self, user_agent: &str) -> Result<reqwest::ClientBuilder, HttpClientError> {
         // reqwest is built without a default crypto provider; ring is the lean one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tls = &self.tls_config;
@@ -759,7 +854,10 @@ impl HttpClientConfig {
             // Upstream uses no proxy unless configured; reqwest would read the environment.
             b = b.no_proxy();
         }
-        b.build().map_err(|e| HttpClientError::Build(e.to_string()))
+        if !self.enable_http2 {
+            b = b.http1_only();
+        }
+        Ok(b)
     }
 
     /// The OAuth2 token source of this configuration, if it has an `oauth2` block; pass
@@ -847,6 +945,66 @@ impl HttpClientConfig {
     }
 }
 
+/// A client and the URL it requests, from [`HttpClientConfig::build_endpoint_client`].
+#[derive(Clone, Debug)]
+pub struct EndpointClient {
+    pub client: reqwest::Client,
+    url: String,
+    /// The `Host` header when `url`'s host was replaced by `tls_config.server_name`.
+    host: Option<String>,
+}
+
+impl EndpointClient {
+    /// `client` for `url` as it is, without `server_name`.
+    pub fn unchanged(client: reqwest::Client, url: &str) -> EndpointClient {
+        EndpointClient {
+            client,
+            url: url.to_string(),
+            host: None,
+        }
+    }
+
+    /// A request to the endpoint's URL (`server_name` applied, the `Host` header naming
+    /// the real host).
+    pub fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
+        let req = self.client.request(method, self.url.as_str());
+        match &self.host {
+            Some(h) => req.header(reqwest::header::HOST, h.as_str()),
+            None => req,
+        }
+    }
+
+    pub fn get(&self) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::GET)
+    }
+
+    pub fn post(&self) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::POST)
+    }
+}
+
+/// Resolves `server_name` to the endpoint's real host (any other name, a redirect's
+/// for example, resolves as itself).
+struct ServerNameResolver {
+    server_name: String,
+    target_host: String,
+}
+
+impl reqwest::dns::Resolve for ServerNameResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = if name.as_str().eq_ignore_ascii_case(&self.server_name) {
+            self.target_host.clone()
+        } else {
+            name.as_str().to_string()
+        };
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 fn reqwest_tls_version(v: TlsVersion) -> reqwest::tls::Version {
     match v {
         TlsVersion::Tls10 => reqwest::tls::Version::TLS_1_0,
@@ -878,6 +1036,42 @@ mod tests {
         assert_eq!(format!("{s:?}"), "<secret>");
         let u = ConfigUrl::parse("http://user:pw@host:1/x").unwrap();
         assert_eq!(u.redacted(), "http://user:xxxxx@host:1/x");
+    }
+
+    #[test]
+    fn server_name_rewrites_the_https_request_but_not_its_host_header() {
+        let c = HttpClientConfig {
+            tls_config: TlsConfig {
+                server_name: "exporter.test".into(),
+                ..TlsConfig::default()
+            },
+            ..HttpClientConfig::default()
+        };
+        let e = c
+            .build_endpoint_client("t", "https://10.0.0.1:9100/metrics?x=1")
+            .unwrap();
+        let req = e.get().build().unwrap();
+        assert_eq!(req.url().as_str(), "https://exporter.test:9100/metrics?x=1");
+        assert_eq!(req.headers()["host"], "10.0.0.1:9100");
+        // Plain HTTP has no TLS to name.
+        let e = c
+            .build_endpoint_client("t", "http://10.0.0.1:9100/metrics")
+            .unwrap();
+        let req = e.get().build().unwrap();
+        assert_eq!(req.url().as_str(), "http://10.0.0.1:9100/metrics");
+        assert!(req.headers().get("host").is_none());
+        // An IP address cannot be mapped back through the resolver.
+        let ip = HttpClientConfig {
+            tls_config: TlsConfig {
+                server_name: "10.0.0.2".into(),
+                ..TlsConfig::default()
+            },
+            ..HttpClientConfig::default()
+        };
+        let err = ip
+            .build_endpoint_client("t", "https://10.0.0.1:9100/metrics")
+            .unwrap_err();
+        assert!(err.to_string().contains("server_name"), "{err}");
     }
 
     #[test]

@@ -300,6 +300,7 @@ impl DiscoveryMetrics {
             "The number of failed WATCH/LIST requests.",
             crate::kubernetes::failures_total(),
         ));
+        out.extend(crate::self_metrics::mechanism_samples());
         out
     }
 }

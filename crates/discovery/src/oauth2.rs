@@ -24,6 +24,14 @@ pub struct OAuth2Token {
     cached: tokio::sync::Mutex<Option<Cached>>,
 }
 
+impl std::fmt::Debug for OAuth2Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth2Token")
+            .field("token_url", &self.config.token_url)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct TokenResponse {
     access_token: String,

@@ -5,12 +5,16 @@
 use std::fmt::Write as _;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
+use hearth_discovery::self_metrics::{SelfMetric, SelfValue, SummarySnapshot};
+use hearth_exposition::{FamilySample, MetricFamily};
+use hearth_model::MetricType;
+use hearth_model::float::format_openmetrics;
 use hearth_node_exporter::process::ProcessSnapshot;
 
 use crate::build_info;
@@ -62,6 +66,68 @@ pub fn encode_with(registry: &Registry, families: &[hearth_exposition::MetricFam
         .cloned()
         .collect();
     hearth_exposition::encode_openmetrics(&families, &mut out);
+    out
+}
+
+/// One sample of a family kept outside `prometheus-client`.
+pub fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> FamilySample {
+    FamilySample {
+        name: name.to_string(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        value,
+        timestamp: None,
+        exemplar: None,
+    }
+}
+
+/// A family kept outside `prometheus-client`.
+pub fn family(name: &str, typ: MetricType, help: &str, samples: Vec<FamilySample>) -> MetricFamily {
+    MetricFamily {
+        name: name.to_string(),
+        metric_type: typ,
+        help: Some(help.to_string()),
+        unit: None,
+        samples,
+    }
+}
+
+/// A summary's samples: one per quantile, then `_sum` and `_count`.
+pub fn summary_samples(
+    name: &str,
+    labels: &[(&str, &str)],
+    s: &SummarySnapshot,
+) -> Vec<FamilySample> {
+    let mut out = Vec::new();
+    for (q, v) in &s.quantiles {
+        let q = format_openmetrics(*q);
+        let mut l = labels.to_vec();
+        l.push(("quantile", &q));
+        out.push(sample(name, &l, *v));
+    }
+    out.push(sample(&format!("{name}_sum"), labels, s.sum));
+    out.push(sample(&format!("{name}_count"), labels, s.count as f64));
+    out
+}
+
+/// Own metrics of discovery and scraping as families: consecutive samples of one name
+/// form one family.
+pub fn self_metric_families(metrics: &[SelfMetric]) -> Vec<MetricFamily> {
+    let mut out: Vec<MetricFamily> = Vec::new();
+    for m in metrics {
+        let labels: Vec<(&str, &str)> = m.labels.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (typ, samples) = match &m.value {
+            SelfValue::Counter(v) => (MetricType::Counter, vec![sample(m.name, &labels, *v)]),
+            SelfValue::Gauge(v) => (MetricType::Gauge, vec![sample(m.name, &labels, *v)]),
+            SelfValue::Summary(s) => (MetricType::Summary, summary_samples(m.name, &labels, s)),
+        };
+        match out.last_mut() {
+            Some(f) if f.name == m.name => f.samples.extend(samples),
+            _ => out.push(family(m.name, typ, m.help, samples)),
+        }
+    }
     out
 }
 
@@ -242,12 +308,15 @@ impl Collector for SampleCollector {
             for s in &samples[i..i + same] {
                 let labels: Vec<(&str, &str)> =
                     s.labels.iter().map(|(n, v)| (*n, v.as_str())).collect();
-                let mut m = family.encode_family(&labels)?;
-                match s.kind {
-                    MetricKind::Counter => {
-                        m.encode_counter::<NoLabelSet, _, f64>(&s.value, None)?
-                    }
-                    MetricKind::Gauge => m.encode_gauge(&s.value)?,
+                let value = |m: &mut MetricEncoder| match s.kind {
+                    MetricKind::Counter => m.encode_counter::<NoLabelSet, _, f64>(&s.value, None),
+                    MetricKind::Gauge => m.encode_gauge(&s.value),
+                };
+                // An empty label set would still print as `{}`.
+                if labels.is_empty() {
+                    value(&mut family)?;
+                } else {
+                    value(&mut family.encode_family(&labels)?)?;
                 }
             }
             i += same;

@@ -688,20 +688,18 @@ pub async fn serve(
     })));
     let rw = remote_write.clone();
     registry.register_collector(Box::new(SampleCollector::new(move || rw.metric_samples())));
-    let scrape_metrics = targets.clone();
-    registry.register_collector(Box::new(SampleCollector::new(move || {
-        scrape_metrics.metric_samples()
-    })));
     let http_metrics = hearth_web::http_metrics::HttpMetrics::register(&mut registry);
     let registry = Arc::new(registry);
     let metrics_registry = registry.clone();
     let (metrics_rules, metrics_notifier) = (rules.manager(), rules.notifier());
+    let scrape_metrics = targets.clone();
     let components = hearth_web::Components {
         exemplars: Some(storage.clone()),
         tsdb: Some(storage.clone()),
         local_storage: Some(storage.clone()),
         metrics: Some(Arc::new(move || {
-            let mut families = crate::server_rules::rule_families(&metrics_rules);
+            let mut families = scrape_metrics.metric_families();
+            families.extend(crate::server_rules::rule_families(&metrics_rules));
             families.extend(crate::server_rules::notification_families(
                 &metrics_notifier,
             ));

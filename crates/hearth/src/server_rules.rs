@@ -11,17 +11,19 @@ use std::sync::Arc;
 
 use hearth_config::Config;
 use hearth_discovery::DiscoveryManager;
-use hearth_exposition::{FamilySample, MetricFamily};
+use hearth_exposition::MetricFamily;
 use hearth_model::MetricType;
 use hearth_model::float::format_openmetrics;
 use hearth_promql::Engine;
 use hearth_rules::rulefmt::ParseOptions;
-use hearth_rules::stats::{GroupStats, SummarySnapshot};
+use hearth_rules::stats::GroupStats;
 use hearth_rules::{
     EvalEnv, GroupOptions, LoadSettings, Notifier, NotifierManager, RuleManager, SenderOptions,
 };
 use hearth_tsdb::storage::{Appendable, Queryable};
 use tokio::task::JoinHandle;
+
+use crate::own_metrics::{family, sample, summary_samples};
 
 /// The `--rules.*` and `--alertmanager.*` flags, resolved.
 #[derive(Debug, Clone)]
@@ -160,42 +162,6 @@ impl ServerRules {
         self.runner.abort();
         drop(self.discovery);
     }
-}
-
-fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> FamilySample {
-    FamilySample {
-        name: name.to_string(),
-        labels: labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        value,
-        timestamp: None,
-        exemplar: None,
-    }
-}
-
-fn family(name: &str, typ: MetricType, help: &str, samples: Vec<FamilySample>) -> MetricFamily {
-    MetricFamily {
-        name: name.to_string(),
-        metric_type: typ,
-        help: Some(help.to_string()),
-        unit: None,
-        samples,
-    }
-}
-
-fn summary_samples(name: &str, labels: &[(&str, &str)], s: &SummarySnapshot) -> Vec<FamilySample> {
-    let mut out = Vec::new();
-    for (q, v) in &s.quantiles {
-        let q = format_openmetrics(*q);
-        let mut l = labels.to_vec();
-        l.push(("quantile", &q));
-        out.push(sample(name, &l, *v));
-    }
-    out.push(sample(&format!("{name}_sum"), labels, s.sum));
-    out.push(sample(&format!("{name}_count"), labels, s.count as f64));
-    out
 }
 
 /// `prometheus_rule_*`.

@@ -91,7 +91,7 @@ impl LateTargets {
     }
 
     /// The `prometheus_sd_*` and `prometheus_target_*` metrics, once scraping runs.
-    pub fn metric_samples(&self) -> Vec<crate::own_metrics::OwnSample> {
+    pub fn metric_families(&self) -> Vec<hearth_exposition::MetricFamily> {
         let mut out: Vec<SelfMetric> = Vec::new();
         if let Some(d) = self.discovery.get() {
             out.extend(d.samples("scrape"));
@@ -99,19 +99,7 @@ impl LateTargets {
         if let Some(m) = self.inner.get() {
             out.extend(m.metric_samples());
         }
-        out.into_iter()
-            .map(|m| crate::own_metrics::OwnSample {
-                name: m.name,
-                help: m.help,
-                kind: if m.counter {
-                    hearth_tsdb::head::MetricKind::Counter
-                } else {
-                    hearth_tsdb::head::MetricKind::Gauge
-                },
-                labels: m.labels,
-                value: m.value,
-            })
-            .collect()
+        crate::own_metrics::self_metric_families(&out)
     }
 }
 

@@ -36,6 +36,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hearth_config::RemoteWriteConfig;
+use hearth_discovery::http_client::EndpointClient;
+use hearth_discovery::oauth2::OAuth2Token;
 use hearth_model::{Labels, sample::now_ms};
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::{Notify, watch};
@@ -135,7 +137,8 @@ impl QueueStats {
 
 /// The resolved `queue_config` and endpoint settings a shard needs.
 struct Endpoint {
-    client: reqwest::Client,
+    client: EndpointClient,
+    oauth2: Option<Arc<OAuth2Token>>,
     url: String,
     config: RemoteWriteConfig,
     message: WriteMessage,
@@ -195,13 +198,18 @@ impl QueueManager {
                 });
             }
         };
+        let client_err = |source| QueueError::Client {
+            name: name.clone(),
+            source,
+        };
         let client = config
             .http_client
-            .build_client(&user_agent())
-            .map_err(|source| QueueError::Client {
-                name: name.clone(),
-                source,
-            })?;
+            .build_endpoint_client(&user_agent(), &url)
+            .map_err(client_err)?;
+        let oauth2 = config
+            .http_client
+            .oauth2_token(&user_agent())
+            .map_err(client_err)?;
         let q = &config.queue_config;
         let shards = q.min_shards.max(1) as usize;
         let capacity = q.capacity.max(1) as usize;
@@ -209,6 +217,7 @@ impl QueueManager {
         let stats = Arc::new(QueueStats::default());
         let endpoint = Arc::new(Endpoint {
             client,
+            oauth2,
             url,
             config: config.clone(),
             message,
@@ -585,7 +594,7 @@ impl Endpoint {
     async fn attempt(&self, encoded: &EncodedWrite) -> Attempt {
         let mut req = self
             .client
-            .post(&self.url)
+            .post()
             .timeout(self.config.remote_timeout.to_std())
             .body(encoded.body.clone());
         for (name, value) in &self.config.headers {
@@ -594,7 +603,12 @@ impl Endpoint {
         for (name, value) in encoded.headers() {
             req = req.header(name, value);
         }
-        let req = match self.config.http_client.authorize(req) {
+        let req = match self
+            .config
+            .http_client
+            .authorize_with(req, self.oauth2.as_deref())
+            .await
+        {
             Ok(r) => r,
             Err(e) => return Attempt::NetworkError(e.to_string()),
         };

@@ -5,7 +5,11 @@
 //! `Querier` over it (merged into PromQL's reads, `read_recent`) is in
 //! [`crate::read_storage`].
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+use hearth_discovery::http_client::EndpointClient;
+use hearth_discovery::oauth2::OAuth2Token;
 use hearth_model::{HistogramValue, Label, Labels, Matcher, Timestamp};
 use hearth_tsdb::chunkenc::{ChunkIterator, ChunkSampleIterator, Encoding, ValueType};
 use hearth_tsdb::mem_storage::{StoredSample, StoredValue, VecSeries};
@@ -103,8 +107,8 @@ pub const MAX_RESPONSE_BYTES: usize = 1 << 30;
 #[derive(Debug, Clone)]
 pub struct RemoteReadClient {
     name: String,
-    url: String,
-    client: reqwest::Client,
+    client: EndpointClient,
+    oauth2: Option<Arc<OAuth2Token>>,
     config: hearth_config::RemoteReadConfig,
     external_labels: Labels,
 }
@@ -129,14 +133,19 @@ impl RemoteReadClient {
             message,
         };
         let url = url.ok_or_else(|| client_err("url is missing".into()))?;
+        let user_agent = crate::queue::user_agent();
         let client = config
             .http_client
-            .build_client(&crate::queue::user_agent())
+            .build_endpoint_client(&user_agent, &url)
+            .map_err(|e| client_err(e.to_string()))?;
+        let oauth2 = config
+            .http_client
+            .oauth2_token(&user_agent)
             .map_err(|e| client_err(e.to_string()))?;
         Ok(RemoteReadClient {
             name,
-            url,
             client,
+            oauth2,
             config: config.clone(),
             external_labels: external_labels.clone(),
         })
@@ -201,7 +210,7 @@ impl RemoteReadClient {
         .map_err(|e| ReadClientError::Http(e.to_string()))?;
         let mut req = self
             .client
-            .post(&self.url)
+            .post()
             .timeout(self.config.remote_timeout.to_std())
             .header("Content-Encoding", compression::SNAPPY)
             .header("Content-Type", SAMPLES_CONTENT_TYPE)
@@ -213,7 +222,8 @@ impl RemoteReadClient {
         let req = self
             .config
             .http_client
-            .authorize(req)
+            .authorize_with(req, self.oauth2.as_deref())
+            .await
             .map_err(|e| ReadClientError::Http(e.to_string()))?;
         let mut resp = req
             .send()

@@ -511,3 +511,79 @@ async fn a_queue_replaced_on_reload_hands_over_its_position_and_a_removed_one_fo
     assert!(!progress.join("q.progress").exists());
     rw.stop().await;
 }
+
+/// What a loopback OAuth2 token endpoint saw: (Authorization header, form body).
+type TokenRequests = Arc<Mutex<Vec<(String, String)>>>;
+
+/// Serves `/token`, answering every request with the access token `rw-token`.
+fn token_server() -> (u16, TokenRequests) {
+    let seen: TokenRequests = Arc::default();
+    let router = axum::Router::new()
+        .route(
+            "/token",
+            post(
+                |State(seen): State<TokenRequests>, headers: HeaderMap, body: String| async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    seen.lock().push((auth, body));
+                    (
+                        [("Content-Type", "application/json")],
+                        r#"{"access_token":"rw-token","token_type":"bearer","expires_in":3600}"#,
+                    )
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    (serve(router), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth2_token_is_fetched_and_sent_as_bearer() {
+    let remote = Arc::new(MemStorage::new());
+    let (port, receiver) = flaky_server(remote.clone(), &[]);
+    let (token_port, token_requests) = token_server();
+    let yaml = format!(
+        r#"
+remote_write:
+  - url: http://127.0.0.1:{port}/api/v1/write
+    oauth2:
+      client_id: hearth
+      client_secret: s3cret
+      scopes: [write]
+      token_url: http://127.0.0.1:{token_port}/token
+    queue_config:
+      batch_send_deadline: 20ms
+      min_backoff: 5ms
+      max_backoff: 20ms
+"#
+    );
+    let (rw, local) = start(&yaml);
+    let mut app = local.appender();
+    app.append(None, &labels!("__name__" => "authorized"), now(), 1.0)
+        .unwrap();
+    app.commit().unwrap();
+    wait_for("the sample to arrive", || !dump(remote.as_ref()).is_empty()).await;
+    wait_for("the request to be recorded", || {
+        !receiver.seen.lock().is_empty()
+    })
+    .await;
+    let seen = receiver.seen.lock().clone();
+    assert!(
+        seen.iter()
+            .all(|s| s.headers["Authorization"] == "Bearer rw-token"),
+        "{seen:?}"
+    );
+    let tokens = token_requests.lock().clone();
+    assert_eq!(tokens.len(), 1, "one token, reused: {tokens:?}");
+    // hearth:s3cret
+    assert_eq!(tokens[0].0, "Basic aGVhcnRoOnMzY3JldA==");
+    assert!(
+        tokens[0].1.contains("grant_type=client_credentials")
+            && tokens[0].1.contains("scope=write"),
+        "{tokens:?}"
+    );
+    rw.stop().await;
+}

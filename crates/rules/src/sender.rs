@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hearth_config::{AlertmanagerConfig, Config};
+use hearth_discovery::http_client::{EndpointClient, HttpClientError};
+use hearth_discovery::oauth2::OAuth2Token;
 use hearth_discovery::{TargetGroup, TargetSets};
 use hearth_model::{Labels, LabelsBuilder};
 use hearth_relabel::{RelabelConfig, process_builder};
@@ -146,13 +148,20 @@ struct State {
 pub struct PreparedConfig {
     external_labels: Labels,
     relabel: Vec<RelabelConfig>,
-    sets: Vec<(String, AlertmanagerConfig, reqwest::Client)>,
+    sets: Vec<(String, AlertmanagerConfig, SetClient)>,
+}
+
+/// A block's HTTP client and OAuth2 token source, shared by its Alertmanagers.
+struct SetClient {
+    client: reqwest::Client,
+    oauth2: Option<Arc<OAuth2Token>>,
 }
 
 /// The Alertmanagers of one `alertmanagers` block.
 struct AlertmanagerSet {
     cfg: Arc<AlertmanagerConfig>,
-    client: reqwest::Client,
+    client: SetClient,
+    user_agent: String,
     inner: Mutex<SetInner>,
 }
 
@@ -179,10 +188,17 @@ impl NotifierManager {
     pub fn prepare(&self, config: &Config) -> Result<PreparedConfig, String> {
         let mut sets = Vec::new();
         for (i, am) in config.alerting.alertmanagers.iter().enumerate() {
-            let client = am
-                .http_client
-                .build_client(&self.opts.user_agent)
-                .map_err(|e| format!("alertmanagers config-{i}: {e}"))?;
+            let err = |e: HttpClientError| format!("alertmanagers config-{i}: {e}");
+            let client = SetClient {
+                client: am
+                    .http_client
+                    .build_client(&self.opts.user_agent)
+                    .map_err(err)?,
+                oauth2: am
+                    .http_client
+                    .oauth2_token(&self.opts.user_agent)
+                    .map_err(err)?,
+            };
             sets.push((format!("config-{i}"), am.clone(), client));
         }
         Ok(PreparedConfig {
@@ -210,6 +226,7 @@ impl NotifierManager {
                 Arc::new(AlertmanagerSet {
                     cfg: Arc::new(cfg),
                     client,
+                    user_agent: self.opts.user_agent.clone(),
                     inner: Mutex::new(inner),
                 }),
             );
@@ -528,7 +545,9 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 struct SendLoop {
     url: String,
     cfg: Arc<AlertmanagerConfig>,
-    client: reqwest::Client,
+    /// The Alertmanager's client and URL (`tls_config.server_name` applied).
+    client: EndpointClient,
+    oauth2: Option<Arc<OAuth2Token>>,
     capacity: usize,
     max_batch: usize,
     drain_on_shutdown: bool,
@@ -541,10 +560,19 @@ struct SendLoop {
 
 impl SendLoop {
     fn new(url: &str, set: &AlertmanagerSet, opts: &SenderOptions) -> SendLoop {
+        let client = set
+            .cfg
+            .http_client
+            .endpoint_client_sharing(&set.client.client, &set.user_agent, url)
+            .unwrap_or_else(|e| {
+                tracing::error!(alertmanager = %url, err = %e, "cannot apply tls_config.server_name, sending without it");
+                EndpointClient::unchanged(set.client.client.clone(), url)
+            });
         SendLoop {
             url: url.to_string(),
             cfg: set.cfg.clone(),
-            client: set.client.clone(),
+            client,
+            oauth2: set.client.oauth2.clone(),
             capacity: opts.queue_capacity.max(1),
             max_batch: opts.max_batch_size.max(1),
             drain_on_shutdown: opts.drain_on_shutdown,
@@ -656,7 +684,7 @@ impl SendLoop {
         let timeout = Duration::from_millis(u64::try_from(self.cfg.timeout.millis()).unwrap_or(0));
         let req = self
             .client
-            .post(&self.url)
+            .post()
             .header("Content-Type", "application/json")
             .body(body);
         let req = if timeout.is_zero() {
@@ -667,7 +695,8 @@ impl SendLoop {
         let req = self
             .cfg
             .http_client
-            .authorize(req)
+            .authorize_with(req, self.oauth2.as_deref())
+            .await
             .map_err(|e| e.to_string())?;
         let resp = req.send().await.map_err(|e| {
             let msg = e.to_string();

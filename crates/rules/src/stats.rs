@@ -2,9 +2,7 @@
 //! plain atomics: the binary reads them at every scrape and exposes them under
 //! upstream's `prometheus_rule_*` and `prometheus_notifications_*` names.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -22,78 +20,7 @@ impl AtomicF64 {
     }
 }
 
-/// How long observations count towards a summary's quantiles (client_golang's default
-/// `MaxAge`).
-const SUMMARY_MAX_AGE: Duration = Duration::from_secs(600);
-/// At most this many recent observations are kept for the quantiles.
-const SUMMARY_MAX_WINDOW: usize = 10_000;
-
-#[derive(Debug, Default)]
-struct SummaryInner {
-    count: u64,
-    sum: f64,
-    window: VecDeque<(Instant, f64)>,
-}
-
-/// A summary as client_golang's: a count and sum over all time, quantiles over the
-/// observations of the last 10 minutes (exact over a bounded window instead of
-/// client_golang's streaming estimate).
-#[derive(Debug, Default)]
-pub struct Summary {
-    inner: Mutex<SummaryInner>,
-}
-
-/// What a summary reports: `(quantile, value)` pairs (NaN without recent
-/// observations), the sum and the count.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SummarySnapshot {
-    pub quantiles: Vec<(f64, f64)>,
-    pub sum: f64,
-    pub count: u64,
-}
-
-impl Summary {
-    pub fn observe(&self, v: f64) {
-        let now = Instant::now();
-        let mut s = self.inner.lock();
-        s.count += 1;
-        s.sum += v;
-        if s.window.len() >= SUMMARY_MAX_WINDOW {
-            s.window.pop_front();
-        }
-        s.window.push_back((now, v));
-    }
-
-    pub fn snapshot(&self, quantiles: &[f64]) -> SummarySnapshot {
-        let now = Instant::now();
-        let mut s = self.inner.lock();
-        while s
-            .window
-            .front()
-            .is_some_and(|(t, _)| now.duration_since(*t) > SUMMARY_MAX_AGE)
-        {
-            s.window.pop_front();
-        }
-        let mut values: Vec<f64> = s.window.iter().map(|(_, v)| *v).collect();
-        values.sort_by(f64::total_cmp);
-        let quantiles = quantiles.iter().map(|&q| (q, rank(&values, q))).collect();
-        SummarySnapshot {
-            quantiles,
-            sum: s.sum,
-            count: s.count,
-        }
-    }
-}
-
-/// The `q` quantile of sorted `values` by nearest rank; NaN when empty.
-fn rank(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let n = values.len() as f64;
-    let idx = ((q * n).ceil() as usize).clamp(1, values.len()) - 1;
-    values[idx]
-}
+pub use hearth_discovery::self_metrics::{Summary, SummarySnapshot};
 
 /// A classic histogram with fixed upper bounds.
 #[derive(Debug)]

@@ -295,6 +295,7 @@ impl ScrapeCache {
         if flush {
             self.successful_count = count;
         } else if count > self.successful_count * 2 + 1000 {
+            crate::stats::inc(&crate::stats::CACHE_FLUSH_FORCED);
             flush = true;
         }
         if flush {

@@ -679,7 +679,8 @@ impl ScrapeCache {
                     return Ok(());
                 };
                 validate_labels(&lset, cfg.validation_scheme)?;
-                verify_label_limits(&lset, cfg)?;
+                verify_label_limits(&lset, cfg)
+                    .inspect_err(|_| crate::stats::inc(&crate::stats::LABEL_LIMITS))?;
                 Some(lset)
             }
         };
@@ -778,6 +779,7 @@ impl ScrapeCache {
             }
             if ooo > 0 && ooo == exemplars.len() {
                 st.errs.exemplar_out_of_order += ooo;
+                crate::stats::add(&crate::stats::EXEMPLAR_OUT_OF_ORDER, ooo as u64);
             }
         }
         if cfg.append_metadata

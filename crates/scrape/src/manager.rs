@@ -235,12 +235,23 @@ impl ScrapeManager {
     /// Names of the running pools (jobs), sorted.
     /// The `prometheus_target_*` metrics (see [`crate::stats`]).
     pub fn metric_samples(&self) -> Vec<crate::stats::ScrapeMetric> {
-        let targets = self
+        let jobs = self
             .targets_active()
             .into_iter()
-            .map(|(job, t)| (job, t.len()))
+            .map(|(job, targets)| {
+                let mut u = crate::stats::JobUsage {
+                    targets: targets.len(),
+                    ..Default::default()
+                };
+                for t in &targets {
+                    let (entries, bytes) = t.metadata_usage();
+                    u.metadata_entries += entries;
+                    u.metadata_bytes += bytes;
+                }
+                (job, u)
+            })
             .collect();
-        crate::stats::samples(&targets)
+        crate::stats::samples(&jobs)
     }
 
     pub fn scrape_pools(&self) -> Vec<String> {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use hashbrown::HashMap;
 use hearth_config::ScrapeConfig;
+use hearth_discovery::http_client::EndpointClient;
 use hearth_discovery::{HttpClientConfig, TargetGroup};
 use hearth_model::{Labels, LabelsBuilder};
 use hearth_tsdb::storage::Appendable;
@@ -148,8 +149,19 @@ impl ScrapePool {
         } else {
             cfg.metric_name_escaping_scheme.as_str()
         };
+        let (endpoint, own_error) = match self.http.endpoint_client_sharing(
+            &self.client,
+            &self.env.opts.user_agent,
+            target.url(),
+        ) {
+            Ok(e) => (e, own_error),
+            Err(e) => (
+                EndpointClient::unchanged(self.client.clone(), target.url()),
+                Some(ScrapeError::Client(e.to_string())),
+            ),
+        };
         let scraper = TargetScraper {
-            client: self.client.clone(),
+            endpoint,
             oauth2: self.oauth2.clone(),
             http: Arc::clone(&self.http),
             url: target.url().to_string(),
@@ -190,9 +202,12 @@ impl ScrapePool {
 
     fn target_limit_error(&self) -> Option<ScrapeError> {
         let limit = self.config.target_limit;
-        (limit > 0 && self.loops.len() as u64 > limit).then(|| ScrapeError::TargetLimit {
-            targets: self.loops.len(),
-            limit,
+        (limit > 0 && self.loops.len() as u64 > limit).then(|| {
+            crate::stats::inc(&crate::stats::TARGET_LIMIT);
+            ScrapeError::TargetLimit {
+                targets: self.loops.len(),
+                limit,
+            }
         })
     }
 
@@ -200,6 +215,8 @@ impl ScrapePool {
     /// stops the loops of targets that are gone (they write staleness markers), and
     /// returns once those have stopped scraping.
     pub async fn sync(&mut self, groups: &[TargetGroup]) {
+        let sync_start = std::time::Instant::now();
+        let mut failed = 0;
         let mut lb = LabelsBuilder::new();
         let mut all = Vec::new();
         self.dropped.clear();
@@ -207,6 +224,7 @@ impl ScrapePool {
         let keep = self.config.keep_dropped_targets;
         for g in groups {
             let (built, failures) = targets_from_group(g, &self.config, &mut lb);
+            failed += failures.len();
             for f in failures {
                 tracing::error!(scrape_pool = %self.config.job_name, err = %f, "Creating target failed");
             }
@@ -255,6 +273,7 @@ impl ScrapePool {
                 l.start();
             }
         }
+        crate::stats::sync_done(&self.config.job_name, sync_start.elapsed(), failed);
     }
 
     /// Upstream's `reload`: every loop restarts with `config`; targets stay until the

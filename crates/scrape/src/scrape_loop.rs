@@ -127,6 +127,8 @@ impl ScrapeLoop {
         let tolerance = (iv_ms / 100).min(2);
         let mut aligned = now_ms();
         let mut scraped = false;
+        let interval_length = crate::stats::interval_summary(self.interval);
+        let mut last_start: Option<std::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 let _ = stopped.send(());
@@ -142,6 +144,11 @@ impl ScrapeLoop {
             if scrape_time - aligned <= tolerance {
                 scrape_time = aligned;
             }
+            let now = std::time::Instant::now();
+            if let Some(last) = last_start {
+                interval_length.observe(now.duration_since(last).as_secs_f64());
+            }
+            last_start = Some(now);
             self.scrape_and_report(scrape_time).await;
             scraped = true;
             tokio::select! {

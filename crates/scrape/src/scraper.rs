@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hearth_discovery::HttpClientConfig;
+use hearth_discovery::http_client::EndpointClient;
 
 use crate::error::ScrapeError;
 
 pub(crate) struct TargetScraper {
-    pub client: reqwest::Client,
+    /// The target's client and URL (`tls_config.server_name` applied).
+    pub endpoint: EndpointClient,
     pub http: Arc<HttpClientConfig>,
     pub oauth2: Option<Arc<hearth_discovery::oauth2::OAuth2Token>>,
     pub url: String,
@@ -90,8 +92,8 @@ impl TargetScraper {
             reason,
         };
         let req = self
-            .client
-            .get(&self.url)
+            .endpoint
+            .get()
             .header(reqwest::header::ACCEPT, &self.accept)
             .header(reqwest::header::ACCEPT_ENCODING, self.accept_encoding)
             .header(

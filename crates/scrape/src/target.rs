@@ -168,6 +168,15 @@ impl Target {
     }
 
     /// Metadata of every metric family the target exposed recently.
+    /// Entries and bytes of the target's metadata cache (upstream's `LengthMetadata` and
+    /// `SizeMetadata`).
+    pub fn metadata_usage(&self) -> (usize, usize) {
+        match &*self.metadata.lock() {
+            Some(m) => (m.len(), m.size()),
+            None => (0, 0),
+        }
+    }
+
     pub fn list_metadata(&self) -> Vec<MetricMetadata> {
         match &*self.metadata.lock() {
             Some(m) => m.list(),

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use hearth_model::Labels;
-use k8s_openapi::api::core::v1::{Container, Endpoints, Node, ObjectReference, Pod, Service};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, Endpoints, Node, ObjectReference, Pod, Service,
+};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 
@@ -172,25 +174,11 @@ fn pod_group(pod: &Pod, cache: &Cache, attach: Attach) -> TargetGroup {
     let mut targets = Vec::new();
     for (c, init) in containers(pod) {
         let mut base = LabelMap::new();
-        set(
-            &mut base,
-            "__meta_kubernetes_pod_container_name",
-            c.name.clone(),
-        );
+        set_container(&mut base, c, init);
         set(
             &mut base,
             "__meta_kubernetes_pod_container_id",
             container_id(pod, &c.name, init),
-        );
-        set(
-            &mut base,
-            "__meta_kubernetes_pod_container_image",
-            c.image.clone().unwrap_or_default(),
-        );
-        set(
-            &mut base,
-            "__meta_kubernetes_pod_container_init",
-            init.to_string(),
         );
         let ports = c.ports.as_deref().unwrap_or_default();
         if ports.is_empty() {
@@ -203,21 +191,7 @@ fn pod_group(pod: &Pod, cache: &Cache, attach: Attach) -> TargetGroup {
         for p in ports {
             let mut t = base.clone();
             set(&mut t, ADDRESS_LABEL, join_host_port(ip, p.container_port));
-            set(
-                &mut t,
-                "__meta_kubernetes_pod_container_port_number",
-                p.container_port.to_string(),
-            );
-            set(
-                &mut t,
-                "__meta_kubernetes_pod_container_port_name",
-                p.name.clone().unwrap_or_default(),
-            );
-            set(
-                &mut t,
-                "__meta_kubernetes_pod_container_port_protocol",
-                p.protocol.clone().unwrap_or_default(),
-            );
+            set_container_port(&mut t, p);
             targets.push(t);
         }
     }
@@ -386,31 +360,41 @@ fn add_container_port(t: &mut LabelMap, pod: &Pod, port: i32) {
             .flatten()
             .find(|cp| cp.container_port == port)
         {
-            set(t, "__meta_kubernetes_pod_container_name", c.name.clone());
-            set(
-                t,
-                "__meta_kubernetes_pod_container_image",
-                c.image.clone().unwrap_or_default(),
-            );
-            set(
-                t,
-                "__meta_kubernetes_pod_container_port_name",
-                cp.name.clone().unwrap_or_default(),
-            );
-            set(
-                t,
-                "__meta_kubernetes_pod_container_port_number",
-                port.to_string(),
-            );
-            set(
-                t,
-                "__meta_kubernetes_pod_container_port_protocol",
-                cp.protocol.clone().unwrap_or_default(),
-            );
-            set(t, "__meta_kubernetes_pod_container_init", init.to_string());
+            set_container(t, c, init);
+            set_container_port(t, cp);
             return;
         }
     }
+}
+
+/// The `__meta_kubernetes_pod_container_{name,image,init}` labels of a container.
+fn set_container(t: &mut LabelMap, c: &Container, init: bool) {
+    set(t, "__meta_kubernetes_pod_container_name", c.name.clone());
+    set(
+        t,
+        "__meta_kubernetes_pod_container_image",
+        c.image.clone().unwrap_or_default(),
+    );
+    set(t, "__meta_kubernetes_pod_container_init", init.to_string());
+}
+
+/// The `__meta_kubernetes_pod_container_port_{name,number,protocol}` labels of a port.
+fn set_container_port(t: &mut LabelMap, cp: &ContainerPort) {
+    set(
+        t,
+        "__meta_kubernetes_pod_container_port_name",
+        cp.name.clone().unwrap_or_default(),
+    );
+    set(
+        t,
+        "__meta_kubernetes_pod_container_port_number",
+        cp.container_port.to_string(),
+    );
+    set(
+        t,
+        "__meta_kubernetes_pod_container_port_protocol",
+        cp.protocol.clone().unwrap_or_default(),
+    );
 }
 
 /// Pods seen through endpoints, with the ports the endpoints already cover; their other
@@ -443,36 +427,8 @@ impl<'a> SeenPods<'a> {
                     }
                     let mut t = pod_labels(pod);
                     set(&mut t, ADDRESS_LABEL, join_host_port(ip, cp.container_port));
-                    set(
-                        &mut t,
-                        "__meta_kubernetes_pod_container_name",
-                        c.name.clone(),
-                    );
-                    set(
-                        &mut t,
-                        "__meta_kubernetes_pod_container_image",
-                        c.image.clone().unwrap_or_default(),
-                    );
-                    set(
-                        &mut t,
-                        "__meta_kubernetes_pod_container_port_name",
-                        cp.name.clone().unwrap_or_default(),
-                    );
-                    set(
-                        &mut t,
-                        "__meta_kubernetes_pod_container_port_number",
-                        cp.container_port.to_string(),
-                    );
-                    set(
-                        &mut t,
-                        "__meta_kubernetes_pod_container_port_protocol",
-                        cp.protocol.clone().unwrap_or_default(),
-                    );
-                    set(
-                        &mut t,
-                        "__meta_kubernetes_pod_container_init",
-                        init.to_string(),
-                    );
+                    set_container(&mut t, c, init);
+                    set_container_port(&mut t, cp);
                     targets.push(t);
                 }
             }
